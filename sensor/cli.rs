@@ -1,0 +1,1 @@
+//! Command-line argument structs (clap derive). Plain data, no I/O.

@@ -1,0 +1,1 @@
+//! The live sensor: capture thread, signals, reload, stats, systemd notification, privileges.

@@ -1,0 +1,1 @@
+//! Read-only tools over the ring and the logs: `info`, `carve`, `investigate`.

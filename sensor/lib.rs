@@ -1,0 +1,31 @@
+//! nsm-sensor: a network security monitoring sensor.
+//!
+//! The library holds every stage of the pipeline; `main.rs` is glue that maps the command
+//! line onto it. Module map, in the order packets flow:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`cli`] | argument structs (clap derive) |
+//! | [`config`] | the TOML schema, defaults and validation |
+//! | [`capture`] | `PacketSource` (live, offline pcap, in-memory) and `RawPacket` |
+//! | [`decode`] | zero-copy packet views and the summary detection needs |
+//! | [`rules`] | Snort rule text → immutable [`rules::RuleSet`] |
+//! | [`detect`] | matching, flow table and thresholds (state kept outside the `RuleSet`) |
+//! | [`output`] | Snort `alert`/`alert.fast` and Suricata EVE writers |
+//! | [`ring`] | the rotating pcap ring |
+//! | [`pipeline`] | decode → detect → outputs → ring for one packet, shared by `run` and `replay` |
+//! | [`investigate`] | `info`, `carve`, `investigate` (read-only over ring and logs) |
+//! | [`daemon`] | the live sensor: capture thread, signals, reload, stats, systemd |
+#![deny(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod decode;
+pub mod detect;
+pub mod investigate;
+pub mod output;
+pub mod pipeline;
+pub mod ring;
+pub mod rules;

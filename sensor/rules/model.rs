@@ -1,0 +1,348 @@
+//! The compiled form of a rule: plain data, built by `rules::compile`, read by `detect` and
+//! `output`. Nothing here parses text or matches packets.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Index of a rule in [`super::RuleSet::rules`].
+pub type RuleId = u32;
+
+/// Where a rule (or any diagnostic) came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLoc {
+    pub file: Arc<PathBuf>,
+    /// 1-based line of the rule's first physical line.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Alert,
+    Log,
+    Pass,
+    /// `drop`, `sdrop` and `reject` are accepted and act as `alert` in a passive sensor.
+    Drop,
+    Sdrop,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Ip,
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `->`
+    To,
+    /// `<>`
+    Both,
+}
+
+/// A set of addresses, normalised: sorted, disjoint, non-adjacent inclusive ranges per family,
+/// negations already subtracted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddrSet {
+    pub v4: Vec<(u32, u32)>,
+    pub v6: Vec<(u128, u128)>,
+}
+
+impl AddrSet {
+    /// Every address of both families.
+    pub fn any() -> Self {
+        AddrSet { v4: vec![(0, u32::MAX)], v6: vec![(0, u128::MAX)] }
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.v4 == [(0, u32::MAX)] && self.v6 == [(0, u128::MAX)]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Binary search over the ranges of the address's family.
+    pub fn contains(&self, addr: &IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => contains_range(&self.v4, u32::from(*a)),
+            IpAddr::V6(a) => contains_range(&self.v6, u128::from(*a)),
+        }
+    }
+}
+
+fn contains_range<T: Ord + Copy>(ranges: &[(T, T)], x: T) -> bool {
+    // First range whose end is >= x; it contains x iff its start is <= x.
+    let i = ranges.partition_point(|&(_, end)| end < x);
+    ranges.get(i).is_some_and(|&(start, _)| start <= x)
+}
+
+/// Ports: sorted, disjoint inclusive ranges, negation applied. `any` is `[(0, 65535)]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSet {
+    pub ranges: Vec<(u16, u16)>,
+}
+
+impl PortSet {
+    pub fn any() -> Self {
+        PortSet { ranges: vec![(0, u16::MAX)] }
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.ranges == [(0, u16::MAX)]
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        contains_range(&self.ranges, port)
+    }
+}
+
+/// A `reference:` option, with the URL prefix from reference.config when the system is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub system: String,
+    pub id: String,
+    /// e.g. `http://cve.mitre.org/cgi-bin/cvename.cgi?name=` for `cve`; `None` if unknown.
+    pub url_prefix: Option<String>,
+}
+
+/// TCP flag bits as in byte 13 of the TCP header.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    /// ECE, Snort's `E` or `2`.
+    pub const ECE: u8 = 0x40;
+    /// CWR, Snort's `C` or `1`.
+    pub const CWR: u8 = 0x80;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagsModifier {
+    /// No modifier: the flags outside `ignore` must equal `flags` exactly.
+    Exact,
+    /// `+`: all of `flags` set, others may be.
+    All,
+    /// `*`: any of `flags` set.
+    Any,
+    /// `!`: none of `flags` set.
+    Not,
+}
+
+/// The `flags:` option (Snort 2.9 sp_tcp_flag_check.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagsTest {
+    pub modifier: FlagsModifier,
+    /// Bits named in the option (`0` names none).
+    pub flags: u8,
+    /// Bits named after the comma: ignored in the comparison.
+    pub ignore: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowDir {
+    ToServer,
+    ToClient,
+}
+
+/// The `flow:` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowTest {
+    /// `to_server`/`from_client` or `to_client`/`from_server`.
+    pub dir: Option<FlowDir>,
+    /// `Some(true)` for `established`, `Some(false)` for `not_established`.
+    pub established: Option<bool>,
+    /// `stateless`: match regardless of flow state.
+    pub stateless: bool,
+}
+
+/// Index of a flowbit name in [`super::RuleSet::flowbit_names`].
+pub type FlowbitId = u16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowbitsCmd {
+    Set,
+    Unset,
+    Toggle,
+    IsSet,
+    IsNotSet,
+    NoAlert,
+    Reset,
+}
+
+/// How several bits named with `|` or `&` combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitsJoin {
+    /// `a&b` (and a single bit): every bit.
+    All,
+    /// `a|b`: any bit.
+    Any,
+}
+
+/// One `flowbits:` option. `NoAlert` and `Reset` have no bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowbitsOp {
+    pub cmd: FlowbitsCmd,
+    pub bits: Vec<FlowbitId>,
+    pub join: BitsJoin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdKind {
+    Limit,
+    Threshold,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    BySrc,
+    ByDst,
+    /// threshold.conf `rate_filter` also allows `by_rule`.
+    ByRule,
+}
+
+/// In-rule `threshold:` or a threshold.conf `threshold`/`event_filter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold {
+    pub kind: ThresholdKind,
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+}
+
+/// `detection_filter: track by_src|by_dst, count N, seconds M`: the rule matches only from the
+/// (N+1)th hit within the window (Snort's `detection_filter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectionFilter {
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+}
+
+/// One `content:` with its modifiers (tier 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub pattern: Vec<u8>,
+    pub negated: bool,
+    pub nocase: bool,
+    pub offset: Option<i32>,
+    pub depth: Option<i32>,
+    pub distance: Option<i32>,
+    pub within: Option<i32>,
+    pub fast_pattern: bool,
+}
+
+/// Comparison used by numeric header tests (`ttl:<5`, `dsize:100<>200`, `window:!0`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq(u32),
+    Ne(u32),
+    Lt(u32),
+    Le(u32),
+    Gt(u32),
+    Ge(u32),
+    /// Exclusive range `a<>b` (Snort: a < x < b).
+    Between(u32, u32),
+    /// Inclusive range `a<=>b`.
+    BetweenIncl(u32, u32),
+}
+
+/// Tier-2 header tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderTest {
+    Dsize(Cmp),
+    IpProto(Cmp),
+    Ttl(Cmp),
+    Tos(Cmp),
+    Id(Cmp),
+    Itype(Cmp),
+    Icode(Cmp),
+    IcmpId(Cmp),
+    IcmpSeq(Cmp),
+    Window(Cmp),
+    Seq(Cmp),
+    Ack(Cmp),
+    SameIp,
+    /// `fragbits:[+*!]<MDR>`: bits as in the IPv4 flags field (R=0x4, D=0x2, M=0x1).
+    Fragbits { modifier: FlagsModifier, bits: u8 },
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub loc: SourceLoc,
+    pub action: Action,
+    pub proto: Proto,
+    pub src: AddrSet,
+    pub src_ports: PortSet,
+    pub direction: Direction,
+    pub dst: AddrSet,
+    pub dst_ports: PortSet,
+
+    pub gid: u32,
+    pub sid: u32,
+    pub rev: u32,
+    pub msg: String,
+    /// The classtype's short name (`trojan-activity`), if any.
+    pub classtype: Option<String>,
+    /// The classtype's description from classification.config, if any.
+    pub class_desc: Option<String>,
+    /// `priority:` if given, else the classtype's, else 0 (Snort prints `[Priority: 0]`).
+    pub priority: u32,
+    /// In the order of the rule text (Snort prints them reversed).
+    pub references: Vec<Reference>,
+    /// `metadata:` entries, each `key value` as written.
+    pub metadata: Vec<String>,
+
+    pub flags: Option<FlagsTest>,
+    pub flow: Option<FlowTest>,
+    pub flowbits: Vec<FlowbitsOp>,
+    /// The in-rule `threshold:`; a threshold.conf entry for the same gid:sid replaces it at
+    /// compile time (with a warning).
+    pub threshold: Option<Threshold>,
+    pub detection_filter: Option<DetectionFilter>,
+
+    pub header_tests: Vec<HeaderTest>,
+    pub contents: Vec<Content>,
+}
+
+/// A threshold.conf `suppress`: drop events of gid:sid, for every address or only those in `ip`
+/// on the tracked side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppress {
+    pub gid: u32,
+    /// 0 means every sid of the gid.
+    pub sid: u32,
+    /// `track by_src|by_dst, ip LIST`; `None` suppresses everything of the sid.
+    pub by: Option<(Track, AddrSet)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewAction {
+    Alert,
+    Drop,
+    Pass,
+    Log,
+    Sdrop,
+    Reject,
+}
+
+/// A threshold.conf `rate_filter`. A passive sensor cannot drop; when the rate is exceeded the
+/// event's action becomes `new_action` for `timeout` seconds (`pass` suppresses the alert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateFilter {
+    pub gid: u32,
+    pub sid: u32,
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+    pub new_action: NewAction,
+    pub timeout: u32,
+}
