@@ -11,3 +11,5 @@ pub struct DetectOptions {
     pub other_timeout_s: u32,
     pub threshold_memcap: usize,
 }
+
+pub mod threshold;
