@@ -12,4 +12,5 @@ pub struct DetectOptions {
     pub threshold_memcap: usize,
 }
 
+pub mod flow;
 pub mod threshold;
