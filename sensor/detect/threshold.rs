@@ -326,7 +326,6 @@ impl Thresholds {
     /// type — the first `count` hits of a window are filtered, later ones pass, and a window
     /// that follows a busy one (last hit within `seconds`, previous window over `count`) passes
     /// from its first hit.
-    #[allow(clippy::too_many_arguments)]
     pub fn detection_filter(
         &mut self,
         gid: u32,
@@ -755,6 +754,26 @@ mod tests {
                 .filter(|&n| t.detection_filter(1, 7, &df, ip("1.1.1.1"), ip("2.2.2.2"), n))
                 .collect();
             assert_eq!(got, want, "count {count} seconds {seconds}");
+        }
+    }
+
+    #[test]
+    fn detection_filter_suricata_verify_hostsrc() {
+        // suricata-verify threshold/detection_filter-rule-hostsrc: 8 echo requests from one
+        // source within the hour; count N lets 8 - N through (0 when N >= 8).
+        let times = [0, 0, 1, 1, 2, 3, 5, 8];
+        for (count, want) in [(1, 7), (2, 6), (4, 4), (7, 1), (8, 0)] {
+            let mut t = Thresholds::new(1 << 20);
+            let df = DetectionFilter {
+                track: Track::BySrc,
+                count,
+                seconds: 3600,
+            };
+            let got = times
+                .iter()
+                .filter(|&&n| t.detection_filter(1, 2, &df, ip("10.0.0.1"), ip("10.0.0.2"), n))
+                .count();
+            assert_eq!(got, want, "count {count}");
         }
     }
 
