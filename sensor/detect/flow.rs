@@ -931,7 +931,7 @@ mod tests {
     #[test]
     fn timeouts_in_packet_time() {
         let mut t = table();
-        // (packet, expected new session?) — tcp_new 30 s, tcp 600 s, udp 60 s.
+        // Timeouts: tcp_new 30 s, tcp (established) 600 s, udp 60 s.
         let id0 = t.update(&tcp(C, 1, S, 80, SYN, 0)).unwrap().flow_id;
         // 30 s idle is not more than the timeout: same flow.
         assert_eq!(t.update(&tcp(C, 1, S, 80, SYN, 30)).unwrap().flow_id, id0);
