@@ -1080,13 +1080,6 @@ mod tests {
         };
         let ts = Some(FlowDir::ToServer);
         let tc = Some(FlowDir::ToClient);
-        let view = |to_server, established| FlowView {
-            flow_id: 1,
-            to_server,
-            established,
-            counters: FlowCounters::default(),
-            bits: Box::leak(Box::default()),
-        };
         // (test, to_server, established, expected)
         let cases = [
             (t(ts, Some(true), false), true, true, true),
@@ -1098,8 +1091,21 @@ mod tests {
             (t(ts, None, true), true, false, true),
             (t(tc, None, true), true, false, false),
         ];
-        for (test, dir, est, want) in cases {
-            assert_eq!(view(dir, est).matches(&test), want, "{test:?} {dir} {est}");
+        let mut bits = FlowBits::default();
+        for (test, to_server, established, want) in cases {
+            let counters = FlowCounters::default();
+            let view = FlowView {
+                flow_id: 1,
+                to_server,
+                established,
+                counters,
+                bits: &mut bits,
+            };
+            assert_eq!(
+                view.matches(&test),
+                want,
+                "{test:?} {to_server} {established}"
+            );
         }
         // Without a flow: only tests naming no direction and not requiring establishment.
         assert!(flow_matches(&t(None, Some(false), false), None));
