@@ -11,3 +11,6 @@ pub struct DetectOptions {
     pub other_timeout_s: u32,
     pub threshold_memcap: usize,
 }
+
+pub mod flow;
+pub mod threshold;
