@@ -164,6 +164,11 @@ impl Pipeline {
         &self.engine
     }
 
+    /// Housekeeping while a live capture is idle: reclaims expired flows.
+    pub fn idle(&mut self, now_sec: i64) {
+        self.engine.expire_flows(now_sec, 1024);
+    }
+
     /// Name of the current ring file.
     pub fn ring_file(&self) -> Option<&str> {
         self.ring.as_ref().and_then(|r| r.current_name())

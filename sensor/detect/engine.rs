@@ -77,6 +77,12 @@ impl Engine {
         &self.flows
     }
 
+    /// Reclaims up to `max` flows idle past their timeout at `now_sec`; for a live capture's
+    /// idle periods, when no packet drives the lazy reclaim.
+    pub fn expire_flows(&mut self, now_sec: i64, max: usize) -> usize {
+        self.flows.expire(now_sec, max)
+    }
+
     pub fn thresholds(&self) -> &Thresholds {
         &self.thresholds
     }
