@@ -1,6 +1,7 @@
 //! Unit tests of the decoder on hand-built frames, one comment per field (smoltcp
 //! `wire/udp.rs` style).
 
+use super::ip::{fold, sum_words};
 use super::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 

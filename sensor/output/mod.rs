@@ -194,3 +194,6 @@ impl Drop for Outputs {
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests;
