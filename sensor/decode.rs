@@ -110,11 +110,33 @@ impl Frag {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     None,
-    Tcp { sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, window: u16, urg: u16 },
-    Udp { sport: u16, dport: u16, len: u16 },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        window: u16,
+        urg: u16,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+        len: u16,
+    },
     /// ICMPv4. `id`/`seq` are the bytes 4..8 read as two u16 (meaningful for echo/timestamp…).
-    Icmp { itype: u8, icode: u8, id: u16, seq: u16 },
-    Icmpv6 { itype: u8, icode: u8, id: u16, seq: u16 },
+    Icmp {
+        itype: u8,
+        icode: u8,
+        id: u16,
+        seq: u16,
+    },
+    Icmpv6 {
+        itype: u8,
+        icode: u8,
+        id: u16,
+        seq: u16,
+    },
 }
 
 /// A decoded packet. Built by [`decode`]; every slice borrows the frame.
