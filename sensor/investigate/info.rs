@@ -1,6 +1,6 @@
 //! `nsm-sensor info`: capinfos' figures for one capture file (classic pcap or pcapng),
 //! read as a stream. The figures follow capinfos (Wireshark `capinfos.c`): data size is the
-//! sum of *captured* lengths, first/last are the earliest/latest timestamps (not the first
+//! sum of *original* (on-the-wire) lengths — checked against capinfos on a snaplen-cut file — first/last are the earliest/latest timestamps (not the first
 //! and last records), rates are over last − first and are 0 when that is 0.
 
 use std::io::{self, Write};
@@ -18,7 +18,7 @@ pub struct Info {
     pub format: Format,
     pub packets: u64,
     pub file_bytes: u64,
-    /// Sum of captured lengths.
+    /// Sum of original (wire) lengths, as capinfos counts "Data size".
     pub data_bytes: u64,
     pub first: Option<Time>,
     pub last: Option<Time>,
@@ -52,7 +52,7 @@ pub fn summarize(path: &Path) -> Result<Info, Error> {
     let (mut first, mut last): (Option<Time>, Option<Time>) = (None, None);
     while let Some(p) = r.next_packet()? {
         packets += 1;
-        data_bytes += p.data.len() as u64;
+        data_bytes += u64::from(p.wire_len);
         if let Some(t) = p.ts {
             first = Some(first.map_or(t, |f| f.min(t)));
             last = Some(last.map_or(t, |l| l.max(t)));
