@@ -19,7 +19,10 @@ fn corpus() -> Vec<PathBuf> {
 }
 
 fn have_capinfos() -> bool {
-    Command::new("capinfos").arg("-v").output().is_ok_and(|o| o.status.success())
+    Command::new("capinfos")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// capinfos' `-S` form of a time: epoch seconds with 6 or 9 digits.
@@ -32,7 +35,11 @@ fn epoch(t: Option<Time>, nanos: bool) -> String {
 }
 
 fn capinfos(p: &Path) -> Option<Vec<String>> {
-    let out = Command::new("capinfos").args(["-T", "-m", "-r", "-c", "-s", "-d", "-a", "-e", "-S", "-M"]).arg(p).output().ok()?;
+    let out = Command::new("capinfos")
+        .args(["-T", "-m", "-r", "-c", "-s", "-d", "-a", "-e", "-S", "-M"])
+        .arg(p)
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -53,7 +60,11 @@ fn info_agrees_with_capinfos_on_corpus() {
             // capinfos refuses it: we must fail cleanly, naming the file.
             match summarize(&p) {
                 Err(e) => assert!(e.to_string().contains(&p.display().to_string()), "{e}"),
-                Ok(i) => eprintln!("note: capinfos rejects {} but info reads {} packets", p.display(), i.packets),
+                Ok(i) => eprintln!(
+                    "note: capinfos rejects {} but info reads {} packets",
+                    p.display(),
+                    i.packets
+                ),
             }
             continue;
         };
@@ -68,7 +79,10 @@ fn info_agrees_with_capinfos_on_corpus() {
         // tcpdump's timestamp_invalid_* files hold fractions >= 1 s; capinfos prints them
         // unnormalised ("1418145370.1000000", "….-2147483648") while info normalises them
         // into the seconds. Those two times are not comparable; the counts still are.
-        let odd = |s: &str| s.split_once('.').is_some_and(|(_, f)| !(f.len() == 6 || f.len() == 9) || f.contains('-'));
+        let odd = |s: &str| {
+            s.split_once('.')
+                .is_some_and(|(_, f)| !(f.len() == 6 || f.len() == 9) || f.contains('-'))
+        };
         if want.iter().any(|w| odd(w)) {
             assert_eq!(got[..3], want[..3], "{}", p.display());
         } else {
@@ -86,8 +100,19 @@ fn info_json_keys_exact() {
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
     let mut want = vec![
-        "path", "packets", "file_bytes", "data_bytes", "first_time", "last_time", "duration_s", "bytes_per_s",
-        "bits_per_s", "avg_packet_bytes", "packets_per_s", "linktype", "snaplen",
+        "path",
+        "packets",
+        "file_bytes",
+        "data_bytes",
+        "first_time",
+        "last_time",
+        "duration_s",
+        "bytes_per_s",
+        "bits_per_s",
+        "avg_packet_bytes",
+        "packets_per_s",
+        "linktype",
+        "snaplen",
     ];
     want.sort_unstable();
     assert_eq!(keys, want);
@@ -121,7 +146,10 @@ fn info_broken_files_name_offset() {
     assert!(msg.contains("cut.pcap") && msg.contains("offset"), "{msg}");
     let junk = d.path().join("junk.pcap");
     std::fs::write(&junk, b"hello world, not a capture").unwrap();
-    assert!(summarize(&junk).unwrap_err().to_string().contains("junk.pcap"));
+    assert!(summarize(&junk)
+        .unwrap_err()
+        .to_string()
+        .contains("junk.pcap"));
     // Every prefix of a pcapng file: error or summary, no panic.
     let ng = std::fs::read(format!("{CORPUS}/tcpdump__OSPFv2_Capture_FINAL.pcapng")).unwrap();
     for n in (0..ng.len()).step_by(7) {
