@@ -158,3 +158,29 @@ fn info_broken_files_name_offset() {
         let _ = summarize(&p);
     }
 }
+
+/// Two pcapng files back to back are one file of two sections (pcapng spec §3.1).
+#[test]
+fn info_multi_section_pcapng_agrees_with_capinfos() {
+    if !have_capinfos() {
+        eprintln!("skipped: capinfos not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("two-sections.pcapng");
+    let mut bytes =
+        std::fs::read(format!("{CORPUS}/tcpdump__OSPFv2_Capture_FINAL.pcapng")).unwrap();
+    bytes.extend(std::fs::read(format!("{CORPUS}/ndpi__false_positives.pcapng")).unwrap());
+    std::fs::write(&p, &bytes).unwrap();
+    let want = capinfos(&p).expect("capinfos reads a two-section file");
+    let info = summarize(&p).unwrap();
+    let got = vec![
+        info.packets.to_string(),
+        info.file_bytes.to_string(),
+        info.data_bytes.to_string(),
+        epoch(info.first, info.nanos),
+        epoch(info.last, info.nanos),
+    ];
+    assert_eq!(got, want);
+    assert_eq!(info.interfaces, 2);
+}
