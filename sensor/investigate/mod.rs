@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod carve;
+mod conversation;
 pub mod info;
 pub mod pcapfile;
 pub mod time;
