@@ -31,6 +31,31 @@ pub struct LoadOptions {
     pub threshold: Option<PathBuf>,
 }
 
+impl LoadOptions {
+    /// The options a configuration names: its `[rules]` paths resolved against the config
+    /// file's directory (`config_path`; `None`: the current directory) and its `[vars]`. An
+    /// empty classification/reference path means the file of that name beside the config
+    /// file if there is one, else Snort's built-in table; an empty threshold path means none.
+    pub fn from_config(cfg: &crate::config::Config, config_path: Option<&Path>) -> Self {
+        let base = config_path.and_then(Path::parent).unwrap_or(Path::new("")).to_path_buf();
+        let r = cfg.rules.resolved(&base);
+        let beside = |p: PathBuf, name: &str| -> Option<PathBuf> {
+            if !p.as_os_str().is_empty() {
+                return Some(p);
+            }
+            let candidate = base.join(name);
+            (config_path.is_some() && candidate.is_file()).then_some(candidate)
+        };
+        LoadOptions {
+            paths: r.files,
+            vars: cfg.vars.clone(),
+            classification: beside(r.classification, "classification.config"),
+            reference: beside(r.reference, "reference.config"),
+            threshold: (!r.threshold.as_os_str().is_empty()).then_some(r.threshold),
+        }
+    }
+}
+
 /// One problem, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
