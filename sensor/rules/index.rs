@@ -7,7 +7,7 @@
 //! maps. Candidates are then verified in full (protocol, both addresses, ports, direction).
 //! Building is O(n log n) in the number of ranges; identical rule-id sets are shared.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::model::{AddrSet, Direction, Proto, Rule, RuleId};
@@ -52,23 +52,23 @@ impl<T: Copy + Ord + std::hash::Hash> Builder<T> {
     fn build(mut self, interner: &mut Interner) -> RangeMap<T> {
         self.events.sort_unstable();
         let mut map = RangeMap { starts: Vec::new(), ids: Vec::new() };
-        let mut active: BTreeSet<RuleId> = BTreeSet::new();
-        let mut scratch: Vec<RuleId> = Vec::new();
+        // Sorted; a rule's ranges in one map are disjoint, so it is active at most once.
+        let mut active: Vec<RuleId> = Vec::new();
         let mut i = 0;
         while i < self.events.len() {
             let pos = self.events[i].0;
             while i < self.events.len() && self.events[i].0 == pos {
                 let (_, start, rule) = self.events[i];
-                if start {
-                    active.insert(rule);
-                } else {
-                    active.remove(&rule);
+                match (active.binary_search(&rule), start) {
+                    (Err(at), true) => active.insert(at, rule),
+                    (Ok(at), false) => {
+                        active.remove(at);
+                    }
+                    _ => {}
                 }
                 i += 1;
             }
-            scratch.clear();
-            scratch.extend(active.iter().copied());
-            let id = interner.intern(&scratch);
+            let id = interner.intern(&active);
             if map.ids.last() != Some(&id) {
                 map.starts.push(pos);
                 map.ids.push(id);

@@ -51,7 +51,7 @@ impl LoadOptions {
             vars: cfg.vars.clone(),
             classification: beside(r.classification, "classification.config"),
             reference: beside(r.reference, "reference.config"),
-            threshold: (!r.threshold.as_os_str().is_empty()).then_some(r.threshold),
+            threshold: r.threshold.is_file().then_some(r.threshold),
         }
     }
 }
