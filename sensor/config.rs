@@ -15,7 +15,7 @@ use toml::Spanned;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration. Every field has a default, so an empty file is a valid config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub capture: CaptureConfig,
@@ -119,20 +119,6 @@ pub struct DaemonConfig {
     pub watchdog: bool,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            capture: CaptureConfig::default(),
-            rules: RulesConfig::default(),
-            vars: BTreeMap::new(),
-            detect: DetectConfig::default(),
-            output: OutputConfig::default(),
-            ring: RingConfig::default(),
-            daemon: DaemonConfig::default(),
-        }
-    }
-}
-
 impl Default for CaptureConfig {
     fn default() -> Self {
         CaptureConfig {
@@ -199,7 +185,12 @@ impl Default for RingConfig {
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { user: String::new(), group: String::new(), stats_interval_s: 60, watchdog: true }
+        DaemonConfig {
+            user: String::new(),
+            group: String::new(),
+            stats_interval_s: 60,
+            watchdog: true,
+        }
     }
 }
 
@@ -214,7 +205,14 @@ pub struct ConfigDiagnostic {
 
 impl fmt::Display for ConfigDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -245,7 +243,15 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("timeout_ms", Ty::Int(1, 60_000)),
         ],
     ),
-    ("rules", &[("files", Ty::PathList), ("classification", Ty::Path), ("reference", Ty::Path), ("threshold", Ty::Path)]),
+    (
+        "rules",
+        &[
+            ("files", Ty::PathList),
+            ("classification", Ty::Path),
+            ("reference", Ty::Path),
+            ("threshold", Ty::Path),
+        ],
+    ),
     (
         "detect",
         &[
@@ -296,8 +302,16 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
-    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col).unwrap_or(u32::MAX))
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
 }
 
 fn type_name(v: &DeValue) -> &'static str {
@@ -321,7 +335,12 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn error(&mut self, offset: usize, message: String) {
         let (line, col) = line_col(self.text, offset);
-        self.errors.push(ConfigDiagnostic { path: self.path.to_path_buf(), line, col, message });
+        self.errors.push(ConfigDiagnostic {
+            path: self.path.to_path_buf(),
+            line,
+            col,
+            message,
+        });
     }
 
     fn check(&mut self, key: &str, v: &Spanned<DeValue>, ty: Ty) {
@@ -331,27 +350,39 @@ impl Walk<'_> {
             (Ty::Str | Ty::Path, DeValue::String(_)) | (Ty::Bool, DeValue::Boolean(_)) => {}
             (Ty::Name, DeValue::String(s)) => {
                 if s.is_empty() || s.contains('/') {
-                    self.error(at, format!("{key}: expected a non-empty name without '/', got {s:?}"));
+                    self.error(
+                        at,
+                        format!("{key}: expected a non-empty name without '/', got {s:?}"),
+                    );
                 }
             }
             (Ty::Int(min, max), DeValue::Integer(i)) => {
                 let n = u64::from_str_radix(i.as_str(), i.radix()).ok();
                 match n {
                     Some(n) if n >= min && n <= max => {}
-                    _ => self.error(at, format!("{key}: expected an integer from {min} to {max}, got {i}")),
+                    _ => self.error(
+                        at,
+                        format!("{key}: expected an integer from {min} to {max}, got {i}"),
+                    ),
                 }
             }
             (Ty::OneOf(choices), DeValue::String(s)) => {
                 if !choices.contains(&s.as_ref()) {
                     let list: Vec<String> = choices.iter().map(|c| format!("{c:?}")).collect();
-                    self.error(at, format!("{key}: expected one of {}, got {s:?}", list.join(", ")));
+                    self.error(
+                        at,
+                        format!("{key}: expected one of {}, got {s:?}", list.join(", ")),
+                    );
                 }
             }
             (Ty::PathList, DeValue::Array(items)) => {
                 for item in items.iter() {
                     if !matches!(item.get_ref(), DeValue::String(_)) {
                         let t = type_name(item.get_ref());
-                        self.error(item.span().start, format!("{key}: expected an array of paths (strings), found {t}"));
+                        self.error(
+                            item.span().start,
+                            format!("{key}: expected an array of paths (strings), found {t}"),
+                        );
                     }
                 }
             }
@@ -363,7 +394,10 @@ impl Walk<'_> {
                     Ty::Int(..) => "an integer",
                     Ty::PathList => "an array of paths",
                 };
-                self.error(at, format!("{key}: expected {want}, found {}", type_name(got)));
+                self.error(
+                    at,
+                    format!("{key}: expected {want}, found {}", type_name(got)),
+                );
             }
         }
     }
@@ -377,26 +411,45 @@ impl Walk<'_> {
                     DeValue::Table(t) => {
                         for (vk, vv) in t.iter() {
                             let vname = vk.get_ref().as_ref();
-                            if vname.is_empty() || !vname.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                            if vname.is_empty()
+                                || !vname
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                            {
                                 self.error(vk.span().start, format!("vars: bad variable name {vname:?}, expected letters, digits and '_'"));
                             }
                             if !matches!(vv.get_ref(), DeValue::String(_)) {
                                 let t = type_name(vv.get_ref());
-                                self.error(vv.span().start, format!("vars.{vname}: expected a string, found {t}"));
+                                self.error(
+                                    vv.span().start,
+                                    format!("vars.{vname}: expected a string, found {t}"),
+                                );
                             }
                         }
                     }
-                    other => self.error(v.span().start, format!("vars: expected a table, found {}", type_name(other))),
+                    other => self.error(
+                        v.span().start,
+                        format!("vars: expected a table, found {}", type_name(other)),
+                    ),
                 }
                 continue;
             }
             let Some((_, keys)) = SCHEMA.iter().find(|(s, _)| *s == name) else {
                 let known: Vec<&str> = SCHEMA.iter().map(|(s, _)| *s).chain(["vars"]).collect();
-                self.error(at, format!("unknown section '{name}', expected one of {}", known.join(", ")));
+                self.error(
+                    at,
+                    format!(
+                        "unknown section '{name}', expected one of {}",
+                        known.join(", ")
+                    ),
+                );
                 continue;
             };
             let DeValue::Table(t) = v.get_ref() else {
-                self.error(v.span().start, format!("{name}: expected a table, found {}", type_name(v.get_ref())));
+                self.error(
+                    v.span().start,
+                    format!("{name}: expected a table, found {}", type_name(v.get_ref())),
+                );
                 continue;
             };
             for (fk, fv) in t.iter() {
@@ -405,7 +458,13 @@ impl Walk<'_> {
                     Some(&(_, ty)) => self.check(&format!("{name}.{field}"), fv, ty),
                     None => {
                         let known: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
-                        self.error(fk.span().start, format!("unknown key '{field}' in [{name}], expected one of {}", known.join(", ")));
+                        self.error(
+                            fk.span().start,
+                            format!(
+                                "unknown key '{field}' in [{name}], expected one of {}",
+                                known.join(", ")
+                            ),
+                        );
                     }
                 }
             }
@@ -437,7 +496,11 @@ impl Config {
     /// As [`Config::load`], minus the file read.
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, path: &Path) -> Result<Config, Vec<ConfigDiagnostic>> {
-        let mut w = Walk { text, path, errors: Vec::new() };
+        let mut w = Walk {
+            text,
+            path,
+            errors: Vec::new(),
+        };
         let (doc, syntax) = DeTable::parse_recoverable(text);
         for e in syntax {
             let at = e.span().map_or(0, |s| s.start);
@@ -466,7 +529,13 @@ impl RulesConfig {
     /// The same settings with relative paths joined to `base` (the config file's directory).
     /// Empty paths stay empty (they mean "default").
     pub fn resolved(&self, base: &Path) -> RulesConfig {
-        let join = |p: &PathBuf| if p.as_os_str().is_empty() || p.is_absolute() { p.clone() } else { base.join(p) };
+        let join = |p: &PathBuf| {
+            if p.as_os_str().is_empty() || p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            }
+        };
         RulesConfig {
             files: self.files.iter().map(join).collect(),
             classification: join(&self.classification),
@@ -489,7 +558,10 @@ mod tests {
 
     #[test]
     fn empty_and_full_configs_are_valid() {
-        assert_eq!(Config::from_str("", Path::new("s.toml")), Ok(Config::default()));
+        assert_eq!(
+            Config::from_str("", Path::new("s.toml")),
+            Ok(Config::default())
+        );
         let text = r#"
 [capture]
 interface = "eth0"
@@ -515,7 +587,13 @@ stats_interval_s = 0
         assert_eq!(c.output.timestamps, Timestamps::Utc);
         assert_eq!(c.vars["HOME_NET"], "[192.168.0.0/16]");
         let r = c.rules.resolved(Path::new("/etc/nsm"));
-        assert_eq!(r.files, vec![PathBuf::from("/etc/nsm/rules/"), PathBuf::from("/etc/nsm/local.rules")]);
+        assert_eq!(
+            r.files,
+            vec![
+                PathBuf::from("/etc/nsm/rules/"),
+                PathBuf::from("/etc/nsm/local.rules")
+            ]
+        );
         assert_eq!(r.threshold, PathBuf::from("/etc/nsm/threshold.conf"));
         assert_eq!(r.classification, PathBuf::new());
     }
@@ -530,7 +608,11 @@ stats_interval_s = 0
             (4, 1, "unknown key 'colour' in [capture]"),
             (6, 9, "ring.files: expected an integer from 1"),
             (7, 10, "ring.prefix"),
-            (9, 14, "output.timestamps: expected one of \"local\", \"utc\""),
+            (
+                9,
+                14,
+                "output.timestamps: expected one of \"local\", \"utc\"",
+            ),
             (11, 17, "detect.checksum_mode"),
             (12, 18, "detect.flow_memcap_mb"),
             (13, 2, "unknown section 'bogus'"),

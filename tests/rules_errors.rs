@@ -30,7 +30,10 @@ alert ip any any -> any any (msg:"dup"; sid:7; rev:2;)
 #[test]
 fn one_diagnostic_per_broken_rule() {
     let r = load_text(Path::new("broken.rules"), BROKEN, &LoadOptions::default());
-    let got: Vec<(u32, u32, String)> = r.errors().map(|d| (d.line, d.col, d.message.clone())).collect();
+    let got: Vec<(u32, u32, String)> = r
+        .errors()
+        .map(|d| (d.line, d.col, d.message.clone()))
+        .collect();
     for d in r.errors() {
         eprintln!("{d}");
     }
@@ -55,8 +58,14 @@ fn one_diagnostic_per_broken_rule() {
     }
     // sid 7 (twice: the later kept), 10, 16 load; 8 and 15 are skipped with a reason.
     assert_eq!(r.loaded(), 3);
-    assert_eq!(r.files[0].skipped.get("option 'content' not supported yet"), Some(&1));
-    assert_eq!(r.files[0].skipped.get("option 'frobnicate' unknown"), Some(&1));
+    assert_eq!(
+        r.files[0].skipped.get("option 'content' not supported yet"),
+        Some(&1)
+    );
+    assert_eq!(
+        r.files[0].skipped.get("option 'frobnicate' unknown"),
+        Some(&1)
+    );
     assert_eq!(r.warnings.len(), 1);
     assert!(r.warnings[0].message.contains("duplicate rule 1:7"));
     assert_eq!(r.warnings[0].line, 19);
@@ -66,9 +75,18 @@ fn one_diagnostic_per_broken_rule() {
     let mut text = Vec::new();
     r.write_text(&mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
-    assert!(text.contains("broken.rules:2:29: destination address: bad CIDR"), "{text}");
-    assert!(text.contains("skipped 1: option 'content' not supported yet"), "{text}");
-    assert!(text.contains("total: 3 loaded, 2 skipped, 11 errors"), "{text}");
+    assert!(
+        text.contains("broken.rules:2:29: destination address: bad CIDR"),
+        "{text}"
+    );
+    assert!(
+        text.contains("skipped 1: option 'content' not supported yet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("total: 3 loaded, 2 skipped, 11 errors"),
+        "{text}"
+    );
     let j = r.to_json();
     assert_eq!(j["totals"]["errors"], 11);
     assert_eq!(j["files"][0]["errors"][0]["line"], 2);

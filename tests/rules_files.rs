@@ -6,11 +6,16 @@ use std::path::{Path, PathBuf};
 use nsm_sensor::rules::{load, LoadOptions, LoadReport};
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel)
 }
 
 fn load_paths(paths: &[PathBuf]) -> LoadReport {
-    load(&LoadOptions { paths: paths.to_vec(), ..LoadOptions::default() })
+    load(&LoadOptions {
+        paths: paths.to_vec(),
+        ..LoadOptions::default()
+    })
 }
 
 fn print(r: &LoadReport) {
@@ -35,7 +40,7 @@ fn et_ip_lists_load_completely() {
         let mut total = 0;
         for f in IP_LISTS {
             let path = data(dir).join(f);
-            let r = load_paths(&[path.clone()]);
+            let r = load_paths(std::slice::from_ref(&path));
             print(&r);
             assert!(r.is_usable(), "{}", path.display());
             assert_eq!(r.skipped(), 0, "{}", path.display());
@@ -51,13 +56,19 @@ fn et_ip_lists_load_completely() {
 
 #[test]
 fn seed_rules_load() {
-    let r = load_paths(&[data("seed/bleeding-botcc.rules"), data("seed/bleeding-botcc-block.rules")]);
+    let r = load_paths(&[
+        data("seed/bleeding-botcc.rules"),
+        data("seed/bleeding-botcc-block.rules"),
+    ]);
     print(&r);
     assert!(r.is_usable());
     assert_eq!(r.loaded(), 2);
     let rule = r.ruleset.rules.iter().find(|r| r.sid == 2404000).unwrap();
     assert_eq!(rule.priority, 1);
-    assert_eq!(rule.class_desc.as_deref(), Some("A Network Trojan was detected"));
+    assert_eq!(
+        rule.class_desc.as_deref(),
+        Some("A Network Trojan was detected")
+    );
     assert_eq!(rule.references[0].url_prefix.as_deref(), Some("http://"));
     assert_eq!(rule.dst.v4.len(), 60);
     assert!(rule.src.is_any());
@@ -65,7 +76,12 @@ fn seed_rules_load() {
 
 #[test]
 fn content_rule_sets_have_no_errors() {
-    for f in ["rules/et/emerging-scan.rules", "rules/et/emerging-malware.rules", "rules/et/emerging-chat.rules", "rules/community/community.rules"] {
+    for f in [
+        "rules/et/emerging-scan.rules",
+        "rules/et/emerging-malware.rules",
+        "rules/et/emerging-chat.rules",
+        "rules/community/community.rules",
+    ] {
         let r = load_paths(&[data(f)]);
         print(&r);
         assert!(r.is_usable(), "{f}");
@@ -80,7 +96,11 @@ fn content_rule_sets_have_no_errors() {
 fn directory_loads_sorted_and_json_shape() {
     let r = load_paths(&[data("rules/et")]);
     assert!(r.is_usable());
-    let names: Vec<String> = r.files.iter().map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = r
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);

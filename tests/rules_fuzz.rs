@@ -47,9 +47,36 @@ fn shorten(line: &str) -> String {
 }
 
 const INSERTS: &[&str] = &[
-    "[", "]", "\"", ";", "(", ")", "\\", ":", "|", "!", ",", "$", "$HOME_NET", "99999999999999999999999", "-1",
-    "4294967296", "65536", "/", "/129", "::", "<>", "->", " ", "\\;", "content:\"|zz|\";", "flowbits:", "flags:",
-    "threshold:", "\n", "\u{00e9}",
+    "[",
+    "]",
+    "\"",
+    ";",
+    "(",
+    ")",
+    "\\",
+    ":",
+    "|",
+    "!",
+    ",",
+    "$",
+    "$HOME_NET",
+    "99999999999999999999999",
+    "-1",
+    "4294967296",
+    "65536",
+    "/",
+    "/129",
+    "::",
+    "<>",
+    "->",
+    " ",
+    "\\;",
+    "content:\"|zz|\";",
+    "flowbits:",
+    "flags:",
+    "threshold:",
+    "\n",
+    "\u{00e9}",
 ];
 
 fn mutate(rng: &mut Rng, line: &str) -> String {
@@ -74,7 +101,10 @@ fn mutate(rng: &mut Rng, line: &str) -> String {
                 let i = rng.below(b.len());
                 if let Some(j) = b[i..].iter().position(u8::is_ascii_digit) {
                     let at = i + j;
-                    let end = b[at..].iter().position(|c| !c.is_ascii_digit()).map_or(b.len(), |k| at + k);
+                    let end = b[at..]
+                        .iter()
+                        .position(|c| !c.is_ascii_digit())
+                        .map_or(b.len(), |k| at + k);
                     b.splice(at..end, b"184467440737095516160".iter().copied());
                 }
             }
@@ -88,7 +118,14 @@ fn mutate(rng: &mut Rng, line: &str) -> String {
 fn mutated_rule_lines_never_panic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/rules/et");
     let mut seeds = Vec::new();
-    for f in ["emerging-botcc.rules", "emerging-drop.rules", "emerging-tor.rules", "emerging-scan.rules", "emerging-botcc.portgrouped.rules", "emerging-chat.rules"] {
+    for f in [
+        "emerging-botcc.rules",
+        "emerging-drop.rules",
+        "emerging-tor.rules",
+        "emerging-scan.rules",
+        "emerging-botcc.portgrouped.rules",
+        "emerging-chat.rules",
+    ] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         seeds.extend(text.lines().filter(|l| l.starts_with("alert")).map(shorten));
     }

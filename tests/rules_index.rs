@@ -8,9 +8,19 @@ use std::sync::Arc;
 use nsm_sensor::rules::*;
 use proptest::prelude::*;
 
-fn rule(proto: Proto, src: AddrSet, sp: PortSet, dir: Direction, dst: AddrSet, dp: PortSet) -> Rule {
+fn rule(
+    proto: Proto,
+    src: AddrSet,
+    sp: PortSet,
+    dir: Direction,
+    dst: AddrSet,
+    dp: PortSet,
+) -> Rule {
     Rule {
-        loc: SourceLoc { file: Arc::new(PathBuf::from("t.rules")), line: 1 },
+        loc: SourceLoc {
+            file: Arc::new(PathBuf::from("t.rules")),
+            line: 1,
+        },
         action: Action::Alert,
         proto,
         src,
@@ -49,14 +59,20 @@ fn naive(rules: &[Rule], k: &HeaderKey) -> Vec<RuleId> {
         if !matches!(r.proto, Proto::Tcp | Proto::Udp) {
             return true;
         }
-        let (a, b) = if fwd { (&r.src_ports, &r.dst_ports) } else { (&r.dst_ports, &r.src_ports) };
+        let (a, b) = if fwd {
+            (&r.src_ports, &r.dst_ports)
+        } else {
+            (&r.dst_ports, &r.src_ports)
+        };
         a.contains(sp.unwrap()) && b.contains(dp.unwrap())
     };
     (0..rules.len() as u32)
         .filter(|&i| {
             let r = &rules[i as usize];
             proto_ok(r)
-                && ((r.src.contains(&k.src) && r.dst.contains(&k.dst) && ports(r, k.sport, k.dport, true))
+                && ((r.src.contains(&k.src)
+                    && r.dst.contains(&k.dst)
+                    && ports(r, k.sport, k.dport, true))
                     || (r.direction == Direction::Both
                         && r.src.contains(&k.dst)
                         && r.dst.contains(&k.src)
@@ -86,12 +102,22 @@ fn addr_set() -> impl Strategy<Value = AddrSet> {
 }
 
 fn port_set() -> impl Strategy<Value = PortSet> {
-    prop_oneof![Just(PortSet::any()), (0u16..8, 0u16..4).prop_map(|(a, l)| PortSet { ranges: vec![(a, a + l)] })]
+    prop_oneof![
+        Just(PortSet::any()),
+        (0u16..8, 0u16..4).prop_map(|(a, l)| PortSet {
+            ranges: vec![(a, a + l)]
+        })
+    ]
 }
 
 fn a_rule() -> impl Strategy<Value = Rule> {
     (
-        prop_oneof![Just(Proto::Ip), Just(Proto::Tcp), Just(Proto::Udp), Just(Proto::Icmp)],
+        prop_oneof![
+            Just(Proto::Ip),
+            Just(Proto::Tcp),
+            Just(Proto::Udp),
+            Just(Proto::Icmp)
+        ],
         addr_set(),
         port_set(),
         prop_oneof![Just(Direction::To), Just(Direction::Both)],
@@ -109,7 +135,14 @@ fn addr() -> impl Strategy<Value = IpAddr> {
 }
 
 fn key() -> impl Strategy<Value = HeaderKey> {
-    (prop_oneof![Just(6u8), Just(17), Just(1), Just(58), Just(47)], addr(), addr(), 0u16..12, 0u16..12, any::<bool>())
+    (
+        prop_oneof![Just(6u8), Just(17), Just(1), Just(58), Just(47)],
+        addr(),
+        addr(),
+        0u16..12,
+        0u16..12,
+        any::<bool>(),
+    )
         .prop_map(|(ip_proto, src, dst, sp, dp, ported)| {
             let ported = ported && matches!(ip_proto, 6 | 17);
             HeaderKey {
@@ -138,12 +171,38 @@ proptest! {
 #[test]
 fn no_allocation_once_grown_and_fallback_without_index() {
     let rules = vec![
-        rule(Proto::Ip, AddrSet::any(), PortSet::any(), Direction::To, AddrSet::any(), PortSet::any()),
-        rule(Proto::Tcp, AddrSet::any(), PortSet::any(), Direction::To, AddrSet { v4: vec![(5, 5)], v6: vec![] }, PortSet::any()),
+        rule(
+            Proto::Ip,
+            AddrSet::any(),
+            PortSet::any(),
+            Direction::To,
+            AddrSet::any(),
+            PortSet::any(),
+        ),
+        rule(
+            Proto::Tcp,
+            AddrSet::any(),
+            PortSet::any(),
+            Direction::To,
+            AddrSet {
+                v4: vec![(5, 5)],
+                v6: vec![],
+            },
+            PortSet::any(),
+        ),
     ];
-    let hand = RuleSet { rules: rules.clone(), ..RuleSet::default() };
+    let hand = RuleSet {
+        rules: rules.clone(),
+        ..RuleSet::default()
+    };
     let set = RuleSet::new(rules, Vec::new(), Vec::new(), Vec::new());
-    let k = HeaderKey { ip_proto: 6, src: IpAddr::V4(Ipv4Addr::from(1)), dst: IpAddr::V4(Ipv4Addr::from(5)), sport: Some(1), dport: Some(2) };
+    let k = HeaderKey {
+        ip_proto: 6,
+        src: IpAddr::V4(Ipv4Addr::from(1)),
+        dst: IpAddr::V4(Ipv4Addr::from(5)),
+        sport: Some(1),
+        dport: Some(2),
+    };
     let mut out = Vec::with_capacity(8);
     let ptr = out.as_ptr();
     set.header_candidates(&k, &mut out);
@@ -159,24 +218,52 @@ fn a_million_listed_addresses_stay_compact() {
     // 1,000 rules of 1,000 scattered /32s each, plus two broad rules.
     let mut rules = Vec::new();
     for r in 0..1000u32 {
-        let mut v4: Vec<(u32, u32)> = (0..1000u32).map(|i| {
-            let a = (i * 1000 + r).wrapping_mul(2_654_435_761);
-            (a, a)
-        }).collect();
+        let mut v4: Vec<(u32, u32)> = (0..1000u32)
+            .map(|i| {
+                let a = (i * 1000 + r).wrapping_mul(2_654_435_761);
+                (a, a)
+            })
+            .collect();
         v4.sort();
         v4.dedup();
-        rules.push(rule(Proto::Tcp, AddrSet::any(), PortSet::any(), Direction::To, AddrSet { v4, v6: vec![] }, PortSet::any()));
+        rules.push(rule(
+            Proto::Tcp,
+            AddrSet::any(),
+            PortSet::any(),
+            Direction::To,
+            AddrSet { v4, v6: vec![] },
+            PortSet::any(),
+        ));
     }
-    rules.push(rule(Proto::Ip, AddrSet::any(), PortSet::any(), Direction::To, AddrSet::any(), PortSet::any()));
+    rules.push(rule(
+        Proto::Ip,
+        AddrSet::any(),
+        PortSet::any(),
+        Direction::To,
+        AddrSet::any(),
+        PortSet::any(),
+    ));
     let start = std::time::Instant::now();
     let set = RuleSet::new(rules, Vec::new(), Vec::new(), Vec::new());
-    eprintln!("index over 1,000,000 addresses built in {:?}", start.elapsed());
+    eprintln!(
+        "index over 1,000,000 addresses built in {:?}",
+        start.elapsed()
+    );
     let (ranges, sets) = set.index.size();
     // One boundary at each address and after it; the rule-id sets are shared.
     assert!(ranges <= 2_000_001, "{ranges}");
     assert!(sets <= 1002, "{sets}");
-    let a = 7u32.wrapping_mul(1000).wrapping_add(3).wrapping_mul(2_654_435_761);
-    let k = HeaderKey { ip_proto: 6, src: IpAddr::V4(Ipv4Addr::from(1)), dst: IpAddr::V4(Ipv4Addr::from(a)), sport: Some(1), dport: Some(2) };
+    let a = 7u32
+        .wrapping_mul(1000)
+        .wrapping_add(3)
+        .wrapping_mul(2_654_435_761);
+    let k = HeaderKey {
+        ip_proto: 6,
+        src: IpAddr::V4(Ipv4Addr::from(1)),
+        dst: IpAddr::V4(Ipv4Addr::from(a)),
+        sport: Some(1),
+        dport: Some(2),
+    };
     let mut out = Vec::new();
     set.header_candidates(&k, &mut out);
     assert_eq!(out, vec![3, 1000]);

@@ -19,7 +19,10 @@ pub struct ExprError {
 }
 
 fn err<T>(offset: usize, message: impl Into<String>) -> Result<T, ExprError> {
-    Err(ExprError { offset, message: message.into() })
+    Err(ExprError {
+        offset,
+        message: message.into(),
+    })
 }
 
 /// Variables visible to a rule: name (without `$`) → value text.
@@ -132,16 +135,25 @@ impl RawAddrs {
     fn finish(mut self) -> AddrSet {
         normalise(&mut self.v4);
         normalise(&mut self.v6);
-        AddrSet { v4: self.v4, v6: self.v6 }
+        AddrSet {
+            v4: self.v4,
+            v6: self.v6,
+        }
     }
 }
 
 fn addr_complement(s: &AddrSet) -> AddrSet {
-    AddrSet { v4: complement(&s.v4), v6: complement(&s.v6) }
+    AddrSet {
+        v4: complement(&s.v4),
+        v6: complement(&s.v6),
+    }
 }
 
 fn addr_subtract(a: &AddrSet, b: &AddrSet) -> AddrSet {
-    AddrSet { v4: subtract(&a.v4, &b.v4), v6: subtract(&a.v6, &b.v6) }
+    AddrSet {
+        v4: subtract(&a.v4, &b.v4),
+        v6: subtract(&a.v6, &b.v6),
+    }
 }
 
 /// Parses an address expression. `base` is added to every error offset (the expression's
@@ -150,12 +162,23 @@ fn addr_subtract(a: &AddrSet, b: &AddrSet) -> AddrSet {
 /// # Errors
 /// Bad addresses or prefixes, unbalanced brackets, unknown or looping variables, `!any`.
 pub fn parse_addr(text: &str, base: usize, vars: &Vars) -> Result<AddrSet, ExprError> {
-    let mut p = Cursor { s: text.as_bytes(), pos: 0, base };
+    let mut p = Cursor {
+        s: text.as_bytes(),
+        pos: 0,
+        base,
+    };
     let set = addr_item(&mut p, vars, 0)?;
     p.skip_ws();
     if p.pos < p.s.len() {
-        let what = if p.s[p.pos] == b']' { "unbalanced ']'" } else { "unexpected text" };
-        return err(base + p.pos, format!("{what} after address, expected end of address"));
+        let what = if p.s[p.pos] == b']' {
+            "unbalanced ']'"
+        } else {
+            "unexpected text"
+        };
+        return err(
+            base + p.pos,
+            format!("{what} after address, expected end of address"),
+        );
     }
     Ok(set)
 }
@@ -165,12 +188,23 @@ pub fn parse_addr(text: &str, base: usize, vars: &Vars) -> Result<AddrSet, ExprE
 /// # Errors
 /// Numbers above 65535, reversed ranges, unbalanced brackets, unknown variables.
 pub fn parse_ports(text: &str, base: usize, vars: &Vars) -> Result<PortSet, ExprError> {
-    let mut p = Cursor { s: text.as_bytes(), pos: 0, base };
+    let mut p = Cursor {
+        s: text.as_bytes(),
+        pos: 0,
+        base,
+    };
     let mut set = port_item(&mut p, vars, 0)?;
     p.skip_ws();
     if p.pos < p.s.len() {
-        let what = if p.s[p.pos] == b']' { "unbalanced ']'" } else { "unexpected text" };
-        return err(base + p.pos, format!("{what} after port, expected end of port list"));
+        let what = if p.s[p.pos] == b']' {
+            "unbalanced ']'"
+        } else {
+            "unexpected text"
+        };
+        return err(
+            base + p.pos,
+            format!("{what} after port, expected end of port list"),
+        );
     }
     normalise(&mut set);
     Ok(PortSet { ranges: set })
@@ -217,7 +251,10 @@ fn lookup<'v>(vars: &'v Vars, name: &str, at: usize) -> Result<&'v str, ExprErro
 
 fn addr_item(p: &mut Cursor, vars: &Vars, depth: u32) -> Result<AddrSet, ExprError> {
     if depth > MAX_DEPTH {
-        return err(p.at(), "addresses nested too deeply (a variable refers to itself?)");
+        return err(
+            p.at(),
+            "addresses nested too deeply (a variable refers to itself?)",
+        );
     }
     p.skip_ws();
     let start = p.at();
@@ -253,14 +290,22 @@ fn addr_item(p: &mut Cursor, vars: &Vars, depth: u32) -> Result<AddrSet, ExprErr
                     _ => return err(p.at(), "expected ',' or ']' in address list"),
                 }
             }
-            let pos = if any_positive { pos.finish() } else { AddrSet::any() };
+            let pos = if any_positive {
+                pos.finish()
+            } else {
+                AddrSet::any()
+            };
             addr_subtract(&pos, &neg.finish())
         }
         Some(b'$') => {
             p.pos += 1;
             let name = p.word().to_string();
             let value = lookup(vars, &name, start)?;
-            let mut inner = Cursor { s: value.as_bytes(), pos: 0, base: start };
+            let mut inner = Cursor {
+                s: value.as_bytes(),
+                pos: 0,
+                base: start,
+            };
             let set = addr_item(&mut inner, vars, depth + 1).map_err(|e| ExprError {
                 offset: start,
                 message: format!("in ${name}: {}", e.message),
@@ -302,7 +347,10 @@ fn single_addr(w: &str, at: usize) -> Result<AddrSet, ExprError> {
             None => Ok(max),
             Some(p) => match p.parse::<u32>() {
                 Ok(n) if n <= max && !p.starts_with('+') => Ok(n),
-                _ => err(at + ip.len() + 1, format!("bad CIDR prefix '/{p}', expected /0 to /{max}")),
+                _ => err(
+                    at + ip.len() + 1,
+                    format!("bad CIDR prefix '/{p}', expected /0 to /{max}"),
+                ),
             },
         }
     };
@@ -310,22 +358,36 @@ fn single_addr(w: &str, at: usize) -> Result<AddrSet, ExprError> {
         let n = parse_prefix(32)?;
         let mask = if n == 0 { 0 } else { u32::MAX << (32 - n) };
         let s = u32::from(a) & mask;
-        return Ok(AddrSet { v4: vec![(s, s | !mask)], v6: Vec::new() });
+        return Ok(AddrSet {
+            v4: vec![(s, s | !mask)],
+            v6: Vec::new(),
+        });
     }
     if ip.contains(':') {
         if let Ok(a) = ip.parse::<Ipv6Addr>() {
             let n = parse_prefix(128)?;
             let mask = if n == 0 { 0 } else { u128::MAX << (128 - n) };
             let s = u128::from(a) & mask;
-            return Ok(AddrSet { v4: Vec::new(), v6: vec![(s, s | !mask)] });
+            return Ok(AddrSet {
+                v4: Vec::new(),
+                v6: vec![(s, s | !mask)],
+            });
         }
     }
-    err(at, format!("bad address '{w}', expected an IPv4 or IPv6 address, CIDR, 'any', '$VAR' or a list"))
+    err(
+        at,
+        format!(
+            "bad address '{w}', expected an IPv4 or IPv6 address, CIDR, 'any', '$VAR' or a list"
+        ),
+    )
 }
 
 fn port_item(p: &mut Cursor, vars: &Vars, depth: u32) -> Result<Vec<(u16, u16)>, ExprError> {
     if depth > MAX_DEPTH {
-        return err(p.at(), "ports nested too deeply (a variable refers to itself?)");
+        return err(
+            p.at(),
+            "ports nested too deeply (a variable refers to itself?)",
+        );
     }
     p.skip_ws();
     let start = p.at();
@@ -373,7 +435,11 @@ fn port_item(p: &mut Cursor, vars: &Vars, depth: u32) -> Result<Vec<(u16, u16)>,
             p.pos += 1;
             let name = p.word().to_string();
             let value = lookup(vars, &name, start)?;
-            let mut inner = Cursor { s: value.as_bytes(), pos: 0, base: start };
+            let mut inner = Cursor {
+                s: value.as_bytes(),
+                pos: 0,
+                base: start,
+            };
             let set = port_item(&mut inner, vars, depth + 1).map_err(|e| ExprError {
                 offset: start,
                 message: format!("in ${name}: {}", e.message),
@@ -428,7 +494,11 @@ fn single_port(w: &str, at: usize) -> Result<(u16, u16), ExprError> {
                 return err(at, "bad port range ':', expected a:b, :b or a:");
             }
             let lo = if a.is_empty() { 0 } else { port_num(a, at)? };
-            let hi = if b.is_empty() { u16::MAX } else { port_num(b, at + a.len() + 1)? };
+            let hi = if b.is_empty() {
+                u16::MAX
+            } else {
+                port_num(b, at + a.len() + 1)?
+            };
             if lo > hi {
                 return err(at, format!("port range {w} is reversed, expected low:high"));
             }
@@ -438,6 +508,7 @@ fn single_port(w: &str, at: usize) -> Result<(u16, u16), ExprError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table tests: one tuple per case
 mod tests {
     use super::*;
 
@@ -462,11 +533,33 @@ mod tests {
             ("1.2.3.0/24", vec![(v4("1.2.3.0"), v4("1.2.3.255"))], 0),
             ("1.2.3.9/24", vec![(v4("1.2.3.0"), v4("1.2.3.255"))], 0),
             ("[1.2.3.5,1.2.3.4]", vec![(v4("1.2.3.4"), v4("1.2.3.5"))], 0),
-            ("[10.0.0.0/8,!10.1.0.0/16]", vec![(v4("10.0.0.0"), v4("10.0.255.255")), (v4("10.2.0.0"), v4("10.255.255.255"))], 0),
+            (
+                "[10.0.0.0/8,!10.1.0.0/16]",
+                vec![
+                    (v4("10.0.0.0"), v4("10.0.255.255")),
+                    (v4("10.2.0.0"), v4("10.255.255.255")),
+                ],
+                0,
+            ),
             ("!0.0.0.0/1", vec![(v4("128.0.0.0"), u32::MAX)], 1),
             ("[!0.0.0.0/1]", vec![(v4("128.0.0.0"), u32::MAX)], 1),
-            ("$HOME_NET", vec![(v4("10.0.0.0"), v4("10.255.255.255")), (v4("192.168.0.0"), v4("192.168.255.255"))], 0),
-            ("[[1.1.1.1],[2.2.2.2, 3.3.3.3]]", vec![(v4("1.1.1.1"), v4("1.1.1.1")), (v4("2.2.2.2"), v4("2.2.2.2")), (v4("3.3.3.3"), v4("3.3.3.3"))], 0),
+            (
+                "$HOME_NET",
+                vec![
+                    (v4("10.0.0.0"), v4("10.255.255.255")),
+                    (v4("192.168.0.0"), v4("192.168.255.255")),
+                ],
+                0,
+            ),
+            (
+                "[[1.1.1.1],[2.2.2.2, 3.3.3.3]]",
+                vec![
+                    (v4("1.1.1.1"), v4("1.1.1.1")),
+                    (v4("2.2.2.2"), v4("2.2.2.2")),
+                    (v4("3.3.3.3"), v4("3.3.3.3")),
+                ],
+                0,
+            ),
             ("::1", vec![], 1),
             ("2001:db8::/32", vec![], 1),
             ("[::,1.1.1.1]", vec![(v4("1.1.1.1"), v4("1.1.1.1"))], 1),
@@ -514,17 +607,32 @@ mod tests {
             (":1024", vec![(0, 1024)]),
             ("1024:", vec![(1024, 65535)]),
             ("!80", vec![(0, 79), (81, 65535)]),
-            ("[80,443,8000:8080]", vec![(80, 80), (443, 443), (8000, 8080)]),
+            (
+                "[80,443,8000:8080]",
+                vec![(80, 80), (443, 443), (8000, 8080)],
+            ),
             ("[1:100,!50]", vec![(1, 49), (51, 100)]),
             ("[!80]", vec![(0, 79), (81, 65535)]),
             ("$HTTP_PORTS", vec![(80, 80), (8080, 8080)]),
-            ("[$HTTP_PORTS,110]", vec![(80, 80), (110, 110), (8080, 8080)]),
+            (
+                "[$HTTP_PORTS,110]",
+                vec![(80, 80), (110, 110), (8080, 8080)],
+            ),
         ];
         for (text, want) in cases {
             let got = parse_ports(text, 0, &vars).unwrap_or_else(|e| panic!("{text}: {e:?}"));
             assert_eq!(&got.ranges, want, "{text}");
         }
-        for bad in ["65536", "10:5", "[80", "x", ":", "99999999999999999999", "!any", "$NOPE"] {
+        for bad in [
+            "65536",
+            "10:5",
+            "[80",
+            "x",
+            ":",
+            "99999999999999999999",
+            "!any",
+            "$NOPE",
+        ] {
             assert!(parse_ports(bad, 0, &vars).is_err(), "{bad}");
         }
     }

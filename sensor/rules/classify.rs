@@ -44,23 +44,35 @@ impl Classifications {
         let mut errors = Vec::new();
         for l in logical_lines(text) {
             let Some((body, at)) = config_body(&l.text, "classification") else {
-                errors.push((l.span(first_non_ws(&l.text)), "expected 'config classification: name,description,priority'".to_string()));
+                errors.push((
+                    l.span(first_non_ws(&l.text)),
+                    "expected 'config classification: name,description,priority'".to_string(),
+                ));
                 continue;
             };
             let parts: Vec<&str> = body.split(',').collect();
             if parts.len() != 3 || parts.iter().any(|p| p.trim().is_empty()) {
-                errors.push((l.span(at), "expected 'name,description,priority'".to_string()));
+                errors.push((
+                    l.span(at),
+                    "expected 'name,description,priority'".to_string(),
+                ));
                 continue;
             }
             let prio = match parts[2].trim().parse::<u32>() {
                 Ok(p) => p,
                 Err(_) => {
                     let off = at + parts[0].len() + parts[1].len() + 2;
-                    errors.push((l.span(off), format!("bad priority '{}', expected a number", parts[2].trim())));
+                    errors.push((
+                        l.span(off),
+                        format!("bad priority '{}', expected a number", parts[2].trim()),
+                    ));
                     continue;
                 }
             };
-            c.map.insert(parts[0].trim().to_string(), (parts[1].trim().to_string(), prio));
+            c.map.insert(
+                parts[0].trim().to_string(),
+                (parts[1].trim().to_string(), prio),
+            );
         }
         (c, errors)
     }
@@ -80,7 +92,9 @@ impl References {
     }
 
     pub fn get(&self, system: &str) -> Option<&str> {
-        self.map.get(&system.to_ascii_lowercase()).map(String::as_str)
+        self.map
+            .get(&system.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn parse(text: &str) -> (Self, Vec<(Span, String)>) {
@@ -88,7 +102,10 @@ impl References {
         let mut errors = Vec::new();
         for l in logical_lines(text) {
             let Some((body, at)) = config_body(&l.text, "reference") else {
-                errors.push((l.span(first_non_ws(&l.text)), "expected 'config reference: system url'".to_string()));
+                errors.push((
+                    l.span(first_non_ws(&l.text)),
+                    "expected 'config reference: system url'".to_string(),
+                ));
                 continue;
             };
             let mut words = body.split_whitespace();
@@ -126,10 +143,16 @@ mod tests {
     fn standard_tables() {
         let c = Classifications::standard();
         assert_eq!(c.len(), 38);
-        assert_eq!(c.get("trojan-activity"), Some(("A Network Trojan was detected", 1)));
+        assert_eq!(
+            c.get("trojan-activity"),
+            Some(("A Network Trojan was detected", 1))
+        );
         assert_eq!(c.get("bad-unknown"), Some(("Potentially Bad Traffic", 2)));
         let r = References::standard();
-        assert_eq!(r.get("cve"), Some("http://cve.mitre.org/cgi-bin/cvename.cgi?name="));
+        assert_eq!(
+            r.get("cve"),
+            Some("http://cve.mitre.org/cgi-bin/cvename.cgi?name=")
+        );
         assert_eq!(r.get("url"), Some("http://"));
         assert_eq!(r.get("mcafee"), Some("http://vil.nai.com/vil/content/v_"));
         assert_eq!(r.get("nope"), None);
@@ -137,7 +160,9 @@ mod tests {
 
     #[test]
     fn errors_have_positions() {
-        let (_, e) = Classifications::parse("config classification: a,b,c\nconfig classification: x,y\nfoo\n");
+        let (_, e) = Classifications::parse(
+            "config classification: a,b,c\nconfig classification: x,y\nfoo\n",
+        );
         assert_eq!(e.len(), 3);
         assert_eq!(e[0].0, Span { line: 1, col: 28 });
         assert_eq!(e[1].0, Span { line: 2, col: 24 });

@@ -20,7 +20,13 @@ pub enum Compiled {
 }
 
 /// Compiles one rule. `line` is the rule's first physical line, for [`SourceLoc`].
-pub fn compile_rule(ast: &RuleAst, vars: &Vars, ctx: &mut OptCtx, file: &Arc<PathBuf>, line: u32) -> Compiled {
+pub fn compile_rule(
+    ast: &RuleAst,
+    vars: &Vars,
+    ctx: &mut OptCtx,
+    file: &Arc<PathBuf>,
+    line: u32,
+) -> Compiled {
     let src = match parse_addr(&ast.src.text, ast.src.offset, vars) {
         Ok(s) => s,
         Err(e) => return Compiled::Error(e.offset, format!("source address: {}", e.message)),
@@ -31,7 +37,10 @@ pub fn compile_rule(ast: &RuleAst, vars: &Vars, ctx: &mut OptCtx, file: &Arc<Pat
     };
     let ports = |f: &super::parse::Field, what: &str| match parse_ports(&f.text, f.offset, vars) {
         Ok(p) => Ok(p),
-        Err(e) => Err(Compiled::Error(e.offset, format!("{what} ports: {}", e.message))),
+        Err(e) => Err(Compiled::Error(
+            e.offset,
+            format!("{what} ports: {}", e.message),
+        )),
     };
     let mut src_ports = match ports(&ast.src_ports, "source") {
         Ok(p) => p,
@@ -58,7 +67,10 @@ pub fn compile_rule(ast: &RuleAst, vars: &Vars, ctx: &mut OptCtx, file: &Arc<Pat
     }
     let priority = f.priority.or(f.class_priority).unwrap_or(0);
     Compiled::Loaded(Box::new(Rule {
-        loc: SourceLoc { file: Arc::clone(file), line },
+        loc: SourceLoc {
+            file: Arc::clone(file),
+            line,
+        },
         action: ast.action,
         proto: ast.proto,
         src,

@@ -51,7 +51,10 @@ impl<T: Copy + Ord + std::hash::Hash> Builder<T> {
 
     fn build(mut self, interner: &mut Interner) -> RangeMap<T> {
         self.events.sort_unstable();
-        let mut map = RangeMap { starts: Vec::new(), ids: Vec::new() };
+        let mut map = RangeMap {
+            starts: Vec::new(),
+            ids: Vec::new(),
+        };
         // Sorted; a rule's ranges in one map are disjoint, so it is active at most once.
         let mut active: Vec<RuleId> = Vec::new();
         let mut i = 0;
@@ -121,8 +124,13 @@ pub struct Index {
 
 /// A share of the address space (both families weighted equally), for choosing a key side.
 fn breadth(s: &AddrSet) -> f64 {
-    let v4: f64 = s.v4.iter().map(|&(a, b)| f64::from(b - a) + 1.0).sum::<f64>() / 4_294_967_296.0;
-    let v6: f64 = s.v6.iter().map(|&(a, b)| (b - a) as f64 + 1.0).sum::<f64>() / 3.402_823_669_209_385e38;
+    let v4: f64 =
+        s.v4.iter()
+            .map(|&(a, b)| f64::from(b - a) + 1.0)
+            .sum::<f64>()
+            / 4_294_967_296.0;
+    let v6: f64 =
+        s.v6.iter().map(|&(a, b)| (b - a) as f64 + 1.0).sum::<f64>() / 3.402_823_669_209_385e38;
     v4 + v6
 }
 
@@ -139,7 +147,12 @@ impl Index {
     /// Builds the index over `rules`. O(n log n) in the total number of ranges.
     pub fn build(rules: &[Rule]) -> Index {
         let mut interner = Interner::new();
-        let (mut s4, mut s6, mut d4, mut d6) = (Builder::new(), Builder::new(), Builder::new(), Builder::new());
+        let (mut s4, mut s6, mut d4, mut d6) = (
+            Builder::new(),
+            Builder::new(),
+            Builder::new(),
+            Builder::new(),
+        );
         let mut broad = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             let Ok(id) = RuleId::try_from(i) else { break };
@@ -147,7 +160,8 @@ impl Index {
                 broad.push(id);
                 continue;
             }
-            let src_side = !r.src.is_any() && (r.dst.is_any() || breadth(&r.src) <= breadth(&r.dst));
+            let src_side =
+                !r.src.is_any() && (r.dst.is_any() || breadth(&r.src) <= breadth(&r.dst));
             let key = if src_side { &r.src } else { &r.dst };
             match r.direction {
                 Direction::To if src_side => add_set(&mut s4, &mut s6, key, id),
@@ -180,7 +194,10 @@ impl Index {
 
     /// Number of boundary ranges and distinct rule-id sets (for tests and stats).
     pub fn size(&self) -> (usize, usize) {
-        let ranges = self.src4.starts.len() + self.src6.starts.len() + self.dst4.starts.len() + self.dst6.starts.len();
+        let ranges = self.src4.starts.len()
+            + self.src6.starts.len()
+            + self.dst4.starts.len()
+            + self.dst6.starts.len();
         (ranges, self.sets.len())
     }
 
@@ -188,14 +205,22 @@ impl Index {
     pub fn candidates(&self, rules: &[Rule], key: &HeaderKey, out: &mut Vec<RuleId>) {
         out.clear();
         let (a, b) = match (key.src, key.dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                (self.src4.lookup(u32::from(s)), self.dst4.lookup(u32::from(d)))
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                (self.src6.lookup(u128::from(s)), self.dst6.lookup(u128::from(d)))
-            }
-            (IpAddr::V4(s), IpAddr::V6(d)) => (self.src4.lookup(u32::from(s)), self.dst6.lookup(u128::from(d))),
-            (IpAddr::V6(s), IpAddr::V4(d)) => (self.src6.lookup(u128::from(s)), self.dst4.lookup(u32::from(d))),
+            (IpAddr::V4(s), IpAddr::V4(d)) => (
+                self.src4.lookup(u32::from(s)),
+                self.dst4.lookup(u32::from(d)),
+            ),
+            (IpAddr::V6(s), IpAddr::V6(d)) => (
+                self.src6.lookup(u128::from(s)),
+                self.dst6.lookup(u128::from(d)),
+            ),
+            (IpAddr::V4(s), IpAddr::V6(d)) => (
+                self.src4.lookup(u32::from(s)),
+                self.dst6.lookup(u128::from(d)),
+            ),
+            (IpAddr::V6(s), IpAddr::V4(d)) => (
+                self.src6.lookup(u128::from(s)),
+                self.dst4.lookup(u32::from(d)),
+            ),
         };
         let lists: [&[RuleId]; 3] = [
             self.sets.get(a as usize).map_or(&[], |s| &s[..]),

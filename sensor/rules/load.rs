@@ -37,7 +37,10 @@ impl LoadOptions {
     /// empty classification/reference path means the file of that name beside the config
     /// file if there is one, else Snort's built-in table; an empty threshold path means none.
     pub fn from_config(cfg: &crate::config::Config, config_path: Option<&Path>) -> Self {
-        let base = config_path.and_then(Path::parent).unwrap_or(Path::new("")).to_path_buf();
+        let base = config_path
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
         let r = cfg.rules.resolved(&base);
         let beside = |p: PathBuf, name: &str| -> Option<PathBuf> {
             if !p.as_os_str().is_empty() {
@@ -67,7 +70,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -84,7 +94,10 @@ pub struct FileReport {
 
 impl FileReport {
     fn new(path: &Path) -> Self {
-        FileReport { path: path.to_path_buf(), ..FileReport::default() }
+        FileReport {
+            path: path.to_path_buf(),
+            ..FileReport::default()
+        }
     }
 
     pub fn skipped_total(&self) -> usize {
@@ -92,7 +105,12 @@ impl FileReport {
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.errors.push(Diagnostic { path: self.path.clone(), line: span.line, col: span.col, message: message.into() });
+        self.errors.push(Diagnostic {
+            path: self.path.clone(),
+            line: span.line,
+            col: span.col,
+            message: message.into(),
+        });
     }
 }
 
@@ -132,7 +150,11 @@ impl LoadReport {
         for f in &self.files {
             let skipped = f.skipped_total();
             let all = f.loaded + skipped + f.errors.len();
-            let pct = if all == 0 { 100.0 } else { f.loaded as f64 * 100.0 / all as f64 };
+            let pct = if all == 0 {
+                100.0
+            } else {
+                f.loaded as f64 * 100.0 / all as f64
+            };
             writeln!(
                 w,
                 "{}: {} loaded, {} skipped, {} errors ({pct:.1}% loaded)",
@@ -203,7 +225,10 @@ pub fn load(opts: &LoadOptions) -> LoadReport {
                 }
                 Err(e) => {
                     let mut r = FileReport::new(p);
-                    r.error(Span { line: 1, col: 1 }, format!("cannot read directory: {e}"));
+                    r.error(
+                        Span { line: 1, col: 1 },
+                        format!("cannot read directory: {e}"),
+                    );
                     l.files.push(r);
                 }
             }
@@ -288,7 +313,10 @@ impl Loader {
             }
             Err(e) => {
                 let mut r = FileReport::new(path);
-                r.error(Span { line: 1, col: 1 }, format!("cannot read rule file: {e}"));
+                r.error(
+                    Span { line: 1, col: 1 },
+                    format!("cannot read rule file: {e}"),
+                );
                 self.files.push(r);
             }
         }
@@ -309,36 +337,53 @@ impl Loader {
             match stmt {
                 Statement::Var { kind, name, value } => {
                     let check = match kind {
-                        VarKind::IpVar => parse_addr(&value.text, value.offset, &self.vars).map(drop),
-                        VarKind::PortVar => parse_ports(&value.text, value.offset, &self.vars).map(drop),
+                        VarKind::IpVar => {
+                            parse_addr(&value.text, value.offset, &self.vars).map(drop)
+                        }
+                        VarKind::PortVar => {
+                            parse_ports(&value.text, value.offset, &self.vars).map(drop)
+                        }
                         VarKind::Var => Ok(()),
                     };
                     match check {
                         Ok(()) => {
                             self.vars.insert(name, value.text);
                         }
-                        Err(e) => self.files[file_idx].error(l.span(e.offset), format!("variable {name}: {}", e.message)),
+                        Err(e) => self.files[file_idx]
+                            .error(l.span(e.offset), format!("variable {name}: {}", e.message)),
                     }
                 }
                 Statement::Include { path: inc } => {
                     let target = expand_include(&inc.text, &self.vars);
-                    let target = path.parent().map_or_else(|| PathBuf::from(&target), |d| d.join(&target));
+                    let target = path
+                        .parent()
+                        .map_or_else(|| PathBuf::from(&target), |d| d.join(&target));
                     if depth >= MAX_INCLUDE_DEPTH {
-                        self.files[file_idx].error(l.span(inc.offset), "includes nested too deeply (an include loop?)");
+                        self.files[file_idx].error(
+                            l.span(inc.offset),
+                            "includes nested too deeply (an include loop?)",
+                        );
                     } else if !target.is_file() {
-                        self.files[file_idx]
-                            .error(l.span(inc.offset), format!("cannot include {}: no such file", target.display()));
+                        self.files[file_idx].error(
+                            l.span(inc.offset),
+                            format!("cannot include {}: no such file", target.display()),
+                        );
                     } else {
                         self.load_file(&target, depth + 1);
                     }
                 }
                 Statement::Rule(ast) => {
                     let start = l.span(0);
-                    let mut ctx =
-                        OptCtx { classes: &self.classes, references: &self.references, flowbits: &mut self.flowbits };
+                    let mut ctx = OptCtx {
+                        classes: &self.classes,
+                        references: &self.references,
+                        flowbits: &mut self.flowbits,
+                    };
                     match compile_rule(&ast, &self.vars, &mut ctx, &file, start.line) {
                         Compiled::Loaded(rule) => self.add_rule(*rule, file_idx, start),
-                        Compiled::Skipped(reason) => *self.files[file_idx].skipped.entry(reason).or_insert(0) += 1,
+                        Compiled::Skipped(reason) => {
+                            *self.files[file_idx].skipped.entry(reason).or_insert(0) += 1
+                        }
                         Compiled::Error(off, msg) => self.files[file_idx].error(l.span(off), msg),
                     }
                 }
@@ -378,7 +423,8 @@ impl Loader {
             let mut report = FileReport::new(p);
             match std::fs::read(p) {
                 Ok(bytes) => {
-                    let (conf, errs) = threshold_conf::parse(&String::from_utf8_lossy(&bytes), &self.vars);
+                    let (conf, errs) =
+                        threshold_conf::parse(&String::from_utf8_lossy(&bytes), &self.vars);
                     for (span, msg) in errs {
                         report.error(span, msg);
                     }
@@ -386,7 +432,10 @@ impl Loader {
                     suppress = conf.suppress;
                     rate_filters = conf.rate_filters;
                 }
-                Err(e) => report.error(Span { line: 1, col: 1 }, format!("cannot read threshold file: {e}")),
+                Err(e) => report.error(
+                    Span { line: 1, col: 1 },
+                    format!("cannot read threshold file: {e}"),
+                ),
             }
             if !report.errors.is_empty() {
                 self.config_files.push(report);
@@ -405,7 +454,9 @@ impl Loader {
 /// `$VAR/rest` in an include path → the variable's value.
 fn expand_include(p: &str, vars: &Vars) -> String {
     if let Some(rest) = p.strip_prefix('$') {
-        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
         if let Some(v) = vars.get(&rest[..end]) {
             return format!("{v}{}", &rest[end..]);
         }
@@ -413,7 +464,10 @@ fn expand_include(p: &str, vars: &Vars) -> String {
     p.to_string()
 }
 
-fn read_config<T: Default>(path: &Path, parse: fn(&str) -> (T, Vec<(Span, String)>)) -> (T, Option<FileReport>) {
+/// A config-file parser: the table and every malformed line.
+type ConfigParser<T> = fn(&str) -> (T, Vec<(Span, String)>);
+
+fn read_config<T: Default>(path: &Path, parse: ConfigParser<T>) -> (T, Option<FileReport>) {
     let mut report = FileReport::new(path);
     let t = match std::fs::read(path) {
         Ok(bytes) => {
@@ -428,7 +482,11 @@ fn read_config<T: Default>(path: &Path, parse: fn(&str) -> (T, Vec<(Span, String
             T::default()
         }
     };
-    let errs = if report.errors.is_empty() { None } else { Some(report) };
+    let errs = if report.errors.is_empty() {
+        None
+    } else {
+        Some(report)
+    };
     (t, errs)
 }
 
@@ -442,9 +500,18 @@ fn apply_event_filters(
 ) {
     let mut ordered: Vec<&threshold_conf::EventFilter> = filters.iter().collect();
     ordered.sort_by_key(|f| (f.sid != 0, f.gid != 0));
-    let by_id: HashMap<(u32, u32), usize> = rules.iter().enumerate().map(|(i, r)| ((r.gid, r.sid), i)).collect();
+    let by_id: HashMap<(u32, u32), usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.gid, r.sid), i))
+        .collect();
     for f in ordered {
-        let warn = |message: String| Diagnostic { path: path.to_path_buf(), line: f.span.line, col: f.span.col, message };
+        let warn = |message: String| Diagnostic {
+            path: path.to_path_buf(),
+            line: f.span.line,
+            col: f.span.col,
+            message,
+        };
         if f.sid != 0 && f.gid != 0 {
             if let Some(&i) = by_id.get(&(f.gid, f.sid)) {
                 let r = &mut rules[i];

@@ -69,9 +69,20 @@ impl RuleSet {
     }
 
     /// A rule set with its index built.
-    pub fn new(rules: Vec<Rule>, flowbit_names: Vec<String>, suppress: Vec<Suppress>, rate_filters: Vec<RateFilter>) -> Self {
+    pub fn new(
+        rules: Vec<Rule>,
+        flowbit_names: Vec<String>,
+        suppress: Vec<Suppress>,
+        rate_filters: Vec<RateFilter>,
+    ) -> Self {
         let index = index::Index::build(&rules);
-        RuleSet { rules, flowbit_names, suppress, rate_filters, index }
+        RuleSet {
+            rules,
+            flowbit_names,
+            suppress,
+            rate_filters,
+            index,
+        }
     }
 
     /// Rebuilds the index after `rules` was changed by hand.

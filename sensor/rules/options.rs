@@ -53,7 +53,8 @@ impl FlowbitNames {
         if let Some(&id) = self.map.get(name) {
             return Ok(id);
         }
-        let id = FlowbitId::try_from(self.names.len()).map_err(|_| "too many flowbit names (65536)".to_string())?;
+        let id = FlowbitId::try_from(self.names.len())
+            .map_err(|_| "too many flowbit names (65536)".to_string())?;
         self.names.push(name.to_string());
         self.map.insert(name.to_string(), id);
         Ok(id)
@@ -76,23 +77,89 @@ enum Kind {
 /// Every keyword this parser knows, with its tier.
 fn kind_of(name: &str) -> Option<Kind> {
     Some(match name {
-        "msg" | "sid" | "gid" | "rev" | "classtype" | "priority" | "reference" | "metadata" | "threshold"
-        | "detection_filter" | "flowbits" | "flow" | "flags" => Kind::Tier(1),
-        "content" | "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern" | "dsize" | "ip_proto"
-        | "ttl" | "tos" | "id" | "itype" | "icode" | "icmp_id" | "icmp_seq" | "sameip" | "window" | "seq" | "ack"
-        | "fragbits" => Kind::Tier(2),
-        "pcre" | "byte_test" | "byte_jump" | "byte_extract" | "byte_math" | "isdataat" | "uricontent" | "urilen"
-        | "rawbytes" | "http_uri" | "http_raw_uri" | "http_header" | "http_raw_header" | "http_cookie"
-        | "http_raw_cookie" | "http_client_body" | "http_method" | "http_stat_code" | "http_stat_msg"
-        | "http_encode" | "file_data" | "pkt_data" | "base64_decode" | "base64_data" | "stream_size"
-        | "stream_reassemble" | "asn1" | "ssl_state" | "ssl_version" | "dce_iface" | "dce_opnum" | "dce_stub_data"
-        | "sip_method" | "sip_stat_code" | "sip_header" | "sip_body" | "gtp_type" | "gtp_info" | "gtp_version"
-        | "modbus_func" | "modbus_unit" | "modbus_data" | "dnp3_func" | "dnp3_obj" | "dnp3_ind" | "dnp3_data"
-        | "cip_attribute" | "cip_class" | "cip_conn_path_class" | "cip_instance" | "cip_req" | "cip_rsp"
-        | "cip_service" | "cip_status" | "enip_command" | "enip_req" | "enip_rsp" | "tag" | "resp" | "react"
-        | "session" | "logto" | "replace" | "activates" | "activated_by" | "count" | "fragoffset" | "ipopts"
-        | "rpc" | "ftpbounce" | "cvs" | "sd_pattern" | "file_type" | "file_group" | "protected_content"
-        | "hash" | "length" | "pkt_data_done" => Kind::Tier(3),
+        "msg" | "sid" | "gid" | "rev" | "classtype" | "priority" | "reference" | "metadata"
+        | "threshold" | "detection_filter" | "flowbits" | "flow" | "flags" => Kind::Tier(1),
+        "content" | "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern"
+        | "dsize" | "ip_proto" | "ttl" | "tos" | "id" | "itype" | "icode" | "icmp_id"
+        | "icmp_seq" | "sameip" | "window" | "seq" | "ack" | "fragbits" => Kind::Tier(2),
+        "pcre"
+        | "byte_test"
+        | "byte_jump"
+        | "byte_extract"
+        | "byte_math"
+        | "isdataat"
+        | "uricontent"
+        | "urilen"
+        | "rawbytes"
+        | "http_uri"
+        | "http_raw_uri"
+        | "http_header"
+        | "http_raw_header"
+        | "http_cookie"
+        | "http_raw_cookie"
+        | "http_client_body"
+        | "http_method"
+        | "http_stat_code"
+        | "http_stat_msg"
+        | "http_encode"
+        | "file_data"
+        | "pkt_data"
+        | "base64_decode"
+        | "base64_data"
+        | "stream_size"
+        | "stream_reassemble"
+        | "asn1"
+        | "ssl_state"
+        | "ssl_version"
+        | "dce_iface"
+        | "dce_opnum"
+        | "dce_stub_data"
+        | "sip_method"
+        | "sip_stat_code"
+        | "sip_header"
+        | "sip_body"
+        | "gtp_type"
+        | "gtp_info"
+        | "gtp_version"
+        | "modbus_func"
+        | "modbus_unit"
+        | "modbus_data"
+        | "dnp3_func"
+        | "dnp3_obj"
+        | "dnp3_ind"
+        | "dnp3_data"
+        | "cip_attribute"
+        | "cip_class"
+        | "cip_conn_path_class"
+        | "cip_instance"
+        | "cip_req"
+        | "cip_rsp"
+        | "cip_service"
+        | "cip_status"
+        | "enip_command"
+        | "enip_req"
+        | "enip_rsp"
+        | "tag"
+        | "resp"
+        | "react"
+        | "session"
+        | "logto"
+        | "replace"
+        | "activates"
+        | "activated_by"
+        | "count"
+        | "fragoffset"
+        | "ipopts"
+        | "rpc"
+        | "ftpbounce"
+        | "cvs"
+        | "sd_pattern"
+        | "file_type"
+        | "file_group"
+        | "protected_content"
+        | "hash"
+        | "length"
+        | "pkt_data_done" => Kind::Tier(3),
         "fwsam" | "fwsam_ipv6" => Kind::Ignored,
         _ => return None,
     })
@@ -107,11 +174,15 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
     for o in opts {
         let name = o.name.to_ascii_lowercase();
         let at = o.value_offset;
-        let fail = |m: String| OptError { offset: at, message: format!("{name}: {m}") };
+        let fail = |m: String| OptError {
+            offset: at,
+            message: format!("{name}: {m}"),
+        };
         let kind = match kind_of(&name) {
             Some(k) => k,
             None => {
-                f.skip.get_or_insert_with(|| format!("option '{name}' unknown"));
+                f.skip
+                    .get_or_insert_with(|| format!("option '{name}' unknown"));
                 continue;
             }
         };
@@ -127,7 +198,10 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
         let v = o.value.as_deref();
         let dup = |set: bool| -> Result<(), OptError> {
             if set {
-                Err(OptError { offset: o.name_offset, message: format!("'{name}' given twice, expected it once") })
+                Err(OptError {
+                    offset: o.name_offset,
+                    message: format!("'{name}' given twice, expected it once"),
+                })
             } else {
                 Ok(())
             }
@@ -162,7 +236,11 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                         f.class_desc = Some(desc.to_string());
                         f.class_priority = Some(prio);
                     }
-                    None => return Err(fail(format!("unknown classtype '{c}', expected one from classification.config"))),
+                    None => {
+                        return Err(fail(format!(
+                            "unknown classtype '{c}', expected one from classification.config"
+                        )))
+                    }
                 }
             }
             "reference" => {
@@ -182,15 +260,29 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
             }
             "metadata" => {
                 let m = need(v, "'key value[, key value]'").map_err(fail)?;
-                f.metadata.extend(m.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
+                f.metadata.extend(
+                    m.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                );
             }
             "threshold" => {
                 dup(f.threshold.is_some())?;
-                f.threshold = Some(parse_threshold(need(v, "'type T, track T, count N, seconds N'").map_err(fail)?).map_err(fail)?);
+                f.threshold = Some(
+                    parse_threshold(
+                        need(v, "'type T, track T, count N, seconds N'").map_err(fail)?,
+                    )
+                    .map_err(fail)?,
+                );
             }
             "detection_filter" => {
                 dup(f.detection_filter.is_some())?;
-                let kv = parse_kv(need(v, "'track T, count N, seconds N'").map_err(fail)?, &["track", "count", "seconds"]).map_err(fail)?;
+                let kv = parse_kv(
+                    need(v, "'track T, count N, seconds N'").map_err(fail)?,
+                    &["track", "count", "seconds"],
+                )
+                .map_err(fail)?;
                 f.detection_filter = Some(DetectionFilter {
                     track: track(kv[0].as_deref().unwrap_or(""), false).map_err(fail)?,
                     count: number(kv[1].as_deref().unwrap_or("")).map_err(fail)?,
@@ -198,15 +290,18 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                 });
             }
             "flowbits" => {
-                let op = parse_flowbits(need(v, "'command[,name]'").map_err(fail)?, ctx.flowbits).map_err(fail)?;
+                let op = parse_flowbits(need(v, "'command[,name]'").map_err(fail)?, ctx.flowbits)
+                    .map_err(fail)?;
                 f.flowbits.push(op);
             }
             "flow" => {
                 dup(f.flow.is_some())?;
-                let (flow, extra) = parse_flow(need(v, "flow keywords").map_err(fail)?).map_err(fail)?;
+                let (flow, extra) =
+                    parse_flow(need(v, "flow keywords").map_err(fail)?).map_err(fail)?;
                 f.flow = Some(flow);
                 if let Some(x) = extra {
-                    f.skip.get_or_insert_with(|| format!("option 'flow:{x}' not supported"));
+                    f.skip
+                        .get_or_insert_with(|| format!("option 'flow:{x}' not supported"));
                 }
             }
             "flags" => {
@@ -214,7 +309,8 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                 f.flags = Some(parse_flags(need(v, "TCP flags").map_err(fail)?).map_err(fail)?);
             }
             "content" | "uricontent" => {
-                let (pattern, negated) = content_bytes(need(v, "a quoted pattern").map_err(fail)?).map_err(fail)?;
+                let (pattern, negated) =
+                    content_bytes(need(v, "a quoted pattern").map_err(fail)?).map_err(fail)?;
                 if pattern.is_empty() {
                     return Err(fail("empty pattern".into()));
                 }
@@ -229,9 +325,10 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                     fast_pattern: false,
                 });
             }
-            "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern" | "rawbytes" | "http_uri"
-            | "http_raw_uri" | "http_header" | "http_raw_header" | "http_cookie" | "http_raw_cookie"
-            | "http_client_body" | "http_method" | "http_stat_code" | "http_stat_msg" => {
+            "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern" | "rawbytes"
+            | "http_uri" | "http_raw_uri" | "http_header" | "http_raw_header" | "http_cookie"
+            | "http_raw_cookie" | "http_client_body" | "http_method" | "http_stat_code"
+            | "http_stat_msg" => {
                 let Some(c) = f.contents.last_mut() else {
                     return Err(OptError {
                         offset: o.name_offset,
@@ -240,25 +337,51 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                 };
                 content_modifier(&name, v, c).map_err(fail)?;
             }
-            "dsize" => f.header_tests.push(HeaderTest::Dsize(cmp(need(v, "a size").map_err(fail)?, 65535).map_err(fail)?)),
-            "ttl" => f.header_tests.push(HeaderTest::Ttl(cmp(need(v, "a TTL").map_err(fail)?, 255).map_err(fail)?)),
-            "tos" => f.header_tests.push(HeaderTest::Tos(cmp(need(v, "a TOS").map_err(fail)?, 255).map_err(fail)?)),
-            "id" => f.header_tests.push(HeaderTest::Id(cmp(need(v, "an IP id").map_err(fail)?, 65535).map_err(fail)?)),
-            "ip_proto" => f.header_tests.push(HeaderTest::IpProto(ip_proto(need(v, "a protocol").map_err(fail)?).map_err(fail)?)),
-            "itype" => f.header_tests.push(HeaderTest::Itype(cmp(need(v, "an ICMP type").map_err(fail)?, 255).map_err(fail)?)),
-            "icode" => f.header_tests.push(HeaderTest::Icode(cmp(need(v, "an ICMP code").map_err(fail)?, 255).map_err(fail)?)),
-            "icmp_id" => f.header_tests.push(HeaderTest::IcmpId(cmp(need(v, "an ICMP id").map_err(fail)?, 65535).map_err(fail)?)),
-            "icmp_seq" => f.header_tests.push(HeaderTest::IcmpSeq(cmp(need(v, "an ICMP sequence").map_err(fail)?, 65535).map_err(fail)?)),
-            "window" => f.header_tests.push(HeaderTest::Window(cmp(need(v, "a window size").map_err(fail)?, 65535).map_err(fail)?)),
-            "seq" => f.header_tests.push(HeaderTest::Seq(cmp(need(v, "a sequence number").map_err(fail)?, u32::MAX).map_err(fail)?)),
-            "ack" => f.header_tests.push(HeaderTest::Ack(cmp(need(v, "an ack number").map_err(fail)?, u32::MAX).map_err(fail)?)),
+            "dsize" => f.header_tests.push(HeaderTest::Dsize(
+                cmp(need(v, "a size").map_err(fail)?, 65535).map_err(fail)?,
+            )),
+            "ttl" => f.header_tests.push(HeaderTest::Ttl(
+                cmp(need(v, "a TTL").map_err(fail)?, 255).map_err(fail)?,
+            )),
+            "tos" => f.header_tests.push(HeaderTest::Tos(
+                cmp(need(v, "a TOS").map_err(fail)?, 255).map_err(fail)?,
+            )),
+            "id" => f.header_tests.push(HeaderTest::Id(
+                cmp(need(v, "an IP id").map_err(fail)?, 65535).map_err(fail)?,
+            )),
+            "ip_proto" => f.header_tests.push(HeaderTest::IpProto(
+                ip_proto(need(v, "a protocol").map_err(fail)?).map_err(fail)?,
+            )),
+            "itype" => f.header_tests.push(HeaderTest::Itype(
+                cmp(need(v, "an ICMP type").map_err(fail)?, 255).map_err(fail)?,
+            )),
+            "icode" => f.header_tests.push(HeaderTest::Icode(
+                cmp(need(v, "an ICMP code").map_err(fail)?, 255).map_err(fail)?,
+            )),
+            "icmp_id" => f.header_tests.push(HeaderTest::IcmpId(
+                cmp(need(v, "an ICMP id").map_err(fail)?, 65535).map_err(fail)?,
+            )),
+            "icmp_seq" => f.header_tests.push(HeaderTest::IcmpSeq(
+                cmp(need(v, "an ICMP sequence").map_err(fail)?, 65535).map_err(fail)?,
+            )),
+            "window" => f.header_tests.push(HeaderTest::Window(
+                cmp(need(v, "a window size").map_err(fail)?, 65535).map_err(fail)?,
+            )),
+            "seq" => f.header_tests.push(HeaderTest::Seq(
+                cmp(need(v, "a sequence number").map_err(fail)?, u32::MAX).map_err(fail)?,
+            )),
+            "ack" => f.header_tests.push(HeaderTest::Ack(
+                cmp(need(v, "an ack number").map_err(fail)?, u32::MAX).map_err(fail)?,
+            )),
             "sameip" => {
                 if v.is_some_and(|s| !s.is_empty()) {
                     return Err(fail("takes no value".into()));
                 }
                 f.header_tests.push(HeaderTest::SameIp);
             }
-            "fragbits" => f.header_tests.push(parse_fragbits(need(v, "fragment bits M D R").map_err(fail)?).map_err(fail)?),
+            "fragbits" => f
+                .header_tests
+                .push(parse_fragbits(need(v, "fragment bits M D R").map_err(fail)?).map_err(fail)?),
             _ => check_tier3(&name, v).map_err(fail)?,
         }
     }
@@ -288,7 +411,9 @@ pub fn number(s: &str) -> Result<u32, String> {
     };
     match parsed {
         Some(Ok(n)) => Ok(n),
-        Some(Err(_)) => Err(format!("number '{t}' too large, expected at most 4294967295")),
+        Some(Err(_)) => Err(format!(
+            "number '{t}' too large, expected at most 4294967295"
+        )),
         None => Err(format!("expected a number, got '{t}'")),
     }
 }
@@ -304,14 +429,18 @@ fn signed(s: &str) -> Result<i32, String> {
     }
     match digits.parse::<i64>() {
         Ok(n) if n <= i64::from(i32::MAX) => Ok(if neg { -(n as i32) } else { n as i32 }),
-        _ => Err(format!("number '{t}' out of range, expected -2147483648 to 2147483647")),
+        _ => Err(format!(
+            "number '{t}' out of range, expected -2147483648 to 2147483647"
+        )),
     }
 }
 
 /// Removes the quotes of `"..."` and Snort's escapes (`\"`, `\\`, `\;`, `\:`).
 pub fn unquote(s: &str) -> Result<String, String> {
     let inner = match s.strip_prefix('"') {
-        Some(r) => r.strip_suffix('"').filter(|_| r.len() >= 1).ok_or_else(|| "unterminated quoted string, expected '\"'".to_string())?,
+        Some(r) => r
+            .strip_suffix('"')
+            .ok_or_else(|| "unterminated quoted string, expected '\"'".to_string())?,
         None => s,
     };
     let mut out = String::with_capacity(inner.len());
@@ -400,7 +529,9 @@ fn content_modifier(name: &str, v: Option<&str>, c: &mut Content) -> Result<(), 
     // byte_extract variables may stand in for numbers (the rule is then skipped: tier 3).
     let num = |v: Option<&str>| -> Result<Option<i32>, String> {
         let s = need(v, "a number")?;
-        if s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Ok(None);
         }
         signed(s).map(Some)
@@ -424,14 +555,18 @@ fn content_modifier(name: &str, v: Option<&str>, c: &mut Content) -> Result<(), 
         "depth" => {
             c.depth = num(v)?;
             if c.depth.is_some_and(|d| d < plen) {
-                return Err(format!("depth must be at least the pattern length ({plen})"));
+                return Err(format!(
+                    "depth must be at least the pattern length ({plen})"
+                ));
             }
         }
         "distance" => c.distance = num(v)?,
         "within" => {
             c.within = num(v)?;
             if c.within.is_some_and(|w| w < plen) {
-                return Err(format!("within must be at least the pattern length ({plen})"));
+                return Err(format!(
+                    "within must be at least the pattern length ({plen})"
+                ));
             }
         }
         "fast_pattern" => {
@@ -548,7 +683,11 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
         "limit" => ThresholdKind::Limit,
         "threshold" => ThresholdKind::Threshold,
         "both" => ThresholdKind::Both,
-        other => return Err(format!("bad type '{other}', expected limit, threshold or both")),
+        other => {
+            return Err(format!(
+                "bad type '{other}', expected limit, threshold or both"
+            ))
+        }
     };
     Ok(Threshold {
         kind,
@@ -564,7 +703,9 @@ pub fn track(s: &str, allow_rule: bool) -> Result<Track, String> {
         "by_src" => Ok(Track::BySrc),
         "by_dst" => Ok(Track::ByDst),
         "by_rule" if allow_rule => Ok(Track::ByRule),
-        other if allow_rule => Err(format!("bad track '{other}', expected by_src, by_dst or by_rule")),
+        other if allow_rule => Err(format!(
+            "bad track '{other}', expected by_src, by_dst or by_rule"
+        )),
         other => Err(format!("bad track '{other}', expected by_src or by_dst")),
     }
 }
@@ -611,9 +752,9 @@ fn parse_flowbits(s: &str, names: &mut FlowbitNames) -> Result<FlowbitsOp, Strin
         "isnotset" => FlowbitsCmd::IsNotSet,
         "noalert" => FlowbitsCmd::NoAlert,
         "reset" => FlowbitsCmd::Reset,
-        other => {
-            return Err(format!("bad command '{other}', expected set, unset, toggle, isset, isnotset, noalert or reset"))
-        }
+        other => return Err(format!(
+            "bad command '{other}', expected set, unset, toggle, isset, isnotset, noalert or reset"
+        )),
     };
     let bits_s = parts.next();
     let group = parts.next();
@@ -625,7 +766,11 @@ fn parse_flowbits(s: &str, names: &mut FlowbitNames) -> Result<FlowbitsOp, Strin
             return Err(format!("bad group name '{g}'"));
         }
     }
-    let mut op = FlowbitsOp { cmd, bits: Vec::new(), join: BitsJoin::All };
+    let mut op = FlowbitsOp {
+        cmd,
+        bits: Vec::new(),
+        join: BitsJoin::All,
+    };
     match (cmd, bits_s) {
         (FlowbitsCmd::NoAlert, Some(_)) => return Err("'noalert' takes no name".into()),
         (FlowbitsCmd::NoAlert | FlowbitsCmd::Reset, _) => return Ok(op),
@@ -639,12 +784,16 @@ fn parse_flowbits(s: &str, names: &mut FlowbitNames) -> Result<FlowbitsOp, Strin
                 (b.split('&').collect(), BitsJoin::All)
             };
             if join == BitsJoin::Any && !matches!(cmd, FlowbitsCmd::IsSet | FlowbitsCmd::IsNotSet) {
-                return Err(format!("'|' is only allowed with isset and isnotset, not '{cmd_s}'"));
+                return Err(format!(
+                    "'|' is only allowed with isset and isnotset, not '{cmd_s}'"
+                ));
             }
             for name in list {
                 let name = name.trim();
                 if !valid_bit_name(name) {
-                    return Err(format!("bad flowbit name '{name}', expected letters, digits, '_', '.' or '-'"));
+                    return Err(format!(
+                        "bad flowbit name '{name}', expected letters, digits, '_', '.' or '-'"
+                    ));
                 }
                 op.bits.push(names.intern(name)?);
             }
@@ -655,7 +804,9 @@ fn parse_flowbits(s: &str, names: &mut FlowbitNames) -> Result<FlowbitsOp, Strin
 }
 
 fn valid_bit_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// `flow:` keywords. Returns the test and the first keyword this sensor does not implement
@@ -743,7 +894,11 @@ pub fn parse_flags(s: &str) -> Result<FlagsTest, String> {
                 flags |= b;
                 named += 1;
             }
-            None => return Err(format!("bad flag '{c}', expected F S R P A U C E 1 2 0 and + * !")),
+            None => {
+                return Err(format!(
+                    "bad flag '{c}', expected F S R P A U C E 1 2 0 and + * !"
+                ))
+            }
         }
     }
     if named == 0 {
@@ -758,10 +913,15 @@ pub fn parse_flags(s: &str) -> Result<FlagsTest, String> {
             return Err("empty mask after ','".into());
         }
         for c in m.chars() {
-            ignore |= bit(c).ok_or_else(|| format!("bad mask flag '{c}', expected F S R P A U C E 1 2"))?;
+            ignore |= bit(c)
+                .ok_or_else(|| format!("bad mask flag '{c}', expected F S R P A U C E 1 2"))?;
         }
     }
-    Ok(FlagsTest { modifier, flags, ignore })
+    Ok(FlagsTest {
+        modifier,
+        flags,
+        ignore,
+    })
 }
 
 fn parse_fragbits(s: &str) -> Result<HeaderTest, String> {
@@ -779,7 +939,11 @@ fn parse_fragbits(s: &str) -> Result<HeaderTest, String> {
                     _ => FlagsModifier::Not,
                 }
             }
-            _ => return Err(format!("bad fragment bit '{c}', expected M D R and one of + * !")),
+            _ => {
+                return Err(format!(
+                    "bad fragment bit '{c}', expected M D R and one of + * !"
+                ))
+            }
         }
     }
     if bits == 0 {
@@ -800,10 +964,15 @@ fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
     };
     let num_or_var = |s: &str| -> Result<(), String> {
         let t = s.trim_start_matches('-');
-        if number(t).is_ok() || (t.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+        if number(t).is_ok()
+            || (t.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
             Ok(())
         } else {
-            Err(format!("expected a number or a byte_extract name, got '{s}'"))
+            Err(format!(
+                "expected a number or a byte_extract name, got '{s}'"
+            ))
         }
     };
     match name {
@@ -819,9 +988,15 @@ fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
             if delim.is_alphanumeric() || delim.is_whitespace() {
                 return Err(format!("expected '/' to start the regex, got '{delim}'"));
             }
-            let end = body.rfind(delim).filter(|&e| e > 0).ok_or("regex not closed, expected a final '/'")?;
+            let end = body
+                .rfind(delim)
+                .filter(|&e| e > 0)
+                .ok_or("regex not closed, expected a final '/'")?;
             let flags = &body[end + 1..];
-            if let Some(c) = flags.chars().find(|c| !"ismxAEGRUBPHDMCOKSYIjJ".contains(*c)) {
+            if let Some(c) = flags
+                .chars()
+                .find(|c| !"ismxAEGRUBPHDMCOKSYIjJ".contains(*c))
+            {
                 return Err(format!("unknown regex flag '{c}'"));
             }
         }
@@ -830,7 +1005,10 @@ fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
             num_or_var(&f[0])?;
             let op = f[1].trim_start_matches('!');
             if !matches!(op, "<" | ">" | "=" | "&" | "^" | "<=" | ">=" | "") || f[1].is_empty() {
-                return Err(format!("bad operator '{}', expected < > = & ^ <= >= with an optional !", f[1]));
+                return Err(format!(
+                    "bad operator '{}', expected < > = & ^ <= >= with an optional !",
+                    f[1]
+                ));
             }
             num_or_var(&f[2])?;
             num_or_var(&f[3])?;
@@ -864,18 +1042,52 @@ fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
             fields(v, 1, "'session|host, count, metric'")?;
         }
         "uricontent" => {}
-        "rawbytes" | "http_encode" | "pkt_data" | "base64_data" | "dce_stub_data" | "sip_header" | "sip_body"
-        | "ftpbounce" | "modbus_data" | "dnp3_data" => {
-            if v.is_some_and(|s| !s.is_empty()) && !matches!(name, "http_encode") {
-                return Err("takes no value".into());
-            }
+        "rawbytes" | "http_encode" | "pkt_data" | "base64_data" | "dce_stub_data"
+        | "sip_header" | "sip_body" | "ftpbounce" | "modbus_data" | "dnp3_data"
+            if v.is_some_and(|s| !s.is_empty()) && name != "http_encode" =>
+        {
+            return Err("takes no value".into());
         }
-        "ssl_state" | "ssl_version" | "dce_iface" | "dce_opnum" | "sip_method" | "sip_stat_code" | "asn1"
-        | "resp" | "react" | "session" | "logto" | "replace" | "activates" | "activated_by" | "count"
-        | "fragoffset" | "ipopts" | "rpc" | "cvs" | "sd_pattern" | "file_type" | "file_group" | "protected_content"
-        | "hash" | "length" | "gtp_type" | "gtp_info" | "gtp_version" | "modbus_func" | "modbus_unit"
-        | "dnp3_func" | "dnp3_obj" | "dnp3_ind" | "cip_attribute" | "cip_class" | "cip_conn_path_class"
-        | "cip_instance" | "cip_service" | "cip_status" | "enip_command" => {
+        "ssl_state"
+        | "ssl_version"
+        | "dce_iface"
+        | "dce_opnum"
+        | "sip_method"
+        | "sip_stat_code"
+        | "asn1"
+        | "resp"
+        | "react"
+        | "session"
+        | "logto"
+        | "replace"
+        | "activates"
+        | "activated_by"
+        | "count"
+        | "fragoffset"
+        | "ipopts"
+        | "rpc"
+        | "cvs"
+        | "sd_pattern"
+        | "file_type"
+        | "file_group"
+        | "protected_content"
+        | "hash"
+        | "length"
+        | "gtp_type"
+        | "gtp_info"
+        | "gtp_version"
+        | "modbus_func"
+        | "modbus_unit"
+        | "dnp3_func"
+        | "dnp3_obj"
+        | "dnp3_ind"
+        | "cip_attribute"
+        | "cip_class"
+        | "cip_conn_path_class"
+        | "cip_instance"
+        | "cip_service"
+        | "cip_status"
+        | "enip_command" => {
             need(v, "a value")?;
         }
         // file_data[:mime], base64_decode[:...], stream_reassemble, fwsam, cip_req, ...
@@ -885,6 +1097,7 @@ fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table tests: one tuple per case
 mod tests {
     use super::*;
 
@@ -909,7 +1122,15 @@ mod tests {
             ("PA", Exact, PSH | ACK, 0),
         ];
         for &(text, m, f, i) in cases {
-            assert_eq!(parse_flags(text), Ok(FlagsTest { modifier: m, flags: f, ignore: i }), "{text}");
+            assert_eq!(
+                parse_flags(text),
+                Ok(FlagsTest {
+                    modifier: m,
+                    flags: f,
+                    ignore: i
+                }),
+                "{text}"
+            );
         }
         for bad in ["", "X", "S,", "+*S", "0S", "S,X", "+"] {
             assert!(parse_flags(bad).is_err(), "{bad}");
@@ -920,18 +1141,51 @@ mod tests {
     fn flow_forms() {
         use FlowDir::*;
         let cases: &[(&str, Option<FlowDir>, Option<bool>, bool, Option<&str>)] = &[
-            ("to_server,established", Some(ToServer), Some(true), false, None),
-            ("established, to_client", Some(ToClient), Some(true), false, None),
+            (
+                "to_server,established",
+                Some(ToServer),
+                Some(true),
+                false,
+                None,
+            ),
+            (
+                "established, to_client",
+                Some(ToClient),
+                Some(true),
+                false,
+                None,
+            ),
             ("from_server", Some(ToClient), None, false, None),
-            ("from_client,not_established", Some(ToServer), Some(false), false, None),
+            (
+                "from_client,not_established",
+                Some(ToServer),
+                Some(false),
+                false,
+                None,
+            ),
             ("stateless", None, None, true, None),
-            ("to_server,established,only_stream", Some(ToServer), Some(true), false, Some("only_stream")),
+            (
+                "to_server,established,only_stream",
+                Some(ToServer),
+                Some(true),
+                false,
+                Some("only_stream"),
+            ),
         ];
         for &(text, dir, est, stateless, extra) in cases {
             let (f, x) = parse_flow(text).unwrap();
-            assert_eq!((f.dir, f.established, f.stateless, x.as_deref()), (dir, est, stateless, extra), "{text}");
+            assert_eq!(
+                (f.dir, f.established, f.stateless, x.as_deref()),
+                (dir, est, stateless, extra),
+                "{text}"
+            );
         }
-        for bad in ["to_server,to_client", "established,not_established", "sideways", ""] {
+        for bad in [
+            "to_server,to_client",
+            "established,not_established",
+            "sideways",
+            "",
+        ] {
             assert!(parse_flow(bad).is_err(), "{bad}");
         }
     }
@@ -953,10 +1207,23 @@ mod tests {
         ];
         for &(text, cmd, nbits, join) in cases {
             let op = parse_flowbits(text, &mut n).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert_eq!((op.cmd, op.bits.len(), op.join), (cmd, nbits, join), "{text}");
+            assert_eq!(
+                (op.cmd, op.bits.len(), op.join),
+                (cmd, nbits, join),
+                "{text}"
+            );
         }
         assert_eq!(n.names, vec!["ET.Evil", "a", "b"]);
-        for bad in ["", "set", "frob,a", "set,a|b", "isset,a|b&c", "noalert,a", "set,a b", "set,a,b,c"] {
+        for bad in [
+            "",
+            "set",
+            "frob,a",
+            "set,a|b",
+            "isset,a|b&c",
+            "noalert,a",
+            "set,a b",
+            "set,a,b,c",
+        ] {
             assert!(parse_flowbits(bad, &mut n).is_err(), "{bad}");
         }
     }
@@ -964,9 +1231,25 @@ mod tests {
     #[test]
     fn thresholds() {
         let t = parse_threshold("type limit, track by_src, seconds 3600, count 1").unwrap();
-        assert_eq!(t, Threshold { kind: ThresholdKind::Limit, track: Track::BySrc, count: 1, seconds: 3600 });
+        assert_eq!(
+            t,
+            Threshold {
+                kind: ThresholdKind::Limit,
+                track: Track::BySrc,
+                count: 1,
+                seconds: 3600
+            }
+        );
         let t = parse_threshold("type both,track by_dst,count 5,seconds 60").unwrap();
-        assert_eq!(t, Threshold { kind: ThresholdKind::Both, track: Track::ByDst, count: 5, seconds: 60 });
+        assert_eq!(
+            t,
+            Threshold {
+                kind: ThresholdKind::Both,
+                track: Track::ByDst,
+                count: 5,
+                seconds: 60
+            }
+        );
         for bad in [
             "type limit, track by_src, count 1",
             "type lim, track by_src, count 1, seconds 1",
@@ -1009,9 +1292,15 @@ mod tests {
     #[test]
     fn content_patterns() {
         assert_eq!(content_bytes(r#""abc""#), Ok((b"abc".to_vec(), false)));
-        assert_eq!(content_bytes(r#"!"a|00 01|b""#), Ok((b"a\x00\x01b".to_vec(), true)));
+        assert_eq!(
+            content_bytes(r#"!"a|00 01|b""#),
+            Ok((b"a\x00\x01b".to_vec(), true))
+        );
         assert_eq!(content_bytes(r#""|0d0a|""#), Ok((b"\r\n".to_vec(), false)));
-        assert_eq!(content_bytes(r#""a\"b\;c\\""#), Ok((b"a\"b;c\\".to_vec(), false)));
+        assert_eq!(
+            content_bytes(r#""a\"b\;c\\""#),
+            Ok((b"a\"b;c\\".to_vec(), false))
+        );
         for bad in [r#""|0|""#, r#""|zz|""#, r#""abc"#, "abc", r#""|00""#] {
             assert!(content_bytes(bad).is_err(), "{bad}");
         }

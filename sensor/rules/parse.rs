@@ -26,15 +26,24 @@ pub struct Logical {
 impl Logical {
     /// A single-line logical line (used for config files and tests).
     pub fn single(text: &str, line: u32) -> Self {
-        Logical { text: text.to_string(), pieces: vec![(0, line, 1)] }
+        Logical {
+            text: text.to_string(),
+            pieces: vec![(0, line, 1)],
+        }
     }
 
     /// The span of a byte offset of `text`.
     pub fn span(&self, offset: usize) -> Span {
-        let i = self.pieces.partition_point(|&(o, _, _)| o <= offset).saturating_sub(1);
+        let i = self
+            .pieces
+            .partition_point(|&(o, _, _)| o <= offset)
+            .saturating_sub(1);
         let (o, line, col) = self.pieces.get(i).copied().unwrap_or((0, 1, 1));
         let delta = u32::try_from(offset.saturating_sub(o)).unwrap_or(u32::MAX);
-        Span { line, col: col.saturating_add(delta) }
+        Span {
+            line,
+            col: col.saturating_add(delta),
+        }
     }
 }
 
@@ -55,7 +64,10 @@ pub fn logical_lines(text: &str) -> Vec<Logical> {
             Some(b) => (b, true),
             None => (raw, false),
         };
-        let l = cur.get_or_insert_with(|| Logical { text: String::new(), pieces: Vec::new() });
+        let l = cur.get_or_insert_with(|| Logical {
+            text: String::new(),
+            pieces: Vec::new(),
+        });
         l.pieces.push((l.text.len(), line_no, 1));
         l.text.push_str(body);
         if !continues {
@@ -75,7 +87,10 @@ pub struct ParseError {
 }
 
 fn perr<T>(offset: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError { offset, message: message.into() })
+    Err(ParseError {
+        offset,
+        message: message.into(),
+    })
 }
 
 /// A header field: its text and byte offset in the logical line.
@@ -119,8 +134,14 @@ pub enum VarKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
     Rule(RuleAst),
-    Var { kind: VarKind, name: String, value: Field },
-    Include { path: Field },
+    Var {
+        kind: VarKind,
+        name: String,
+        value: Field,
+    },
+    Include {
+        path: Field,
+    },
 }
 
 /// Parses one logical line.
@@ -129,7 +150,10 @@ pub enum Statement {
 /// The first syntax error of the line, with its offset and what was expected.
 pub fn parse_statement(text: &str) -> Result<Statement, ParseError> {
     let mut p = Tok { s: text, pos: 0 };
-    let (kw, kw_off) = p.token()?.ok_or(ParseError { offset: 0, message: "empty statement".into() })?;
+    let (kw, kw_off) = p.token()?.ok_or(ParseError {
+        offset: 0,
+        message: "empty statement".into(),
+    })?;
     let action = match kw {
         "alert" => Action::Alert,
         "log" => Action::Log,
@@ -177,9 +201,15 @@ pub fn parse_statement(text: &str) -> Result<Statement, ParseError> {
     };
     let field = |p: &mut Tok, what: &str| -> Result<Field, ParseError> {
         match p.token()? {
-            Some((t, off)) if !t.starts_with('(') => Ok(Field { text: t.to_string(), offset: off }),
+            Some((t, off)) if !t.starts_with('(') => Ok(Field {
+                text: t.to_string(),
+                offset: off,
+            }),
             Some((_, off)) => perr(off, format!("rule header ends early, expected {what}")),
-            None => perr(text.len(), format!("rule header ends early, expected {what}")),
+            None => perr(
+                text.len(),
+                format!("rule header ends early, expected {what}"),
+            ),
         }
     };
     let proto_f = field(&mut p, "a protocol (ip, tcp, udp, icmp)")?;
@@ -188,7 +218,12 @@ pub fn parse_statement(text: &str) -> Result<Statement, ParseError> {
         "tcp" => Proto::Tcp,
         "udp" => Proto::Udp,
         "icmp" => Proto::Icmp,
-        other => return perr(proto_f.offset, format!("unknown protocol '{other}', expected ip, tcp, udp or icmp")),
+        other => {
+            return perr(
+                proto_f.offset,
+                format!("unknown protocol '{other}', expected ip, tcp, udp or icmp"),
+            )
+        }
     };
     let src = field(&mut p, "a source address")?;
     let src_ports = field(&mut p, "source ports")?;
@@ -196,7 +231,12 @@ pub fn parse_statement(text: &str) -> Result<Statement, ParseError> {
     let direction = match dir_f.text.as_str() {
         "->" => Direction::To,
         "<>" => Direction::Both,
-        other => return perr(dir_f.offset, format!("bad direction '{other}', expected '->' or '<>'")),
+        other => {
+            return perr(
+                dir_f.offset,
+                format!("bad direction '{other}', expected '->' or '<>'"),
+            )
+        }
     };
     let dst = field(&mut p, "a destination address")?;
     let dst_ports = field(&mut p, "destination ports")?;
@@ -208,7 +248,16 @@ pub fn parse_statement(text: &str) -> Result<Statement, ParseError> {
     } else {
         return perr(p.pos, "expected '(' to start the rule options");
     };
-    Ok(Statement::Rule(RuleAst { action, proto, src, src_ports, direction, dst, dst_ports, options }))
+    Ok(Statement::Rule(RuleAst {
+        action,
+        proto,
+        src,
+        src_ports,
+        direction,
+        dst,
+        dst_ports,
+        options,
+    }))
 }
 
 /// Header tokenizer: whitespace separates tokens except inside `[...]`.
@@ -268,7 +317,10 @@ fn parse_options(text: &str, start: usize) -> Result<Vec<OptionAst>, ParseError>
         if b[i] == b')' {
             let rest = text[i + 1..].trim();
             if !rest.is_empty() {
-                return perr(i + 1 + (text[i + 1..].len() - text[i + 1..].trim_start().len()), "unexpected text after ')'");
+                return perr(
+                    i + 1 + (text[i + 1..].len() - text[i + 1..].trim_start().len()),
+                    "unexpected text after ')'",
+                );
             }
             return Ok(opts);
         }
@@ -281,13 +333,27 @@ fn parse_options(text: &str, start: usize) -> Result<Vec<OptionAst>, ParseError>
         if name.is_empty() {
             return perr(name_start, "empty option, expected a keyword");
         }
-        if !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-') {
-            return perr(name_start, format!("bad option keyword '{name}', expected 'keyword:value;'"));
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
+        {
+            return perr(
+                name_start,
+                format!("bad option keyword '{name}', expected 'keyword:value;'"),
+            );
         }
         if i >= b.len() {
-            return perr(text.len(), format!("option '{name}' not terminated, expected ';' or ')'"));
+            return perr(
+                text.len(),
+                format!("option '{name}' not terminated, expected ';' or ')'"),
+            );
         }
-        let mut opt = OptionAst { name: name.to_string(), name_offset: name_start, value: None, value_offset: i };
+        let mut opt = OptionAst {
+            name: name.to_string(),
+            name_offset: name_start,
+            value: None,
+            value_offset: i,
+        };
         if b[i] == b':' {
             i += 1;
             let vstart = i;
@@ -306,7 +372,10 @@ fn parse_options(text: &str, start: usize) -> Result<Vec<OptionAst>, ParseError>
                 i += 1;
             }
             if in_quote {
-                return perr(quote_start, format!("unterminated quoted string in option '{name}', expected '\"'"));
+                return perr(
+                    quote_start,
+                    format!("unterminated quoted string in option '{name}', expected '\"'"),
+                );
             }
             let i_end = i.min(b.len());
             let raw = &text[vstart..i_end];
@@ -320,7 +389,12 @@ fn parse_options(text: &str, start: usize) -> Result<Vec<OptionAst>, ParseError>
                         opts.push(opt);
                         return Ok(opts);
                     }
-                    None => return perr(text.len(), format!("option '{name}' not terminated, expected ';' or ')'")),
+                    None => {
+                        return perr(
+                            text.len(),
+                            format!("option '{name}' not terminated, expected ';' or ')'"),
+                        )
+                    }
                 }
             }
             let lead = raw.len() - raw.trim_start().len();
@@ -336,6 +410,7 @@ fn parse_options(text: &str, start: usize) -> Result<Vec<OptionAst>, ParseError>
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table tests: one tuple per case
 mod tests {
     use super::*;
 
@@ -350,25 +425,97 @@ mod tests {
     fn headers() {
         // text, action, proto, src, sport, dir, dst, dport
         let cases: &[(&str, Action, Proto, &str, &str, Direction, &str, &str)] = &[
-            ("alert ip any any -> any any (sid:1;)", Action::Alert, Proto::Ip, "any", "any", Direction::To, "any", "any"),
-            ("log tcp $HOME_NET 80 <> [1.1.1.1, 2.2.2.2] :1024 (sid:1;)", Action::Log, Proto::Tcp, "$HOME_NET", "80", Direction::Both, "[1.1.1.1, 2.2.2.2]", ":1024"),
-            ("pass udp !1.1.1.1 [80,!81] -> ::1 1: (sid:1;)", Action::Pass, Proto::Udp, "!1.1.1.1", "[80,!81]", Direction::To, "::1", "1:"),
-            ("drop icmp any any -> any any(sid:1;)", Action::Drop, Proto::Icmp, "any", "any", Direction::To, "any", "any"),
-            ("sdrop TCP any any -> any any (sid:1;)", Action::Sdrop, Proto::Tcp, "any", "any", Direction::To, "any", "any"),
-            ("reject tcp [[1.1.1.1],!2.2.2.2] any -> any any (sid:1;)", Action::Reject, Proto::Tcp, "[[1.1.1.1],!2.2.2.2]", "any", Direction::To, "any", "any"),
+            (
+                "alert ip any any -> any any (sid:1;)",
+                Action::Alert,
+                Proto::Ip,
+                "any",
+                "any",
+                Direction::To,
+                "any",
+                "any",
+            ),
+            (
+                "log tcp $HOME_NET 80 <> [1.1.1.1, 2.2.2.2] :1024 (sid:1;)",
+                Action::Log,
+                Proto::Tcp,
+                "$HOME_NET",
+                "80",
+                Direction::Both,
+                "[1.1.1.1, 2.2.2.2]",
+                ":1024",
+            ),
+            (
+                "pass udp !1.1.1.1 [80,!81] -> ::1 1: (sid:1;)",
+                Action::Pass,
+                Proto::Udp,
+                "!1.1.1.1",
+                "[80,!81]",
+                Direction::To,
+                "::1",
+                "1:",
+            ),
+            (
+                "drop icmp any any -> any any(sid:1;)",
+                Action::Drop,
+                Proto::Icmp,
+                "any",
+                "any",
+                Direction::To,
+                "any",
+                "any",
+            ),
+            (
+                "sdrop TCP any any -> any any (sid:1;)",
+                Action::Sdrop,
+                Proto::Tcp,
+                "any",
+                "any",
+                Direction::To,
+                "any",
+                "any",
+            ),
+            (
+                "reject tcp [[1.1.1.1],!2.2.2.2] any -> any any (sid:1;)",
+                Action::Reject,
+                Proto::Tcp,
+                "[[1.1.1.1],!2.2.2.2]",
+                "any",
+                Direction::To,
+                "any",
+                "any",
+            ),
         ];
         for &(text, action, proto, src, sport, dir, dst, dport) in cases {
             let r = rule(text);
-            assert_eq!((r.action, r.proto, r.direction), (action, proto, dir), "{text}");
-            assert_eq!((r.src.text.as_str(), r.src_ports.text.as_str()), (src, sport), "{text}");
-            assert_eq!((r.dst.text.as_str(), r.dst_ports.text.as_str()), (dst, dport), "{text}");
+            assert_eq!(
+                (r.action, r.proto, r.direction),
+                (action, proto, dir),
+                "{text}"
+            );
+            assert_eq!(
+                (r.src.text.as_str(), r.src_ports.text.as_str()),
+                (src, sport),
+                "{text}"
+            );
+            assert_eq!(
+                (r.dst.text.as_str(), r.dst_ports.text.as_str()),
+                (dst, dport),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn options_split() {
-        let r = rule(r#"alert ip any any -> any any (msg:"a\;b \"c\" (d)"; content:"x;y"; nocase; sid : 5 ; fwsam: dst, 30 days)"#);
-        let got: Vec<(&str, Option<&str>)> = r.options.iter().map(|o| (o.name.as_str(), o.value.as_deref())).collect();
+        let r = rule(
+            r#"alert ip any any -> any any (msg:"a\;b \"c\" (d)"; content:"x;y"; nocase; sid : 5 ; fwsam: dst, 30 days)"#,
+        );
+        let got: Vec<(&str, Option<&str>)> = r
+            .options
+            .iter()
+            .map(|o| (o.name.as_str(), o.value.as_deref()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -385,13 +532,33 @@ mod tests {
     fn statement_errors() {
         // text, offset, message part
         let cases: &[(&str, usize, &str)] = &[
-            ("alarm ip any any -> any any (sid:1;)", 0, "unknown rule action"),
-            ("alert foo any any -> any any (sid:1;)", 6, "unknown protocol"),
+            (
+                "alarm ip any any -> any any (sid:1;)",
+                0,
+                "unknown rule action",
+            ),
+            (
+                "alert foo any any -> any any (sid:1;)",
+                6,
+                "unknown protocol",
+            ),
             ("alert ip any any => any any (sid:1;)", 17, "bad direction"),
-            ("alert ip any any -> any (sid:1;)", 24, "expected destination ports"),
-            ("alert ip [1.1.1.1 any -> any any (sid:1;)", 9, "unbalanced '['"),
+            (
+                "alert ip any any -> any (sid:1;)",
+                24,
+                "expected destination ports",
+            ),
+            (
+                "alert ip [1.1.1.1 any -> any any (sid:1;)",
+                9,
+                "unbalanced '['",
+            ),
             ("alert ip any any -> any any (sid:1;", 35, "not terminated"),
-            ("alert ip any any -> any any (msg:\"abc; sid:1;)", 33, "unterminated quoted"),
+            (
+                "alert ip any any -> any any (msg:\"abc; sid:1;)",
+                33,
+                "unterminated quoted",
+            ),
             ("alert ip any any -> any any (sid:1;) x", 37, "after ')'"),
             ("alert ip any any -> any any sid:1;", 28, "expected '('"),
             ("var", 3, "expected a variable name"),

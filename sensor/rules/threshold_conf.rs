@@ -71,7 +71,16 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
     let allowed: &[&str] = match kw {
         "threshold" | "event_filter" => &["gen_id", "sig_id", "type", "track", "count", "seconds"],
         "suppress" => &["gen_id", "sig_id", "track", "ip"],
-        "rate_filter" => &["gen_id", "sig_id", "track", "count", "seconds", "new_action", "timeout", "apply_to"],
+        "rate_filter" => &[
+            "gen_id",
+            "sig_id",
+            "track",
+            "count",
+            "seconds",
+            "new_action",
+            "timeout",
+            "apply_to",
+        ],
         _ => {
             return Err((lead, format!("unknown entry '{kw}', expected threshold, event_filter, suppress or rate_filter")));
         }
@@ -80,21 +89,40 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
     let mut vals: Vec<Option<(&str, usize)>> = vec![None; allowed.len()];
     for (field, off) in split_top(&text[body_off..], body_off) {
         if field.is_empty() {
-            return Err((off, format!("empty field, expected one of {}", allowed.join(", "))));
+            return Err((
+                off,
+                format!("empty field, expected one of {}", allowed.join(", ")),
+            ));
         }
         let (k, v) = match field.split_once(char::is_whitespace) {
             Some((k, v)) => (k, v.trim()),
-            None => return Err((off, format!("'{field}' needs a value, expected 'key value'"))),
+            None => {
+                return Err((
+                    off,
+                    format!("'{field}' needs a value, expected 'key value'"),
+                ))
+            }
         };
         let Some(i) = allowed.iter().position(|a| *a == k) else {
-            return Err((off, format!("unknown field '{k}' in {kw}, expected one of {}", allowed.join(", "))));
+            return Err((
+                off,
+                format!(
+                    "unknown field '{k}' in {kw}, expected one of {}",
+                    allowed.join(", ")
+                ),
+            ));
         };
         if vals[i].is_some() {
             return Err((off, format!("'{k}' given twice")));
         }
         vals[i] = Some((v, off + field.len() - v.len()));
     }
-    let get = |name: &str| -> Option<(&str, usize)> { allowed.iter().position(|a| *a == name).and_then(|i| vals[i]) };
+    let get = |name: &str| -> Option<(&str, usize)> {
+        allowed
+            .iter()
+            .position(|a| *a == name)
+            .and_then(|i| vals[i])
+    };
     let req = |name: &str| -> Result<(&str, usize), (usize, String)> {
         get(name).ok_or((text.len(), format!("{kw} needs '{name}'")))
     };
@@ -111,23 +139,43 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
                 "limit" => ThresholdKind::Limit,
                 "threshold" => ThresholdKind::Threshold,
                 "both" => ThresholdKind::Both,
-                _ => return Err((ty_off, format!("bad type '{ty}', expected limit, threshold or both"))),
+                _ => {
+                    return Err((
+                        ty_off,
+                        format!("bad type '{ty}', expected limit, threshold or both"),
+                    ))
+                }
             };
             let (tr, tr_off) = req("track")?;
             let track = track(tr, false).map_err(|e| (tr_off, e))?;
-            let threshold = Threshold { kind, track, count: num("count")?, seconds: num("seconds")? };
-            conf.event_filters.push(EventFilter { gid, sid, threshold, span: l.span(lead) });
+            let threshold = Threshold {
+                kind,
+                track,
+                count: num("count")?,
+                seconds: num("seconds")?,
+            };
+            conf.event_filters.push(EventFilter {
+                gid,
+                sid,
+                threshold,
+                span: l.span(lead),
+            });
         }
         "suppress" => {
             let by = match (get("track"), get("ip")) {
                 (None, None) => None,
                 (Some((tr, tr_off)), Some((ip, ip_off))) => {
                     let track = track(tr, false).map_err(|e| (tr_off, e))?;
-                    let set = parse_addr(ip, ip_off, vars).map_err(|e| (e.offset, format!("ip: {}", e.message)))?;
+                    let set = parse_addr(ip, ip_off, vars)
+                        .map_err(|e| (e.offset, format!("ip: {}", e.message)))?;
                     Some((track, set))
                 }
-                (Some(_), None) => return Err((text.len(), "suppress with 'track' needs 'ip'".into())),
-                (None, Some((_, off))) => return Err((off, "suppress with 'ip' needs 'track'".into())),
+                (Some(_), None) => {
+                    return Err((text.len(), "suppress with 'track' needs 'ip'".into()))
+                }
+                (None, Some((_, off))) => {
+                    return Err((off, "suppress with 'ip' needs 'track'".into()))
+                }
             };
             conf.suppress.push(Suppress { gid, sid, by });
         }
@@ -142,10 +190,16 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
                 "log" => NewAction::Log,
                 "sdrop" => NewAction::Sdrop,
                 "reject" => NewAction::Reject,
-                _ => return Err((na_off, format!("bad new_action '{na}', expected alert, drop, pass, log, sdrop or reject"))),
+                _ => return Err((
+                    na_off,
+                    format!(
+                        "bad new_action '{na}', expected alert, drop, pass, log, sdrop or reject"
+                    ),
+                )),
             };
             if let Some((ip, off)) = get("apply_to") {
-                parse_addr(ip, off, vars).map_err(|e| (e.offset, format!("apply_to: {}", e.message)))?;
+                parse_addr(ip, off, vars)
+                    .map_err(|e| (e.offset, format!("apply_to: {}", e.message)))?;
             }
             let count = num("count")?;
             if count == 0 {
@@ -187,13 +241,38 @@ rate_filter gen_id 1, sig_id 5, track by_src, count 2, seconds 3, new_action dro
         let (c, errors) = parse(text, &vars);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.event_filters.len(), 2);
-        assert_eq!(c.event_filters[0].threshold, Threshold { kind: ThresholdKind::Limit, track: Track::BySrc, count: 1, seconds: 60 });
+        assert_eq!(
+            c.event_filters[0].threshold,
+            Threshold {
+                kind: ThresholdKind::Limit,
+                track: Track::BySrc,
+                count: 1,
+                seconds: 60
+            }
+        );
         assert_eq!(c.event_filters[1].sid, 0);
         assert_eq!(c.suppress.len(), 3);
         assert_eq!(c.suppress[0].by, None);
-        assert_eq!(c.suppress[1].by.as_ref().map(|(t, s)| (*t, s.v4.len())), Some((Track::BySrc, 2)));
-        assert_eq!(c.suppress[2].by.as_ref().map(|(t, s)| (*t, s.v4.clone())), Some((Track::ByDst, vec![(0x0a00_0000, 0x0aff_ffff)])));
-        assert_eq!(c.rate_filters[0], RateFilter { gid: 135, sid: 1, track: Track::ByRule, count: 100, seconds: 1, new_action: NewAction::Pass, timeout: 10 });
+        assert_eq!(
+            c.suppress[1].by.as_ref().map(|(t, s)| (*t, s.v4.len())),
+            Some((Track::BySrc, 2))
+        );
+        assert_eq!(
+            c.suppress[2].by.as_ref().map(|(t, s)| (*t, s.v4.clone())),
+            Some((Track::ByDst, vec![(0x0a00_0000, 0x0aff_ffff)]))
+        );
+        assert_eq!(
+            c.rate_filters[0],
+            RateFilter {
+                gid: 135,
+                sid: 1,
+                track: Track::ByRule,
+                count: 100,
+                seconds: 1,
+                new_action: NewAction::Pass,
+                timeout: 10
+            }
+        );
         assert_eq!(c.rate_filters.len(), 2);
     }
 

@@ -44,5 +44,8 @@ const DEFAULTS: &[(&str, &str)] = &[
 
 /// The built-in variables.
 pub fn defaults() -> Vars {
-    DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    DEFAULTS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
