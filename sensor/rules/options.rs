@@ -752,9 +752,11 @@ fn parse_flowbits(s: &str, names: &mut FlowbitNames) -> Result<FlowbitsOp, Strin
         "isnotset" => FlowbitsCmd::IsNotSet,
         "noalert" => FlowbitsCmd::NoAlert,
         "reset" => FlowbitsCmd::Reset,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "bad command '{other}', expected set, unset, toggle, isset, isnotset, noalert or reset"
-        )),
+        ))
+        }
     };
     let bits_s = parts.next();
     let group = parts.next();

@@ -190,12 +190,14 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
                 "log" => NewAction::Log,
                 "sdrop" => NewAction::Sdrop,
                 "reject" => NewAction::Reject,
-                _ => return Err((
-                    na_off,
-                    format!(
+                _ => {
+                    return Err((
+                        na_off,
+                        format!(
                         "bad new_action '{na}', expected alert, drop, pass, log, sdrop or reject"
                     ),
-                )),
+                    ))
+                }
             };
             if let Some((ip, off)) = get("apply_to") {
                 parse_addr(ip, off, vars)
