@@ -785,11 +785,6 @@ fn parse_flowbits(s: &str, names: &mut FlowbitNames) -> Result<FlowbitsOp, Strin
             } else {
                 (b.split('&').collect(), BitsJoin::All)
             };
-            if join == BitsJoin::Any && !matches!(cmd, FlowbitsCmd::IsSet | FlowbitsCmd::IsNotSet) {
-                return Err(format!(
-                    "'|' is only allowed with isset and isnotset, not '{cmd_s}'"
-                ));
-            }
             for name in list {
                 let name = name.trim();
                 if !valid_bit_name(name) {
@@ -1206,6 +1201,7 @@ mod tests {
             ("noalert", FlowbitsCmd::NoAlert, 0, BitsJoin::All),
             ("reset", FlowbitsCmd::Reset, 0, BitsJoin::All),
             ("set,a,grp", FlowbitsCmd::Set, 1, BitsJoin::All),
+            ("set,a|b", FlowbitsCmd::Set, 2, BitsJoin::Any),
         ];
         for &(text, cmd, nbits, join) in cases {
             let op = parse_flowbits(text, &mut n).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -1220,7 +1216,7 @@ mod tests {
             "",
             "set",
             "frob,a",
-            "set,a|b",
+            "set,a||b",
             "isset,a|b&c",
             "noalert,a",
             "set,a b",
