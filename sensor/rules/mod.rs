@@ -11,6 +11,7 @@ pub mod compile;
 pub mod index;
 pub mod load;
 pub mod model;
+pub mod option_values;
 pub mod options;
 pub mod parse;
 pub mod threshold_conf;

@@ -4,7 +4,7 @@
 
 use super::addr::{parse_addr, Vars};
 use super::model::{NewAction, RateFilter, Suppress, Threshold, ThresholdKind};
-use super::options::{number, track};
+use super::option_values::{number, track};
 use super::parse::{logical_lines, Logical, Span};
 
 /// A `threshold`/`event_filter` entry: replaces the in-rule threshold of gid:sid (sid 0: every
