@@ -5,9 +5,24 @@
 //! classification.config, reference.config and threshold.conf and collects every diagnostic.
 //! Nothing here touches packets at match time beyond the header index lookup.
 
+pub mod addr;
+pub mod classify;
+pub mod compile;
+pub mod index;
+pub mod load;
 pub mod model;
+pub mod option_values;
+pub mod options;
+pub mod parse;
+pub mod threshold_conf;
+pub mod vars;
 
+pub use load::{load, Diagnostic, FileReport, LoadOptions, LoadReport};
 pub use model::*;
+
+/// The highest option tier (DESIGN.md "Semantics") whose rules load; rules using options of a
+/// higher tier are parsed, compiled as far as their tier allows, and skipped with a reason.
+pub const SUPPORTED_TIER: u8 = 1;
 
 use std::net::IpAddr;
 
@@ -30,6 +45,10 @@ pub struct RuleSet {
     pub flowbit_names: Vec<String>,
     pub suppress: Vec<Suppress>,
     pub rate_filters: Vec<RateFilter>,
+    /// The header index over `rules`, built by [`RuleSet::new`] or [`RuleSet::rebuild_index`].
+    /// A set assembled by hand without it still answers [`RuleSet::header_candidates`], by a
+    /// linear scan.
+    pub index: index::Index,
 }
 
 impl RuleSet {
@@ -38,8 +57,37 @@ impl RuleSet {
     /// index lookups whatever the number of rules and addresses; allocates nothing once `out`
     /// has grown.
     pub fn header_candidates(&self, key: &HeaderKey, out: &mut Vec<RuleId>) {
-        let _ = key;
-        out.clear();
-        todo!("rules index")
+        if self.index.is_built_for(self.rules.len()) {
+            self.index.candidates(&self.rules, key, out);
+        } else {
+            out.clear();
+            for (i, r) in self.rules.iter().enumerate() {
+                if index::header_matches(r, key) {
+                    out.extend(RuleId::try_from(i).ok());
+                }
+            }
+        }
+    }
+
+    /// A rule set with its index built.
+    pub fn new(
+        rules: Vec<Rule>,
+        flowbit_names: Vec<String>,
+        suppress: Vec<Suppress>,
+        rate_filters: Vec<RateFilter>,
+    ) -> Self {
+        let index = index::Index::build(&rules);
+        RuleSet {
+            rules,
+            flowbit_names,
+            suppress,
+            rate_filters,
+            index,
+        }
+    }
+
+    /// Rebuilds the index after `rules` was changed by hand.
+    pub fn rebuild_index(&mut self) {
+        self.index = index::Index::build(&self.rules);
     }
 }

@@ -1,0 +1,293 @@
+//! The header index: per address family, sorted disjoint boundary ranges → interned rule-id
+//! sets, so a packet costs two binary searches whatever the number of rules and addresses.
+//!
+//! Each rule is keyed on its more selective address side (the listed one; a `$HOME_NET` or
+//! `any` side is verified afterwards with [`AddrSet::contains`]); rules whose both sides are
+//! `any` sit in a small `broad` list. `<>` rules are keyed in both the source and destination
+//! maps. Candidates are then verified in full (protocol, both addresses, ports, direction).
+//! Building is O(n log n) in the number of ranges; identical rule-id sets are shared.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::model::{AddrSet, Direction, Proto, Rule, RuleId};
+use super::HeaderKey;
+
+/// One family's map: `starts[i]..starts[i+1]` → `sets[ids[i]]`.
+#[derive(Debug, Clone, Default)]
+struct RangeMap<T> {
+    starts: Vec<T>,
+    ids: Vec<u32>,
+}
+
+impl<T: Copy + Ord> RangeMap<T> {
+    fn lookup(&self, x: T) -> u32 {
+        let i = self.starts.partition_point(|&s| s <= x);
+        if i == 0 {
+            0
+        } else {
+            self.ids[i - 1]
+        }
+    }
+}
+
+/// Sweep builder: events (position, rule, +1 start / -1 end).
+struct Builder<T> {
+    events: Vec<(T, bool, RuleId)>,
+}
+
+impl<T: Copy + Ord + std::hash::Hash> Builder<T> {
+    fn new() -> Self {
+        Builder { events: Vec::new() }
+    }
+
+    /// `end_next` is `None` when the range runs to the top of the family.
+    fn add(&mut self, start: T, end_next: Option<T>, rule: RuleId) {
+        self.events.push((start, true, rule));
+        if let Some(e) = end_next {
+            self.events.push((e, false, rule));
+        }
+    }
+
+    fn build(mut self, interner: &mut Interner) -> RangeMap<T> {
+        self.events.sort_unstable();
+        let mut map = RangeMap {
+            starts: Vec::new(),
+            ids: Vec::new(),
+        };
+        // Sorted; a rule's ranges in one map are disjoint, so it is active at most once.
+        let mut active: Vec<RuleId> = Vec::new();
+        let mut i = 0;
+        while i < self.events.len() {
+            let pos = self.events[i].0;
+            while i < self.events.len() && self.events[i].0 == pos {
+                let (_, start, rule) = self.events[i];
+                match (active.binary_search(&rule), start) {
+                    (Err(at), true) => active.insert(at, rule),
+                    (Ok(at), false) => {
+                        active.remove(at);
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            let id = interner.intern(&active);
+            if map.ids.last() != Some(&id) {
+                map.starts.push(pos);
+                map.ids.push(id);
+            }
+        }
+        map.starts.shrink_to_fit();
+        map.ids.shrink_to_fit();
+        map
+    }
+}
+
+#[derive(Default)]
+struct Interner {
+    sets: Vec<Box<[RuleId]>>,
+    map: HashMap<Box<[RuleId]>, u32>,
+}
+
+impl Interner {
+    fn new() -> Self {
+        let mut i = Interner::default();
+        i.intern(&[]);
+        i
+    }
+
+    fn intern(&mut self, s: &[RuleId]) -> u32 {
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        self.sets.push(s.into());
+        self.map.insert(s.into(), id);
+        id
+    }
+}
+
+/// The compiled index of a [`super::RuleSet`].
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    /// Number of rules the index was built for; a mismatch means "not built".
+    built_for: Option<usize>,
+    src4: RangeMap<u32>,
+    src6: RangeMap<u128>,
+    dst4: RangeMap<u32>,
+    dst6: RangeMap<u128>,
+    /// Interned rule-id sets; set 0 is empty.
+    sets: Vec<Box<[RuleId]>>,
+    /// Rules with both sides `any`, ascending.
+    broad: Box<[RuleId]>,
+}
+
+/// A share of the address space (both families weighted equally), for choosing a key side.
+fn breadth(s: &AddrSet) -> f64 {
+    let v4: f64 =
+        s.v4.iter()
+            .map(|&(a, b)| f64::from(b - a) + 1.0)
+            .sum::<f64>()
+            / 4_294_967_296.0;
+    let v6: f64 =
+        s.v6.iter().map(|&(a, b)| (b - a) as f64 + 1.0).sum::<f64>() / 3.402_823_669_209_385e38;
+    v4 + v6
+}
+
+fn add_set(b4: &mut Builder<u32>, b6: &mut Builder<u128>, s: &AddrSet, id: RuleId) {
+    for &(a, e) in &s.v4 {
+        b4.add(a, e.checked_add(1), id);
+    }
+    for &(a, e) in &s.v6 {
+        b6.add(a, e.checked_add(1), id);
+    }
+}
+
+impl Index {
+    /// Builds the index over `rules`. O(n log n) in the total number of ranges.
+    pub fn build(rules: &[Rule]) -> Index {
+        let mut interner = Interner::new();
+        let (mut s4, mut s6, mut d4, mut d6) = (
+            Builder::new(),
+            Builder::new(),
+            Builder::new(),
+            Builder::new(),
+        );
+        let mut broad = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let Ok(id) = RuleId::try_from(i) else { break };
+            if r.src.is_any() && r.dst.is_any() {
+                broad.push(id);
+                continue;
+            }
+            let src_side =
+                !r.src.is_any() && (r.dst.is_any() || breadth(&r.src) <= breadth(&r.dst));
+            let key = if src_side { &r.src } else { &r.dst };
+            match r.direction {
+                Direction::To if src_side => add_set(&mut s4, &mut s6, key, id),
+                Direction::To => add_set(&mut d4, &mut d6, key, id),
+                Direction::Both => {
+                    // Either packet address may fall in the keyed side.
+                    add_set(&mut s4, &mut s6, key, id);
+                    add_set(&mut d4, &mut d6, key, id);
+                }
+            }
+        }
+        let src4 = s4.build(&mut interner);
+        let src6 = s6.build(&mut interner);
+        let dst4 = d4.build(&mut interner);
+        let dst6 = d6.build(&mut interner);
+        Index {
+            built_for: Some(rules.len()),
+            src4,
+            src6,
+            dst4,
+            dst6,
+            sets: interner.sets,
+            broad: broad.into(),
+        }
+    }
+
+    pub fn is_built_for(&self, n: usize) -> bool {
+        self.built_for == Some(n)
+    }
+
+    /// Number of boundary ranges and distinct rule-id sets (for tests and stats).
+    pub fn size(&self) -> (usize, usize) {
+        let ranges = self.src4.starts.len()
+            + self.src6.starts.len()
+            + self.dst4.starts.len()
+            + self.dst6.starts.len();
+        (ranges, self.sets.len())
+    }
+
+    /// Writes the matching rule ids to `out` (cleared first), ascending and unique.
+    pub fn candidates(&self, rules: &[Rule], key: &HeaderKey, out: &mut Vec<RuleId>) {
+        out.clear();
+        let (a, b) = match (key.src, key.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (
+                self.src4.lookup(u32::from(s)),
+                self.dst4.lookup(u32::from(d)),
+            ),
+            (IpAddr::V6(s), IpAddr::V6(d)) => (
+                self.src6.lookup(u128::from(s)),
+                self.dst6.lookup(u128::from(d)),
+            ),
+            (IpAddr::V4(s), IpAddr::V6(d)) => (
+                self.src4.lookup(u32::from(s)),
+                self.dst6.lookup(u128::from(d)),
+            ),
+            (IpAddr::V6(s), IpAddr::V4(d)) => (
+                self.src6.lookup(u128::from(s)),
+                self.dst4.lookup(u32::from(d)),
+            ),
+        };
+        let lists: [&[RuleId]; 3] = [
+            self.sets.get(a as usize).map_or(&[], |s| &s[..]),
+            self.sets.get(b as usize).map_or(&[], |s| &s[..]),
+            &self.broad,
+        ];
+        let mut pos = [0usize; 3];
+        loop {
+            // Smallest head of the three sorted lists.
+            let mut next: Option<RuleId> = None;
+            for (l, &p) in lists.iter().zip(pos.iter()) {
+                if let Some(&v) = l.get(p) {
+                    next = Some(next.map_or(v, |n: RuleId| n.min(v)));
+                }
+            }
+            let Some(id) = next else { break };
+            for (l, p) in lists.iter().zip(pos.iter_mut()) {
+                if l.get(*p) == Some(&id) {
+                    *p += 1;
+                }
+            }
+            if let Some(r) = rules.get(id as usize) {
+                if header_matches(r, key) {
+                    out.push(id);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `rule`'s header matches `key` (protocol, addresses, ports, direction). The
+/// reference every index answer must agree with.
+pub fn header_matches(rule: &Rule, key: &HeaderKey) -> bool {
+    let ported = match rule.proto {
+        Proto::Ip => false,
+        Proto::Tcp => {
+            if key.ip_proto != 6 {
+                return false;
+            }
+            true
+        }
+        Proto::Udp => {
+            if key.ip_proto != 17 {
+                return false;
+            }
+            true
+        }
+        Proto::Icmp => {
+            if key.ip_proto != 1 && key.ip_proto != 58 {
+                return false;
+            }
+            false
+        }
+    };
+    let forward = |src: &IpAddr, dst: &IpAddr, sp: Option<u16>, dp: Option<u16>| -> bool {
+        if !rule.src.contains(src) || !rule.dst.contains(dst) {
+            return false;
+        }
+        if ported {
+            match (sp, dp) {
+                (Some(s), Some(d)) => rule.src_ports.contains(s) && rule.dst_ports.contains(d),
+                _ => false,
+            }
+        } else {
+            true
+        }
+    };
+    forward(&key.src, &key.dst, key.sport, key.dport)
+        || (rule.direction == Direction::Both && forward(&key.dst, &key.src, key.dport, key.sport))
+}
