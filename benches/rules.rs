@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use nsm_sensor::rules::{load, HeaderKey, LoadOptions};
 
 fn ip_list_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/rules/et");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules/et");
     ["botcc", "compromised", "ciarmy", "drop", "dshield", "tor"]
         .iter()
         .map(|n| dir.join(format!("emerging-{n}.rules")))

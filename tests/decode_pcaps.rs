@@ -8,7 +8,7 @@ use nsm_sensor::capture::{Next, OfflineSource, PacketSource};
 use nsm_sensor::decode::{decode, vlan_ids, DecodeOptions};
 
 fn captures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     let mut out = Vec::new();
     for dir in ["pcaps", "snort-golden", "seed"] {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else {

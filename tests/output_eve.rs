@@ -17,7 +17,7 @@ const HOSTILE_MSG: &str = "evil \"quoted\" \\ msg\nforged line\r\u{1}\u{7f}\u{85
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+        .join("../shared/data")
         .join(rel)
 }
 

@@ -13,7 +13,7 @@ use nsm_sensor::rules::{Action, AddrSet, Direction, PortSet, Proto, Reference, R
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+        .join("../shared/data")
         .join(rel)
 }
 

@@ -7,7 +7,7 @@ use nsm_sensor::rules::{load, LoadOptions, LoadReport};
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+        .join("../shared/data")
         .join(rel)
 }
 

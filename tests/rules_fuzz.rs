@@ -116,7 +116,7 @@ fn mutate(rng: &mut Rng, line: &str) -> String {
 
 #[test]
 fn mutated_rule_lines_never_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/rules/et");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules/et");
     let mut seeds = Vec::new();
     for f in [
         "emerging-botcc.rules",
