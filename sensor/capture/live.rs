@@ -98,6 +98,9 @@ pub struct LiveSource {
     /// `pcap_stats` counters are 32-bit and wrap; these accumulate them into 64 bits.
     last_raw: (u32, u32, u32),
     totals: SourceStats,
+    timeout_ms: i32,
+    /// libpcap's buffer was found empty: wait on the descriptor before the next read.
+    drained: bool,
 }
 
 impl LiveSource {
@@ -139,9 +142,16 @@ impl LiveSource {
             .snaplen(snaplen)
             .buffer_size(buffer)
             .timeout(timeout);
-        let mut cap = inactive
+        // Non-blocking, and we poll(2) the descriptor ourselves with the timeout: with
+        // TPACKET_V3 libpcap polls without a timeout (it leaves waking up to the kernel's
+        // block-retire timer, which never fires for an empty block), so a blocking read would
+        // never return on an idle interface and signals would go unnoticed.
+        let cap = inactive
             .open()
             .map_err(|e| err(classify(&e), pcap_message(&e)))?;
+        let mut cap = cap
+            .setnonblock()
+            .map_err(|e| err(LiveErrorKind::Other, pcap_message(&e)))?;
         let bpf = opts.bpf.trim();
         if !bpf.is_empty() {
             cap.filter(bpf, true).map_err(|e| {
@@ -159,6 +169,8 @@ impl LiveSource {
             name: iface.to_string(),
             last_raw: (0, 0, 0),
             totals: SourceStats::default(),
+            timeout_ms: timeout,
+            drained: false,
         })
     }
 }
@@ -186,7 +198,22 @@ fn classify(e: &pcap::Error) -> LiveErrorKind {
 }
 
 impl PacketSource for LiveSource {
+    /// A frame, or [`Next::Timeout`] when none came within the timeout. Right after libpcap's
+    /// buffer runs dry one `Timeout` is returned at once; the following call waits.
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
+        if self.drained {
+            use std::os::fd::AsFd;
+            match sys::wait_readable(self.cap.as_fd(), self.timeout_ms) {
+                Ok(true) => self.drained = false,
+                Ok(false) => return Ok(Next::Timeout),
+                Err(e) => {
+                    return Err(CaptureError {
+                        source: self.name.clone(),
+                        message: format!("poll: {e}"),
+                    })
+                }
+            }
+        }
         match self.cap.next_packet() {
             Ok(p) => Ok(Next::Packet(RawPacket {
                 ts_sec: p.header.ts.tv_sec,
@@ -194,7 +221,10 @@ impl PacketSource for LiveSource {
                 wire_len: p.header.len,
                 data: p.data,
             })),
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Timeout),
+            Err(pcap::Error::TimeoutExpired) => {
+                self.drained = true;
+                Ok(Next::Timeout)
+            }
             // Only offline captures report the end; treat it like a timeout for a live one.
             Err(pcap::Error::NoMorePackets) => Ok(Next::Timeout),
             Err(e) => Err(CaptureError {
@@ -228,6 +258,35 @@ impl PacketSource for LiveSource {
 
     fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// `poll(2)` on the capture descriptor: the one libc call of the capture module.
+#[allow(unsafe_code)]
+mod sys {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    /// True when `fd` became readable (or reports an error or hang-up, which the next read
+    /// returns) within `timeout_ms`; false on timeout or when a signal interrupted the wait.
+    pub fn wait_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid, writable pollfd for the duration of the call, and the
+        // descriptor is borrowed from the open capture, so it stays open meanwhile.
+        let rc = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            };
+        }
+        Ok(rc > 0)
     }
 }
 
