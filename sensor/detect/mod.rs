@@ -1,5 +1,10 @@
-//! Matching: header index → flags → flow/flowbits → thresholds. State (flows, trackers) lives
-//! here, outside the `RuleSet`, so a reload keeps it.
+//! Matching: header index → flags → header tests and content → flow/flowbits → thresholds.
+//! State (flows, trackers) lives here, outside the `RuleSet`, so a reload keeps it.
+
+pub mod engine;
+pub mod flow;
+pub mod payload;
+pub mod threshold;
 
 /// Limits and timeouts of the detection state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,4 +15,17 @@ pub struct DetectOptions {
     pub udp_timeout_s: u32,
     pub other_timeout_s: u32,
     pub threshold_memcap: usize,
+}
+
+impl DetectOptions {
+    pub fn from_config(c: &crate::config::DetectConfig) -> DetectOptions {
+        DetectOptions {
+            flow_memcap: c.flow_memcap_mb as usize * 1024 * 1024,
+            tcp_timeout_s: c.tcp_timeout_s,
+            tcp_new_timeout_s: c.tcp_new_timeout_s,
+            udp_timeout_s: c.udp_timeout_s,
+            other_timeout_s: c.other_timeout_s,
+            threshold_memcap: c.threshold_memcap_mb as usize * 1024 * 1024,
+        }
+    }
 }

@@ -1,0 +1,289 @@
+//! The per-packet detection loop: header index → flags → header tests → flow → flowbits →
+//! detection_filter → event stage (suppress, threshold, rate_filter).
+//!
+//! Snort 2.9 is the reference: every rule is evaluated on every packet; `pass` rules that match
+//! silence the packet's other alerts (Snort's default rule order: pass before alert); `log`
+//! rules match but write no alert line (the ring holds every packet anyway); flowbits setters
+//! act only when the whole rule matched, and act even when thresholding then drops the event.
+
+use std::sync::Arc;
+
+use crate::decode::{Packet, Transport};
+use crate::rules::{
+    Action, FlagsModifier, FlagsTest, FlowbitsCmd, HeaderKey, Rule, RuleId, RuleSet,
+};
+
+use super::flow::{flow_matches, FlowOptions, FlowTable, FlowView};
+use super::threshold::{ThresholdIndex, Thresholds};
+use super::DetectOptions;
+
+/// One alert decided for the current packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub rule: RuleId,
+    pub flow_id: u64,
+}
+
+/// Counters of the detection stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Packets whose rules were evaluated.
+    pub inspected: u64,
+    /// Packets skipped because of a bad checksum.
+    pub skipped_checksum: u64,
+    /// Rule matches (before thresholds).
+    pub matches: u64,
+    /// Events dropped by suppress, threshold or rate_filter.
+    pub filtered: u64,
+}
+
+/// Detection state for one capture: flows, thresholds, scratch buffers. Kept across rule
+/// reloads; [`Engine::inspect`] notices a new `RuleSet` and remaps what depends on it.
+pub struct Engine {
+    flows: FlowTable,
+    thresholds: Thresholds,
+    threshold_index: Option<(usize, ThresholdIndex)>,
+    candidates: Vec<RuleId>,
+    /// Identity of the rule set the flowbit ids belong to, and its flowbit names.
+    ruleset_id: usize,
+    flowbit_names: Vec<String>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(opts: &DetectOptions) -> Engine {
+        Engine {
+            flows: FlowTable::new(FlowOptions {
+                memcap_bytes: opts.flow_memcap,
+                tcp_timeout_s: opts.tcp_timeout_s,
+                tcp_new_timeout_s: opts.tcp_new_timeout_s,
+                udp_timeout_s: opts.udp_timeout_s,
+                other_timeout_s: opts.other_timeout_s,
+            }),
+            thresholds: Thresholds::new(opts.threshold_memcap),
+            threshold_index: None,
+            candidates: Vec::with_capacity(64),
+            ruleset_id: 0,
+            flowbit_names: Vec::new(),
+            stats: EngineStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    pub fn flows(&self) -> &FlowTable {
+        &self.flows
+    }
+
+    /// Reclaims up to `max` flows idle past their timeout at `now_sec`; for a live capture's
+    /// idle periods, when no packet drives the lazy reclaim.
+    pub fn expire_flows(&mut self, now_sec: i64, max: usize) -> usize {
+        self.flows.expire(now_sec, max)
+    }
+
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// Evaluates every rule against `pkt`; appends the alerts to write to `hits` (cleared
+    /// first). Allocates nothing when nothing alerts, once the scratch buffers have grown.
+    pub fn inspect(&mut self, rules: &RuleSet, pkt: &Packet<'_>, hits: &mut Vec<Hit>) {
+        hits.clear();
+        self.adopt(rules);
+        if pkt.anomaly.is_some_and(|a| a.is_checksum()) {
+            // Snort checksum_mode: all — a packet with a bad checksum is not inspected.
+            self.stats.skipped_checksum += 1;
+            return;
+        }
+        self.stats.inspected += 1;
+        let key = HeaderKey {
+            ip_proto: pkt.ip_proto,
+            src: pkt.src,
+            dst: pkt.dst,
+            sport: pkt.sport(),
+            dport: pkt.dport(),
+        };
+        // Flow state advances on every packet, whether or not a rule looks at it, so the
+        // handshake is seen before the first rule that asks for `established`.
+        let mut flow = self.flows.update(pkt);
+        rules.header_candidates(&key, &mut self.candidates);
+        if self.candidates.is_empty() {
+            return;
+        }
+        let now = pkt.ts_sec;
+        let mut passed = false;
+        for &id in &self.candidates {
+            let Some(rule) = rules.rules.get(id as usize) else { continue };
+            if !options_match(rule, pkt, flow.as_ref()) {
+                continue;
+            }
+            if let Some(df) = &rule.detection_filter {
+                if !self.thresholds.detection_filter(rule.gid, rule.sid, df, pkt.src, pkt.dst, now)
+                {
+                    continue;
+                }
+            }
+            self.stats.matches += 1;
+            let noalert = apply_flowbits(rule, flow.as_mut());
+            if rule.action == Action::Pass {
+                passed = true;
+                continue;
+            }
+            if noalert || rule.action == Action::Log {
+                continue;
+            }
+            let index = match &self.threshold_index {
+                Some((_, ix)) => ix,
+                None => continue,
+            };
+            let verdict = self.thresholds.event_indexed(
+                index,
+                rule.gid,
+                rule.sid,
+                rule.threshold.as_ref(),
+                pkt.src,
+                pkt.dst,
+                now,
+            );
+            if verdict.is_alert() {
+                hits.push(Hit { rule: id, flow_id: flow.as_ref().map_or(0, |f| f.flow_id) });
+            } else {
+                self.stats.filtered += 1;
+            }
+        }
+        if passed {
+            hits.clear();
+        }
+    }
+
+    /// Notices a rule set change (by identity) and rebuilds what depends on it: the
+    /// suppress/rate_filter index, and the flowbit ids stored in flows (remapped by name).
+    fn adopt(&mut self, rules: &RuleSet) {
+        let id = rules as *const RuleSet as usize;
+        if id == self.ruleset_id && self.threshold_index.is_some() {
+            return;
+        }
+        if self.ruleset_id != 0 && self.flowbit_names != rules.flowbit_names {
+            let map: Vec<Option<u16>> = self
+                .flowbit_names
+                .iter()
+                .map(|name| {
+                    rules
+                        .flowbit_names
+                        .iter()
+                        .position(|n| n == name)
+                        .and_then(|p| u16::try_from(p).ok())
+                })
+                .collect();
+            self.flows.remap_bits(&map);
+        }
+        self.flowbit_names.clone_from(&rules.flowbit_names);
+        self.threshold_index = Some((id, ThresholdIndex::new(&rules.suppress, &rules.rate_filters)));
+        self.ruleset_id = id;
+    }
+}
+
+/// Keeps a rule set alive while the engine remembers its address as identity.
+pub type SharedRules = Arc<RuleSet>;
+
+/// Everything of a rule that is not the header and not thresholds.
+fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> bool {
+    if let Some(test) = &rule.flags {
+        let Transport::Tcp { flags, .. } = pkt.transport else { return false };
+        if !flags_match(test, flags) {
+            return false;
+        }
+    }
+    if !rule.header_tests.is_empty() || !rule.contents.is_empty() {
+        if !super::payload::header_tests_match(&rule.header_tests, pkt) {
+            return false;
+        }
+        if !super::payload::contents_match(&rule.contents, pkt.payload) {
+            return false;
+        }
+    }
+    if let Some(test) = &rule.flow {
+        if !flow_matches(test, flow) {
+            return false;
+        }
+    }
+    for op in &rule.flowbits {
+        if matches!(op.cmd, FlowbitsCmd::IsSet | FlowbitsCmd::IsNotSet) {
+            // No flow: no bit is set.
+            let ok = match flow {
+                Some(f) => f.bits.test(op),
+                None => op.cmd == FlowbitsCmd::IsNotSet,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Runs the rule's flowbits setters on its flow. Returns whether `noalert` was given.
+fn apply_flowbits(rule: &Rule, mut flow: Option<&mut FlowView<'_>>) -> bool {
+    let mut noalert = false;
+    for op in &rule.flowbits {
+        match op.cmd {
+            FlowbitsCmd::NoAlert => noalert = true,
+            FlowbitsCmd::IsSet | FlowbitsCmd::IsNotSet => {}
+            _ => {
+                if let Some(f) = flow.as_deref_mut() {
+                    f.bits.apply(op);
+                }
+            }
+        }
+    }
+    noalert
+}
+
+/// Snort 2.9 sp_tcp_flag_check.c: the ignored bits are masked off first, then the mode decides.
+pub fn flags_match(test: &FlagsTest, pkt_flags: u8) -> bool {
+    let f = pkt_flags & !test.ignore;
+    match test.modifier {
+        FlagsModifier::Exact => f == test.flags,
+        FlagsModifier::All => f & test.flags == test.flags,
+        FlagsModifier::Any => f & test.flags != 0,
+        FlagsModifier::Not => f & test.flags == 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::tcp_flags::*;
+
+    fn t(modifier: FlagsModifier, flags: u8, ignore: u8) -> FlagsTest {
+        FlagsTest { modifier, flags, ignore }
+    }
+
+    #[test]
+    fn flags_table() {
+        use FlagsModifier::*;
+        // (test, packet flags, expected)
+        let cases = [
+            (t(Exact, SYN, 0), SYN, true),                  // flags:S on a bare SYN
+            (t(Exact, SYN, 0), SYN | ACK, false),           // flags:S on SYN/ACK
+            (t(Exact, SYN, CWR | ECE), SYN | ECE, true),    // flags:S,12 ignores ECN bits
+            (t(Exact, SYN, CWR | ECE), SYN | CWR | ECE, true),
+            (t(Exact, SYN | ACK, 0), SYN | ACK, true),      // flags:SA
+            (t(All, SYN, 0), SYN | ACK | PSH, true),        // flags:+S
+            (t(All, SYN | FIN, 0), SYN, false),             // flags:+SF needs both
+            (t(Any, SYN | FIN, 0), FIN | ACK, true),        // flags:*SF
+            (t(Any, SYN | FIN, 0), ACK, false),
+            (t(Not, RST, 0), ACK, true),                    // flags:!R
+            (t(Not, RST, 0), RST | ACK, false),
+            (t(Exact, 0, 0), 0, true),                      // flags:0 (null scan)
+            (t(Exact, 0, 0), FIN, false),
+            (t(Exact, CWR | ECE, 0), CWR | ECE, true),      // flags:CE == flags:12
+            (t(Exact, FIN | PSH | URG, 0), FIN | PSH | URG, true), // xmas flags:FPU
+        ];
+        for (i, (test, pkt, want)) in cases.iter().enumerate() {
+            assert_eq!(flags_match(test, *pkt), *want, "case {i}: {test:?} on {pkt:#04x}");
+        }
+    }
+}

@@ -1,0 +1,1125 @@
+//! Thresholding: `detection_filter`, `threshold`/`event_filter`, threshold.conf `suppress` and
+//! `rate_filter`, with Snort 2.9's arithmetic (`sfutil/sfthd.c`, `sfutil/sfrf.c`, and the order
+//! of `fpLogEvent` in `fpdetect.c`).
+//!
+//! Owns the tracker table: its keys, its memory bound (LRU eviction) and its clock (packet time,
+//! whole seconds). The table lives outside the `RuleSet`, so a rule reload keeps every tracker;
+//! trackers are keyed by (gid, sid, stage, tracked address), never by rule index. It does not
+//! match packets, parse threshold.conf or format alerts.
+//!
+//! # Resource usage
+//! One tracker per (gid, sid, stage, address) that has seen an event, each about
+//! [`TRACKER_BYTES`] bytes. When a new tracker would pass the memcap, the least recently used
+//! one is evicted (Snort's sfxhash does the same, "ANR"); evictions are counted. Once a tracker
+//! exists, testing an event allocates nothing.
+
+use std::collections::HashMap;
+use std::mem::size_of;
+use std::net::IpAddr;
+
+use crate::rules::model::{
+    DetectionFilter, NewAction, RateFilter, Suppress, Threshold, ThresholdKind, Track,
+};
+
+/// Which filter a tracker counts for. One sid may have a detection_filter, an event filter and
+/// several rate filters, each with its own counters (Snort keeps them in separate tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Stage {
+    Detection,
+    Event,
+    /// The n-th rate_filter of its (gid, sid) in threshold.conf order.
+    Rate(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    gid: u32,
+    sid: u32,
+    stage: Stage,
+    /// `None` for `by_rule`.
+    addr: Option<IpAddr>,
+}
+
+/// Counters of one tracker: sfthd's `THD_IP_NODE` (count, prev, tstart, tlast) and sfrf's
+/// `tSFRFTrackingNode` (count, tstart, filterState, revertTime in `tlast`).
+#[derive(Debug, Clone, Copy)]
+struct Tracker {
+    count: u32,
+    prev: u32,
+    tstart: i64,
+    tlast: i64,
+    rate_on: bool,
+}
+
+const NIL: u32 = u32::MAX;
+
+/// A tracker in the slab, linked into the LRU list (head = most recently used).
+#[derive(Debug, Clone)]
+struct Slot {
+    key: Key,
+    tracker: Tracker,
+    prev: u32,
+    next: u32,
+}
+
+/// Approximate bytes one tracker costs: its slab slot plus its hash-map entry with hashbrown's
+/// control byte and 7/8 load factor. Used against the memcap.
+pub const TRACKER_BYTES: usize = size_of::<Slot>() + (size_of::<(Key, u32)>() + 1) * 8 / 7;
+
+/// What the event stage decided for one event (an alert candidate that passed its rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventVerdict {
+    /// Write the alert. `rate_action` is the `new_action` of a rate_filter in force, if any:
+    /// a passive sensor cannot drop, so `drop`/`sdrop`/`reject`/`alert`/`log` all still write
+    /// the alert, and output may show the action.
+    Alert { rate_action: Option<NewAction> },
+    /// A `suppress` matched: never logged.
+    Suppressed,
+    /// The event filter (`threshold`/`event_filter`) held it back.
+    Thresholded,
+    /// A rate_filter with `new_action pass` is in force: no alert.
+    RateLimited,
+}
+
+impl EventVerdict {
+    /// True when an alert is to be written.
+    pub fn is_alert(self) -> bool {
+        matches!(self, EventVerdict::Alert { .. })
+    }
+}
+
+/// threshold.conf `suppress` and `rate_filter` entries indexed by (gid, sid), built once per
+/// rule set so the event stage costs one or two hash lookups however long the lists are.
+#[derive(Debug, Clone, Default)]
+pub struct ThresholdIndex {
+    suppress: HashMap<(u32, u32), Vec<Suppress>>,
+    rate: HashMap<(u32, u32), Vec<RateFilter>>,
+}
+
+impl ThresholdIndex {
+    /// Groups the entries by (gid, sid), keeping their order within a group.
+    pub fn new(suppress: &[Suppress], rate_filters: &[RateFilter]) -> Self {
+        let mut idx = ThresholdIndex::default();
+        for s in suppress {
+            idx.suppress
+                .entry((s.gid, s.sid))
+                .or_default()
+                .push(s.clone());
+        }
+        for r in rate_filters {
+            idx.rate.entry((r.gid, r.sid)).or_default().push(*r);
+        }
+        idx
+    }
+
+    /// True when there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.suppress.is_empty() && self.rate.is_empty()
+    }
+
+    fn suppress_for(&self, gid: u32, sid: u32) -> impl Iterator<Item = &Suppress> + '_ {
+        let exact = self.suppress.get(&(gid, sid));
+        let all = if sid != 0 {
+            self.suppress.get(&(gid, 0))
+        } else {
+            None
+        };
+        exact.into_iter().chain(all).flatten()
+    }
+
+    fn rate_for(&self, gid: u32, sid: u32) -> impl Iterator<Item = &RateFilter> + '_ {
+        let exact = self.rate.get(&(gid, sid));
+        let all = if sid != 0 {
+            self.rate.get(&(gid, 0))
+        } else {
+            None
+        };
+        exact.into_iter().chain(all).flatten()
+    }
+}
+
+/// Tracker table for every thresholding stage, bounded by a memcap.
+///
+/// # Examples
+/// ```
+/// use nsm_sensor::detect::threshold::Thresholds;
+/// use nsm_sensor::rules::model::{Threshold, ThresholdKind, Track};
+/// let mut th = Thresholds::new(1 << 20);
+/// let limit = Threshold { kind: ThresholdKind::Limit, track: Track::BySrc, count: 1, seconds: 60 };
+/// let (src, dst) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+/// assert!(th.event(1, 1000, Some(&limit), &[], &[], src, dst, 0).is_alert());
+/// assert!(!th.event(1, 1000, Some(&limit), &[], &[], src, dst, 1).is_alert());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    map: HashMap<Key, u32>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    head: u32,
+    tail: u32,
+    memcap: usize,
+    max_entries: usize,
+    evictions: u64,
+}
+
+fn tracked(track: Track, src: IpAddr, dst: IpAddr) -> Option<IpAddr> {
+    match track {
+        Track::BySrc => Some(src),
+        Track::ByDst => Some(dst),
+        Track::ByRule => None,
+    }
+}
+
+/// sfthd.c computes `dt` as `(unsigned)(curtime - tstart)`: a clock that went backwards
+/// (out-of-order capture) looks like a huge gap and resets the window. Same here.
+fn elapsed_at_least(now: i64, since: i64, seconds: u32) -> bool {
+    let dt = now.wrapping_sub(since);
+    dt < 0 || dt >= i64::from(seconds)
+}
+
+/// The filter types of sfthd.c `sfthd_test_non_suppress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThdType {
+    Detect,
+    Limit,
+    Threshold,
+    Both,
+}
+
+/// One event against one sfthd tracker; true when the event is logged (or, for `Detect`, when
+/// the rule's match counts). `count` was already incremented for existing trackers, and a new
+/// tracker starts at count 1, tstart = tlast = now, like `sfthd_test_local`.
+fn sfthd_test(ty: ThdType, limit: u32, seconds: u32, t: &mut Tracker, now: i64) -> bool {
+    match ty {
+        ThdType::Detect => {
+            // sfthd.c: on a window reset, remember the previous window's count when the last
+            // hit was within `seconds`, so a sustained flood keeps passing across windows.
+            if elapsed_at_least(now, t.tstart, seconds) {
+                t.tstart = now;
+                let gap = now.wrapping_sub(t.tlast);
+                t.prev = if gap < 0 || gap > i64::from(seconds) {
+                    0
+                } else {
+                    t.count - 1
+                };
+                t.count = 1;
+            }
+            t.tlast = now;
+            t.count > limit || t.prev > limit
+        }
+        ThdType::Limit => {
+            // Snort sfthd.c: windows are fixed and restart when now - start >= seconds.
+            if elapsed_at_least(now, t.tstart, seconds) {
+                t.tstart = now;
+                t.count = 1;
+            }
+            t.count <= limit
+        }
+        ThdType::Threshold => {
+            if elapsed_at_least(now, t.tstart, seconds) {
+                t.tstart = now;
+                t.count = 1;
+            }
+            if t.count >= limit {
+                // Log every Nth and restart the window at that alert.
+                t.count = 0;
+                t.tstart = now;
+                true
+            } else {
+                false
+            }
+        }
+        ThdType::Both => {
+            if elapsed_at_least(now, t.tstart, seconds) {
+                t.tstart = now;
+                t.count = 1;
+                // sfthd.c: the first event of a new window is never logged ("count must be
+                // > 1"), even when count is 1.
+                false
+            } else {
+                t.count == limit
+            }
+        }
+    }
+}
+
+/// One event against one sfrf tracker (sfrf.c `SFRF_TestObject` + `_checkThreshold`, without
+/// SFRF_OVER_RATE, which Snort 2.9 builds without). Returns the new action when the rate filter
+/// is in force, with `true` when it switched on at this very event (Snort's "override": that
+/// event is logged even if the event filter would hold it back).
+fn sfrf_test(rf: &RateFilter, t: &mut Tracker, now: i64) -> Option<(NewAction, bool)> {
+    if rf.seconds != 0 && elapsed_at_least(now, t.tstart, rf.seconds) {
+        t.tstart = now;
+        t.count = 0;
+    }
+    t.count = t.count.saturating_add(1);
+    if t.rate_on {
+        // tlast holds sfrf's revertTime. A timeout of 0 keeps the action forever.
+        if rf.timeout != 0 && elapsed_at_least(now, t.tlast, rf.timeout) {
+            t.rate_on = false;
+        } else {
+            return Some((rf.new_action, false));
+        }
+    }
+    if t.count <= rf.count {
+        return None;
+    }
+    t.tlast = now;
+    t.rate_on = true;
+    Some((rf.new_action, true))
+}
+
+impl Thresholds {
+    /// An empty table that keeps at most about `memcap_bytes` of trackers (at least one).
+    pub fn new(memcap_bytes: usize) -> Self {
+        let max_entries = (memcap_bytes / TRACKER_BYTES).max(1);
+        // Trackers appear only when rules with thresholds fire; start small, grow on creation.
+        let initial = max_entries.min(1024);
+        Thresholds {
+            map: HashMap::with_capacity(initial),
+            slots: Vec::with_capacity(initial),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            memcap: memcap_bytes,
+            max_entries,
+            evictions: 0,
+        }
+    }
+
+    /// Changes the memcap (e.g. on reload), evicting the least recently used trackers until the
+    /// table fits.
+    pub fn set_memcap(&mut self, memcap_bytes: usize) {
+        self.memcap = memcap_bytes;
+        self.max_entries = (memcap_bytes / TRACKER_BYTES).max(1);
+        while self.map.len() > self.max_entries {
+            self.evict_lru();
+        }
+    }
+
+    /// The memcap in bytes.
+    pub fn memcap(&self) -> usize {
+        self.memcap
+    }
+
+    /// Trackers evicted to stay under the memcap, since creation.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Live trackers.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Approximate bytes in use by trackers.
+    pub fn bytes(&self) -> usize {
+        self.map.len() * TRACKER_BYTES
+    }
+
+    /// `detection_filter`: call when the rule has otherwise matched. Returns true when the match
+    /// counts (an event is generated): Snort's `detection_filter_test`, i.e. sfthd's `DETECT`
+    /// type — the first `count` hits of a window are filtered, later ones pass, and a window
+    /// that follows a busy one (last hit within `seconds`, previous window over `count`) passes
+    /// from its first hit.
+    pub fn detection_filter(
+        &mut self,
+        gid: u32,
+        sid: u32,
+        df: &DetectionFilter,
+        src: IpAddr,
+        dst: IpAddr,
+        now_sec: i64,
+    ) -> bool {
+        let key = Key {
+            gid,
+            sid,
+            stage: Stage::Detection,
+            addr: tracked(df.track, src, dst),
+        };
+        let t = self.sfthd_tracker(key, now_sec);
+        sfthd_test(ThdType::Detect, df.count, df.seconds, t, now_sec)
+    }
+
+    /// Event stage for one event, with the threshold.conf lists as given (scanned linearly;
+    /// prefer [`Thresholds::event_indexed`] when they are long).
+    ///
+    /// Snort 2.9 `fpLogEvent` order: the rate filters count every event first (even ones
+    /// later suppressed), then `suppress`, then the event filter (`threshold`); an event held
+    /// back by the event filter is still logged when a rate filter switched on at this very
+    /// event; finally a rate filter in force replaces the action (`pass` → no alert).
+    #[allow(clippy::too_many_arguments)]
+    pub fn event(
+        &mut self,
+        gid: u32,
+        sid: u32,
+        threshold: Option<&Threshold>,
+        suppress: &[Suppress],
+        rate_filters: &[RateFilter],
+        src: IpAddr,
+        dst: IpAddr,
+        now_sec: i64,
+    ) -> EventVerdict {
+        let applies = move |g: u32, s: u32| g == gid && (s == sid || s == 0);
+        self.event_inner(
+            gid,
+            sid,
+            threshold,
+            suppress.iter().filter(|s| applies(s.gid, s.sid)),
+            rate_filters.iter().filter(|r| applies(r.gid, r.sid)),
+            src,
+            dst,
+            now_sec,
+        )
+    }
+
+    /// [`Thresholds::event`] with the threshold.conf lists from a prepared index.
+    #[allow(clippy::too_many_arguments)]
+    pub fn event_indexed(
+        &mut self,
+        index: &ThresholdIndex,
+        gid: u32,
+        sid: u32,
+        threshold: Option<&Threshold>,
+        src: IpAddr,
+        dst: IpAddr,
+        now_sec: i64,
+    ) -> EventVerdict {
+        self.event_inner(
+            gid,
+            sid,
+            threshold,
+            index.suppress_for(gid, sid),
+            index.rate_for(gid, sid),
+            src,
+            dst,
+            now_sec,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event_inner<'a>(
+        &mut self,
+        gid: u32,
+        sid: u32,
+        threshold: Option<&Threshold>,
+        suppress: impl Iterator<Item = &'a Suppress>,
+        rate_filters: impl Iterator<Item = &'a RateFilter>,
+        src: IpAddr,
+        dst: IpAddr,
+        now: i64,
+    ) -> EventVerdict {
+        // 1. rate_filter (sfrf.c SFRF_TestThreshold): every filter counts; the first in force
+        //    decides the action.
+        let mut rate: Option<(NewAction, bool)> = None;
+        let (mut n_exact, mut n_all) = (0u16, 0u16);
+        for rf in rate_filters {
+            let ord = if rf.sid == sid {
+                &mut n_exact
+            } else {
+                &mut n_all
+            };
+            let key = Key {
+                gid,
+                sid: rf.sid,
+                stage: Stage::Rate(*ord),
+                addr: tracked(rf.track, src, dst),
+            };
+            *ord = ord.saturating_add(1);
+            let t = self.sfrf_tracker(key, now);
+            if let Some(r) = sfrf_test(rf, t, now) {
+                rate.get_or_insert(r);
+            }
+        }
+        let overriding = rate.is_some_and(|(_, o)| o);
+
+        // 2. suppress (sfthd.c sfthd_test_suppress): no `track … ip` → every event; otherwise
+        //    events whose tracked address is in the set. Snort tests sid-0 (global) objects
+        //    only when the sid's own objects decided nothing; here every suppress applies
+        //    first, so `suppress gen_id 1, sig_id 0` also covers sids with a threshold.
+        for s in suppress {
+            let hit = match &s.by {
+                None => true,
+                Some((track, set)) => match tracked(*track, src, dst) {
+                    Some(a) => set.contains(&a),
+                    // `by_rule` names no address: the whole sid.
+                    None => true,
+                },
+            };
+            if hit {
+                return EventVerdict::Suppressed;
+            }
+        }
+
+        // 3. event filter (in-rule threshold, or the threshold.conf entry that replaced it).
+        if let Some(th) = threshold {
+            let ty = match th.kind {
+                ThresholdKind::Limit => ThdType::Limit,
+                ThresholdKind::Threshold => ThdType::Threshold,
+                ThresholdKind::Both => ThdType::Both,
+            };
+            let key = Key {
+                gid,
+                sid,
+                stage: Stage::Event,
+                addr: tracked(th.track, src, dst),
+            };
+            let t = self.sfthd_tracker(key, now);
+            if !sfthd_test(ty, th.count, th.seconds, t, now) && !overriding {
+                return EventVerdict::Thresholded;
+            }
+        }
+
+        match rate {
+            Some((NewAction::Pass, _)) => EventVerdict::RateLimited,
+            Some((a, _)) => EventVerdict::Alert {
+                rate_action: Some(a),
+            },
+            None => EventVerdict::Alert { rate_action: None },
+        }
+    }
+
+    /// The sfthd tracker for `key`: an existing one gets its count incremented, a new one starts
+    /// at count 1 with its window at `now` (sfthd.c `sfthd_test_local`).
+    fn sfthd_tracker(&mut self, key: Key, now: i64) -> &mut Tracker {
+        let (i, new) = self.lookup(key, now);
+        let t = &mut self.slots[i as usize].tracker;
+        if new {
+            *t = Tracker {
+                count: 1,
+                prev: 0,
+                tstart: now,
+                tlast: now,
+                rate_on: false,
+            };
+        } else {
+            t.count = t.count.saturating_add(1);
+        }
+        t
+    }
+
+    /// The sfrf tracker for `key`: a new one starts at count 0, window at `now`, off.
+    fn sfrf_tracker(&mut self, key: Key, now: i64) -> &mut Tracker {
+        let (i, new) = self.lookup(key, now);
+        let t = &mut self.slots[i as usize].tracker;
+        if new {
+            *t = Tracker {
+                count: 0,
+                prev: 0,
+                tstart: now,
+                tlast: now,
+                rate_on: false,
+            };
+        }
+        t
+    }
+
+    /// Finds or creates the slot for `key` and makes it the most recently used.
+    fn lookup(&mut self, key: Key, now: i64) -> (u32, bool) {
+        if let Some(&i) = self.map.get(&key) {
+            self.unlink(i);
+            self.push_front(i);
+            return (i, false);
+        }
+        while self.map.len() >= self.max_entries {
+            self.evict_lru();
+        }
+        let slot = Slot {
+            key,
+            tracker: Tracker {
+                count: 0,
+                prev: 0,
+                tstart: now,
+                tlast: now,
+                rate_on: false,
+            },
+            prev: NIL,
+            next: NIL,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, i);
+        self.push_front(i);
+        (i, true)
+    }
+
+    fn evict_lru(&mut self) {
+        let i = self.tail;
+        if i == NIL {
+            return;
+        }
+        self.unlink(i);
+        let key = self.slots[i as usize].key;
+        self.map.remove(&key);
+        self.free.push(i);
+        self.evictions += 1;
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = {
+            let s = &self.slots[i as usize];
+            (s.prev, s.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+        let s = &mut self.slots[i as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+
+    fn push_front(&mut self, i: u32) {
+        let old = self.head;
+        {
+            let s = &mut self.slots[i as usize];
+            s.prev = NIL;
+            s.next = old;
+        }
+        if old != NIL {
+            self.slots[old as usize].prev = i;
+        } else {
+            self.tail = i;
+        }
+        self.head = i;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::model::AddrSet;
+
+    const T: [i64; 9] = [0, 1, 2, 60, 61, 62, 120, 121, 180];
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn th(kind: ThresholdKind, track: Track, count: u32, seconds: u32) -> Threshold {
+        Threshold {
+            kind,
+            track,
+            count,
+            seconds,
+        }
+    }
+
+    /// Times at which `event` alerts for src→dst.
+    fn alerts(
+        t: &mut Thresholds,
+        thr: &Threshold,
+        src: &str,
+        dst: &str,
+        times: &[i64],
+    ) -> Vec<i64> {
+        times
+            .iter()
+            .copied()
+            .filter(|&now| {
+                t.event(1, 100, Some(thr), &[], &[], ip(src), ip(dst), now)
+                    .is_alert()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn threshold_vectors_from_design() {
+        use ThresholdKind::*;
+        let cases: &[(ThresholdKind, u32, &[i64])] = &[
+            (Limit, 1, &[0, 60, 120, 180]),
+            (Threshold, 2, &[1, 60, 62, 121]),
+            (Both, 2, &[1, 61, 121]),
+        ];
+        for &(kind, count, want) in cases {
+            for track in [Track::BySrc, Track::ByDst] {
+                let mut t = Thresholds::new(1 << 20);
+                let thr = th(kind, track, count, 60);
+                assert_eq!(
+                    alerts(&mut t, &thr, "10.0.0.1", "10.0.0.2", &T),
+                    want,
+                    "{kind:?} {track:?}"
+                );
+            }
+        }
+    }
+
+    /// (kind, count, seconds, event times, expected alert times)
+    type Case = (ThresholdKind, u32, u32, &'static [i64], &'static [i64]);
+
+    #[test]
+    fn threshold_more_vectors() {
+        use ThresholdKind::*;
+        let cases: &[Case] = &[
+            (Limit, 2, 10, &[0, 0, 0, 5, 10, 10, 10], &[0, 0, 10, 10]),
+            (Threshold, 3, 10, &[0, 1, 2, 3, 4, 5, 6], &[2, 5]),
+            (Threshold, 1, 10, &[0, 1, 2], &[0, 1, 2]),
+            (Both, 1, 10, &[0, 1, 10, 11], &[0]),
+            (Both, 3, 10, &[0, 1, 2, 3, 4], &[2]),
+            // Time going backwards resets the window (sfthd.c's unsigned dt).
+            (Limit, 1, 60, &[100, 101, 50, 51], &[100, 50]),
+        ];
+        for &(kind, count, seconds, times, want) in cases {
+            let mut t = Thresholds::new(1 << 20);
+            let thr = th(kind, Track::BySrc, count, seconds);
+            assert_eq!(
+                alerts(&mut t, &thr, "10.0.0.1", "10.0.0.2", times),
+                want,
+                "{kind:?}/{count}"
+            );
+        }
+    }
+
+    #[test]
+    fn by_src_and_by_dst_keep_separate_trackers() {
+        let mut t = Thresholds::new(1 << 20);
+        let by_src = th(ThresholdKind::Limit, Track::BySrc, 1, 60);
+        // Two sources to one destination: each source gets its own first alert.
+        assert_eq!(
+            alerts(&mut t, &by_src, "10.0.0.1", "10.9.9.9", &[0, 1]),
+            [0]
+        );
+        assert_eq!(
+            alerts(&mut t, &by_src, "10.0.0.2", "10.9.9.9", &[2, 3]),
+            [2]
+        );
+        assert_eq!(t.len(), 2);
+
+        let mut t = Thresholds::new(1 << 20);
+        let by_dst = th(ThresholdKind::Limit, Track::ByDst, 1, 60);
+        assert_eq!(
+            alerts(&mut t, &by_dst, "10.0.0.1", "10.9.9.9", &[0, 1]),
+            [0]
+        );
+        // Same destination from another source: same tracker, still limited.
+        assert_eq!(
+            alerts(&mut t, &by_dst, "10.0.0.2", "10.9.9.9", &[2]),
+            [] as [i64; 0]
+        );
+        assert_eq!(alerts(&mut t, &by_dst, "10.0.0.2", "10.9.9.8", &[3]), [3]);
+        // IPv6 addresses are tracked like IPv4 ones.
+        assert_eq!(
+            alerts(&mut t, &by_dst, "2001:db8::1", "2001:db8::2", &[4, 5]),
+            [4]
+        );
+    }
+
+    #[test]
+    fn detection_filter_vectors() {
+        // (count, seconds, hit times, times at which the match counts)
+        let cases: &[(u32, u32, &[i64], &[i64])] = &[
+            (2, 60, &[0, 1, 2, 3], &[2, 3]),
+            // A busy window carries over: the previous window's count (4) > 2 and its last hit
+            // is within `seconds`, so the next window passes from its first hit.
+            (
+                2,
+                10,
+                &[0, 1, 2, 3, 10, 11, 40, 41, 42],
+                &[2, 3, 10, 11, 42],
+            ),
+            // Slow hits never pass.
+            (1, 5, &[0, 6, 12, 18], &[]),
+            (1, 5, &[0, 1, 6, 7], &[1, 6, 7]),
+            (1, 5, &[0, 1, 7, 8], &[1, 8]),
+            (0, 5, &[0, 100], &[0, 100]),
+        ];
+        for &(count, seconds, times, want) in cases {
+            let mut t = Thresholds::new(1 << 20);
+            let df = DetectionFilter {
+                track: Track::BySrc,
+                count,
+                seconds,
+            };
+            let got: Vec<i64> = times
+                .iter()
+                .copied()
+                .filter(|&n| t.detection_filter(1, 7, &df, ip("1.1.1.1"), ip("2.2.2.2"), n))
+                .collect();
+            assert_eq!(got, want, "count {count} seconds {seconds}");
+        }
+    }
+
+    #[test]
+    fn detection_filter_suricata_verify_hostsrc() {
+        // suricata-verify threshold/detection_filter-rule-hostsrc: 8 echo requests from one
+        // source within the hour; count N lets 8 - N through (0 when N >= 8).
+        let times = [0, 0, 1, 1, 2, 3, 5, 8];
+        for (count, want) in [(1, 7), (2, 6), (4, 4), (7, 1), (8, 0)] {
+            let mut t = Thresholds::new(1 << 20);
+            let df = DetectionFilter {
+                track: Track::BySrc,
+                count,
+                seconds: 3600,
+            };
+            let got = times
+                .iter()
+                .filter(|&&n| t.detection_filter(1, 2, &df, ip("10.0.0.1"), ip("10.0.0.2"), n))
+                .count();
+            assert_eq!(got, want, "count {count}");
+        }
+    }
+
+    #[test]
+    fn detection_filter_tracks_per_address() {
+        let mut t = Thresholds::new(1 << 20);
+        let df = DetectionFilter {
+            track: Track::ByDst,
+            count: 1,
+            seconds: 60,
+        };
+        let hit = |t: &mut Thresholds, dst: &str, now| {
+            t.detection_filter(1, 7, &df, ip("1.1.1.1"), ip(dst), now)
+        };
+        assert!(!hit(&mut t, "2.2.2.2", 0));
+        assert!(!hit(&mut t, "2.2.2.3", 0));
+        assert!(hit(&mut t, "2.2.2.2", 1));
+        assert!(hit(&mut t, "2.2.2.3", 1));
+        // The event filter of the same sid is a different tracker.
+        let limit = th(ThresholdKind::Limit, Track::ByDst, 1, 60);
+        assert!(t
+            .event(
+                1,
+                7,
+                Some(&limit),
+                &[],
+                &[],
+                ip("1.1.1.1"),
+                ip("2.2.2.2"),
+                2
+            )
+            .is_alert());
+    }
+
+    fn set(cidr_lo: &str, cidr_hi: &str) -> AddrSet {
+        let lo = match ip(cidr_lo) {
+            IpAddr::V4(a) => u32::from(a),
+            IpAddr::V6(_) => unreachable!(),
+        };
+        let hi = match ip(cidr_hi) {
+            IpAddr::V4(a) => u32::from(a),
+            IpAddr::V6(_) => unreachable!(),
+        };
+        AddrSet {
+            v4: vec![(lo, hi)],
+            v6: vec![],
+        }
+    }
+
+    #[test]
+    fn suppress_with_and_without_ip() {
+        let net = set("10.1.0.0", "10.1.255.255");
+        let sup = [
+            Suppress {
+                gid: 1,
+                sid: 100,
+                by: None,
+            },
+            Suppress {
+                gid: 1,
+                sid: 200,
+                by: Some((Track::BySrc, net.clone())),
+            },
+            Suppress {
+                gid: 1,
+                sid: 300,
+                by: Some((Track::ByDst, net.clone())),
+            },
+            Suppress {
+                gid: 3,
+                sid: 0,
+                by: None,
+            },
+        ];
+        // (gid, sid, src, dst, suppressed?)
+        let cases = [
+            (1, 100, "10.1.0.1", "8.8.8.8", true),
+            (1, 100, "8.8.8.8", "8.8.4.4", true),
+            (1, 101, "10.1.0.1", "8.8.8.8", false),
+            (1, 200, "10.1.2.3", "8.8.8.8", true),
+            (1, 200, "8.8.8.8", "10.1.2.3", false),
+            (1, 300, "8.8.8.8", "10.1.2.3", true),
+            (1, 300, "10.1.2.3", "8.8.8.8", false),
+            (3, 1, "1.2.3.4", "5.6.7.8", true),
+            (3, 999, "1.2.3.4", "5.6.7.8", true),
+            (2, 100, "10.1.0.1", "8.8.8.8", false),
+        ];
+        let idx = ThresholdIndex::new(&sup, &[]);
+        for (gid, sid, s, d, want) in cases {
+            let mut t = Thresholds::new(1 << 20);
+            let v = t.event(gid, sid, None, &sup, &[], ip(s), ip(d), 0);
+            assert_eq!(v == EventVerdict::Suppressed, want, "{gid}:{sid} {s}->{d}");
+            let v = t.event_indexed(&idx, gid, sid, None, ip(s), ip(d), 0);
+            assert_eq!(
+                v == EventVerdict::Suppressed,
+                want,
+                "indexed {gid}:{sid} {s}->{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn suppressed_events_do_not_count_toward_the_event_filter() {
+        let sup = [Suppress {
+            gid: 1,
+            sid: 100,
+            by: Some((Track::BySrc, set("10.0.0.1", "10.0.0.1"))),
+        }];
+        let thr = th(ThresholdKind::Threshold, Track::ByDst, 2, 60);
+        let mut t = Thresholds::new(1 << 20);
+        let mut ev =
+            |src: &str, now| t.event(1, 100, Some(&thr), &sup, &[], ip(src), ip("9.9.9.9"), now);
+        assert_eq!(ev("10.0.0.1", 0), EventVerdict::Suppressed);
+        assert_eq!(ev("10.0.0.2", 1), EventVerdict::Thresholded);
+        assert_eq!(ev("10.0.0.1", 2), EventVerdict::Suppressed);
+        assert!(ev("10.0.0.2", 3).is_alert());
+    }
+
+    fn rf(
+        track: Track,
+        count: u32,
+        seconds: u32,
+        new_action: NewAction,
+        timeout: u32,
+    ) -> RateFilter {
+        RateFilter {
+            gid: 1,
+            sid: 100,
+            track,
+            count,
+            seconds,
+            new_action,
+            timeout,
+        }
+    }
+
+    #[test]
+    fn rate_filter_vectors() {
+        use NewAction::*;
+        let a = EventVerdict::Alert { rate_action: None };
+        let d = EventVerdict::Alert {
+            rate_action: Some(Drop),
+        };
+        let p = EventVerdict::RateLimited;
+        // (filter, times, verdict per event)
+        let cases: Vec<(RateFilter, Vec<i64>, Vec<EventVerdict>)> = vec![
+            // More than 2 within 10 s → drop for 5 s from the switch-on; at the timeout (t=7)
+            // the window's count is still over, so it switches on again at once (sfrf.c); the
+            // window restarting at t=12 ends it.
+            (
+                rf(Track::BySrc, 2, 10, Drop, 5),
+                vec![0, 1, 2, 3, 6, 7, 8, 12, 13],
+                vec![a, a, d, d, d, d, d, a, a],
+            ),
+            // pass: the alert disappears while the filter is on; at t=31 the timeout has run
+            // and the new window holds one event, so it alerts; t=40 is the 2nd in that window.
+            (
+                rf(Track::ByRule, 1, 10, Pass, 30),
+                vec![0, 1, 2, 31, 40, 41],
+                vec![a, p, p, a, p, p],
+            ),
+            // Back under the rate after the timeout: original action again.
+            (
+                rf(Track::ByDst, 1, 10, Pass, 5),
+                vec![0, 1, 6, 20],
+                vec![a, p, p, a],
+            ),
+            // timeout 0: once on, it stays on.
+            (
+                rf(Track::BySrc, 1, 1, Reject, 0),
+                vec![0, 0, 100],
+                vec![
+                    a,
+                    EventVerdict::Alert {
+                        rate_action: Some(Reject),
+                    },
+                    EventVerdict::Alert {
+                        rate_action: Some(Reject),
+                    },
+                ],
+            ),
+        ];
+        for (filter, times, want) in cases {
+            let mut t = Thresholds::new(1 << 20);
+            let got: Vec<EventVerdict> = times
+                .iter()
+                .map(|&n| {
+                    t.event(
+                        1,
+                        100,
+                        None,
+                        &[],
+                        &[filter],
+                        ip("1.1.1.1"),
+                        ip("2.2.2.2"),
+                        n,
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn rate_filter_switch_on_overrides_event_filter() {
+        // Snort fpLogEvent: the event at which the rate filter switches on is logged even when
+        // the event filter holds it back; later ones are not.
+        let limit = th(ThresholdKind::Limit, Track::BySrc, 1, 60);
+        let filters = [rf(Track::BySrc, 2, 60, NewAction::Drop, 60)];
+        let mut t = Thresholds::new(1 << 20);
+        let got: Vec<EventVerdict> = (0..4)
+            .map(|n| {
+                t.event(
+                    1,
+                    100,
+                    Some(&limit),
+                    &[],
+                    &filters,
+                    ip("1.1.1.1"),
+                    ip("2.2.2.2"),
+                    n,
+                )
+            })
+            .collect();
+        let d = EventVerdict::Alert {
+            rate_action: Some(NewAction::Drop),
+        };
+        assert_eq!(
+            got,
+            [
+                EventVerdict::Alert { rate_action: None },
+                EventVerdict::Thresholded,
+                d,
+                EventVerdict::Thresholded
+            ]
+        );
+    }
+
+    #[test]
+    fn rate_filter_counts_suppressed_events_and_by_src_is_separate() {
+        let filters = [rf(Track::BySrc, 1, 60, NewAction::Pass, 60)];
+        let sup = [Suppress {
+            gid: 1,
+            sid: 100,
+            by: Some((Track::BySrc, set("1.1.1.1", "1.1.1.1"))),
+        }];
+        let idx = ThresholdIndex::new(&sup, &filters);
+        let mut t = Thresholds::new(1 << 20);
+        let mut ev = |s: &str, n| t.event_indexed(&idx, 1, 100, None, ip(s), ip("2.2.2.2"), n);
+        assert_eq!(ev("1.1.1.1", 0), EventVerdict::Suppressed);
+        assert_eq!(ev("1.1.1.1", 1), EventVerdict::Suppressed);
+        assert!(ev("1.1.1.2", 2).is_alert());
+        assert_eq!(ev("1.1.1.2", 3), EventVerdict::RateLimited);
+        assert_eq!(ev("1.1.1.3", 4), EventVerdict::Alert { rate_action: None });
+    }
+
+    #[test]
+    fn lru_eviction_under_tiny_memcap() {
+        let mut t = Thresholds::new(3 * TRACKER_BYTES);
+        let limit = th(ThresholdKind::Limit, Track::BySrc, 1, 600);
+        let src = |i: u8| IpAddr::from([10, 0, 0, i]);
+        let ev = |t: &mut Thresholds, i: u8, n| {
+            t.event(1, 100, Some(&limit), &[], &[], src(i), ip("9.9.9.9"), n)
+                .is_alert()
+        };
+        assert!(ev(&mut t, 1, 0));
+        assert!(ev(&mut t, 2, 1));
+        assert!(ev(&mut t, 3, 2));
+        assert!(!ev(&mut t, 1, 3)); // touches 1: 2 is now the least recently used
+        assert!(ev(&mut t, 4, 4)); // evicts 2
+        assert_eq!((t.len(), t.evictions()), (3, 1));
+        assert!(!ev(&mut t, 1, 5)); // 1 survived
+        assert!(!ev(&mut t, 3, 6)); // 3 survived
+        assert!(ev(&mut t, 2, 7)); // 2 was forgotten: alerts again, evicting 4
+        assert_eq!((t.len(), t.evictions()), (3, 2));
+        assert!(ev(&mut t, 4, 8));
+        assert!(t.bytes() <= 3 * TRACKER_BYTES);
+        t.set_memcap(TRACKER_BYTES);
+        assert_eq!((t.len(), t.evictions()), (1, 5));
+    }
+
+    #[test]
+    fn zero_memcap_still_keeps_one_tracker() {
+        let mut t = Thresholds::new(0);
+        let limit = th(ThresholdKind::Limit, Track::BySrc, 1, 60);
+        assert!(t
+            .event(
+                1,
+                1,
+                Some(&limit),
+                &[],
+                &[],
+                ip("1.1.1.1"),
+                ip("2.2.2.2"),
+                0
+            )
+            .is_alert());
+        assert!(!t
+            .event(
+                1,
+                1,
+                Some(&limit),
+                &[],
+                &[],
+                ip("1.1.1.1"),
+                ip("2.2.2.2"),
+                1
+            )
+            .is_alert());
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn trackers_survive_a_reload() {
+        // Trackers are keyed by gid:sid, not by rule index: a new rule list (different order,
+        // new index) with the same Thresholds keeps counting.
+        let mut t = Thresholds::new(1 << 20);
+        let old = [th(ThresholdKind::Limit, Track::BySrc, 2, 60)];
+        let ev = |t: &mut Thresholds, thr: &Threshold, idx: &ThresholdIndex, n| {
+            t.event_indexed(
+                idx,
+                1,
+                2404000,
+                Some(thr),
+                ip("192.168.0.31"),
+                ip("161.53.178.240"),
+                n,
+            )
+        };
+        let idx = ThresholdIndex::new(&[], &[]);
+        assert!(ev(&mut t, &old[0], &idx, 0).is_alert());
+        assert!(ev(&mut t, &old[0], &idx, 1).is_alert());
+        let new_rules = [th(ThresholdKind::Limit, Track::BySrc, 1, 60), old[0]];
+        let idx2 = ThresholdIndex::new(&[], &[rf(Track::BySrc, 100, 60, NewAction::Drop, 1)]);
+        assert_eq!(
+            ev(&mut t, &new_rules[1], &idx2, 2),
+            EventVerdict::Thresholded
+        );
+        assert!(ev(&mut t, &new_rules[1], &idx2, 60).is_alert());
+    }
+
+    #[test]
+    fn no_filters_means_alert() {
+        let mut t = Thresholds::new(1 << 20);
+        let v = t.event(1, 1, None, &[], &[], ip("1.1.1.1"), ip("2.2.2.2"), 0);
+        assert_eq!(v, EventVerdict::Alert { rate_action: None });
+        assert!(t.is_empty());
+    }
+}
