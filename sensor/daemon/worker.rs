@@ -94,6 +94,7 @@ pub fn capture_loop<S: PacketSource>(
     let mut next_flush = Instant::now() + flush_every;
     let mut next_publish = Instant::now();
     let mut since_housekeeping = 0u64;
+    let mut next_idle = Instant::now();
     let result = loop {
         let idle = match src.next_packet() {
             Ok(Next::Packet(pkt)) => {
@@ -127,22 +128,30 @@ pub fn capture_loop<S: PacketSource>(
                 Err(e) => tracing::error!("reopening the alert files: {e}"),
             }
         }
+        if idle && now >= next_idle {
+            // Quiet link: nothing else would expire flows (they age on packet time).
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            pipeline.idle(wall);
+            next_idle = now + Duration::from_secs(1);
+        }
         if now >= next_flush {
             pipeline.flush();
             next_flush = now + flush_every;
         }
         if now >= next_publish || shared.publish_now.load(Ordering::Relaxed) {
-            publish(&mut src, &pipeline, &shared);
+            publish(&mut src, &mut pipeline, &shared);
             next_publish = now + PUBLISH_EVERY;
         }
     };
     pipeline.flush();
-    publish(&mut src, &pipeline, &shared);
+    publish(&mut src, &mut pipeline, &shared);
     // `pipeline` is dropped on return: the ring file closes after its last whole record.
     result
 }
 
-fn publish<S: PacketSource>(src: &mut S, pipeline: &Pipeline, shared: &Shared) {
+fn publish<S: PacketSource>(src: &mut S, pipeline: &mut Pipeline, shared: &Shared) {
     let source = src.stats();
     if let Ok(mut snap) = shared.snapshot.lock() {
         snap.pipeline.clone_from(pipeline.stats());
