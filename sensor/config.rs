@@ -191,6 +191,11 @@ impl Default for RingConfig {
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { user: String::new(), group: String::new(), stats_interval_s: 60, watchdog: true }
+        DaemonConfig {
+            user: String::new(),
+            group: String::new(),
+            stats_interval_s: 60,
+            watchdog: true,
+        }
     }
 }

@@ -32,7 +32,13 @@ impl Ring {
     ///
     /// # Errors
     /// A write failure.
-    pub fn write(&mut self, ts_sec: i64, ts_usec: u32, wire_len: u32, data: &[u8]) -> io::Result<()> {
+    pub fn write(
+        &mut self,
+        ts_sec: i64,
+        ts_usec: u32,
+        wire_len: u32,
+        data: &[u8],
+    ) -> io::Result<()> {
         let _ = (ts_sec, ts_usec, wire_len, data);
         todo!()
     }

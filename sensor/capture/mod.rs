@@ -89,14 +89,24 @@ impl OfflineSource {
     /// does not compile.
     pub fn open(path: &Path, bpf: &str) -> Result<Self, CaptureError> {
         let name = path.display().to_string();
-        let err = |message: String| CaptureError { source: name.clone(), message };
+        let err = |message: String| CaptureError {
+            source: name.clone(),
+            message,
+        };
         let mut cap = pcap::Capture::from_file(path).map_err(|e| err(e.to_string()))?;
         if !bpf.trim().is_empty() {
-            cap.filter(bpf, true).map_err(|e| err(format!("BPF filter {bpf:?}: {e}")))?;
+            cap.filter(bpf, true)
+                .map_err(|e| err(format!("BPF filter {bpf:?}: {e}")))?;
         }
         let linktype = cap.get_datalink().0;
         let snaplen = file_snaplen(path).unwrap_or(65535);
-        Ok(OfflineSource { cap, linktype, snaplen, name, delivered: 0 })
+        Ok(OfflineSource {
+            cap,
+            linktype,
+            snaplen,
+            name,
+            delivered: 0,
+        })
     }
 
     /// Frames delivered so far.
@@ -187,7 +197,12 @@ pub struct MemorySource {
 
 impl MemorySource {
     pub fn new(linktype: i32, snaplen: u32) -> Self {
-        MemorySource { linktype, snaplen, frames: Vec::new(), pos: 0 }
+        MemorySource {
+            linktype,
+            snaplen,
+            frames: Vec::new(),
+            pos: 0,
+        }
     }
 
     /// Adds a frame captured whole at `ts_sec.ts_usec`.
@@ -217,7 +232,12 @@ impl PacketSource for MemorySource {
         self.pos += 1;
         let wire_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let cut = data.len().min(self.snaplen as usize);
-        Ok(Next::Packet(RawPacket { ts_sec: *sec, ts_usec: *usec, wire_len, data: &data[..cut] }))
+        Ok(Next::Packet(RawPacket {
+            ts_sec: *sec,
+            ts_usec: *usec,
+            wire_len,
+            data: &data[..cut],
+        }))
     }
 
     fn linktype(&self) -> i32 {
@@ -242,12 +262,15 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p)
-                .map_err(|e| CaptureError { source: p.display().to_string(), message: e.to_string() })?;
+            let rd = std::fs::read_dir(p).map_err(|e| CaptureError {
+                source: p.display().to_string(),
+                message: e.to_string(),
+            })?;
             let mut files: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
-                    f.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+                    f.extension()
+                        .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
                 })
                 .collect();
             files.sort();

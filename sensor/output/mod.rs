@@ -1,8 +1,14 @@
 //! Alert writers: Snort `alert` (alert_full), `alert.fast` (alert_fast) and Suricata EVE JSON.
-//! Formatting only; what alerts is decided by `detect`.
+//! Formatting ([`snort`], [`eve`]) and the buffered files ([`Outputs`]); what alerts is decided
+//! by `detect`.
 
-use std::io;
-use std::path::PathBuf;
+pub mod eve;
+pub mod snort;
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::config::Timestamps;
 use crate::decode::Packet;
@@ -31,8 +37,59 @@ pub struct AlertEvent<'a> {
     pub flow_id: u64,
 }
 
+/// File names in LOGDIR, as Snort and Suricata name them.
+pub const ALERT_FULL_FILE: &str = "alert";
+pub const ALERT_FAST_FILE: &str = "alert.fast";
+pub const EVE_FILE: &str = "eve.json";
+
+/// Buffer size of each writer: a few dozen alerts between flushes.
+const BUF_SIZE: usize = 64 * 1024;
+
+/// One open, buffered, append-only file.
+struct Sink {
+    path: PathBuf,
+    w: BufWriter<File>,
+}
+
+impl Sink {
+    fn open(path: PathBuf) -> io::Result<Sink> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&path)?;
+        Ok(Sink {
+            path,
+            w: BufWriter::with_capacity(BUF_SIZE, file),
+        })
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.w.flush()?;
+        let fresh = Sink::open(self.path.clone())?;
+        *self = fresh;
+        Ok(())
+    }
+}
+
+/// Which format a sink holds.
+#[derive(Clone, Copy)]
+enum Format {
+    Full,
+    Fast,
+    Eve,
+}
+
 /// The open alert files. Buffered; flushed by [`Outputs::flush`], on a timer by the caller.
-pub struct Outputs {}
+///
+/// Formatting reuses one scratch buffer, so an alert costs no allocation beyond what EVE's
+/// serializer does.
+pub struct Outputs {
+    dir: PathBuf,
+    timestamps: Timestamps,
+    sinks: Vec<(Format, Sink)>,
+    scratch: Vec<u8>,
+}
 
 impl Outputs {
     /// Creates LOGDIR (0750) and opens the enabled files for appending (0640).
@@ -40,8 +97,38 @@ impl Outputs {
     /// # Errors
     /// The directory or a file cannot be created or opened.
     pub fn open(opts: &OutputOptions) -> io::Result<Outputs> {
-        let _ = opts;
-        todo!()
+        if !opts.dir.is_dir() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(&opts.dir)
+                .map_err(|e| with_path(e, &opts.dir))?;
+        }
+        let mut sinks = Vec::new();
+        for (on, format, name) in [
+            (opts.alert_full, Format::Full, ALERT_FULL_FILE),
+            (opts.alert_fast, Format::Fast, ALERT_FAST_FILE),
+            (opts.eve, Format::Eve, EVE_FILE),
+        ] {
+            if on {
+                let path = opts.dir.join(name);
+                sinks.push((
+                    format,
+                    Sink::open(path.clone()).map_err(|e| with_path(e, &path))?,
+                ));
+            }
+        }
+        Ok(Outputs {
+            dir: opts.dir.clone(),
+            timestamps: opts.timestamps,
+            sinks,
+            scratch: Vec::with_capacity(4096),
+        })
+    }
+
+    /// LOGDIR.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Formats and buffers one alert in every enabled format.
@@ -49,21 +136,64 @@ impl Outputs {
     /// # Errors
     /// A write failure of a file (the others are still written).
     pub fn alert(&mut self, ev: &AlertEvent<'_>) -> io::Result<()> {
-        let _ = ev;
-        todo!()
+        let mut result = Ok(());
+        for (format, sink) in &mut self.sinks {
+            self.scratch.clear();
+            match format {
+                Format::Full => snort::format_full(ev, self.timestamps, &mut self.scratch),
+                Format::Fast => snort::format_fast(ev, self.timestamps, &mut self.scratch),
+                Format::Eve => eve::format_alert(ev, self.timestamps, &mut self.scratch),
+            }
+            if let Err(e) = sink.w.write_all(&self.scratch) {
+                if result.is_ok() {
+                    result = Err(with_path(e, &sink.path));
+                }
+            }
+        }
+        result
     }
 
     /// # Errors
-    /// A flush failure.
+    /// A flush failure (every file is still tried).
     pub fn flush(&mut self) -> io::Result<()> {
-        todo!()
+        let mut result = Ok(());
+        for (_, sink) in &mut self.sinks {
+            if let Err(e) = sink.w.flush() {
+                if result.is_ok() {
+                    result = Err(with_path(e, &sink.path));
+                }
+            }
+        }
+        result
     }
 
     /// Flushes, closes and reopens every file (after logrotate moved them).
     ///
     /// # Errors
-    /// A file cannot be reopened.
+    /// A file cannot be reopened (every file is still tried).
     pub fn reopen(&mut self) -> io::Result<()> {
-        todo!()
+        let mut result = Ok(());
+        for (_, sink) in &mut self.sinks {
+            if let Err(e) = sink.reopen() {
+                if result.is_ok() {
+                    result = Err(with_path(e, &sink.path));
+                }
+            }
+        }
+        result
     }
 }
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Names the file in an I/O error.
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -54,7 +54,10 @@ pub struct AddrSet {
 impl AddrSet {
     /// Every address of both families.
     pub fn any() -> Self {
-        AddrSet { v4: vec![(0, u32::MAX)], v6: vec![(0, u128::MAX)] }
+        AddrSet {
+            v4: vec![(0, u32::MAX)],
+            v6: vec![(0, u128::MAX)],
+        }
     }
 
     pub fn is_any(&self) -> bool {
@@ -88,7 +91,9 @@ pub struct PortSet {
 
 impl PortSet {
     pub fn any() -> Self {
-        PortSet { ranges: vec![(0, u16::MAX)] }
+        PortSet {
+            ranges: vec![(0, u16::MAX)],
+        }
     }
 
     pub fn is_any(&self) -> bool {
@@ -271,7 +276,10 @@ pub enum HeaderTest {
     Ack(Cmp),
     SameIp,
     /// `fragbits:[+*!]<MDR>`: bits as in the IPv4 flags field (R=0x4, D=0x2, M=0x1).
-    Fragbits { modifier: FlagsModifier, bits: u8 },
+    Fragbits {
+        modifier: FlagsModifier,
+        bits: u8,
+    },
 }
 
 /// One compiled rule.
