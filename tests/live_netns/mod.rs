@@ -147,8 +147,13 @@ impl NetPair {
 
     /// `count` UDP datagrams from B to A's `port`.
     pub fn udp_from_b(&self, port: u16, count: u32) {
+        self.udp_from_b_sized(port, count, 16);
+    }
+
+    /// `count` UDP datagrams of `size` payload bytes from B to A's `port`.
+    pub fn udp_from_b_sized(&self, port: u16, count: u32, size: usize) {
         let script = format!(
-            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range({count}):\n  s.sendto(b'nsm-test %d' % i,('{SENSOR_IP}',{port}))\n"
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range({count}):\n  s.sendto((b'nsm-test %06d ' % i).ljust({size}, b'x'),('{SENSOR_IP}',{port}))\n"
         );
         let out = self
             .in_b("python3")
@@ -273,12 +278,15 @@ pub struct Workdir {
 
 impl Workdir {
     pub fn new() -> Workdir {
-        Workdir {
-            dir: tempfile::Builder::new()
-                .prefix("nsmt-live-")
-                .tempdir()
-                .expect("tempdir"),
-        }
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("nsmt-live-")
+            .tempdir()
+            .expect("tempdir");
+        // A sensor that dropped to another user must still reach its files in here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        Workdir { dir }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
