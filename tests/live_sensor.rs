@@ -339,9 +339,7 @@ fn runs_as_nobody_and_rotates_the_ring() {
 fn udp_pcap(path: &Path, src_mac: [u8; 6], dst_mac: [u8; 6], n: u32) {
     let mut out = Vec::new();
     // Classic pcap header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, LINKTYPE_ETHERNET.
-    for w in [0xa1b2_c3d4u32] {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     out.extend_from_slice(&[0; 8]);
