@@ -1,0 +1,449 @@
+//! `nsm-sensor investigate`: from an alert in `LOGDIR/eve.json` to the ring files around
+//! it, the conversation between the two hosts as tcpdump-like lines, a verdict (handshake?
+//! data each way? did the remote side answer?) and an evidence pcap. Headers are decoded
+//! here with etherparse (lax: a snaplen-cut frame still yields its headers).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::carve::{for_each_merged, select};
+use super::conversation::{decode, Conversation};
+use super::info::{summarize, Info};
+use super::pcapfile::Writer;
+use super::{parse_time, Error, ErrorKind, Time};
+
+/// Options of an investigation.
+#[derive(Debug, Clone)]
+pub struct InvestigateOptions {
+    /// LOGDIR holding `eve.json`; evidence goes to `LOGDIR/evidence/` by default.
+    pub log_dir: PathBuf,
+    pub ring_dir: PathBuf,
+    /// ALERT-SELECTOR (`None`: the newest alert). See [`Selector::parse`].
+    pub selector: Option<String>,
+    /// Seconds either side of the alert time searched for the conversation.
+    pub window_s: i64,
+    /// Evidence pcap path (`None`: `LOGDIR/evidence/alert-<sid>-<YYYYmmddTHHMMSS>.pcap`).
+    pub evidence: Option<PathBuf>,
+    /// Year for Snort-style `MM/DD-…` times (`None`: the current year).
+    pub default_year: Option<i32>,
+}
+
+impl InvestigateOptions {
+    /// Defaults: newest alert, ±1 hour, evidence under `LOGDIR/evidence/`.
+    pub fn new(log_dir: &Path, ring_dir: &Path) -> Self {
+        InvestigateOptions {
+            log_dir: log_dir.to_path_buf(),
+            ring_dir: ring_dir.to_path_buf(),
+            selector: None,
+            window_s: 3600,
+            evidence: None,
+            default_year: None,
+        }
+    }
+}
+
+/// Which alert to investigate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selector {
+    Newest,
+    /// Newest alert of this signature id.
+    Sid(u64),
+    /// Newest alert involving this address.
+    Ip(IpAddr),
+    /// Alert nearest this time.
+    Time(Time),
+    /// N-th alert line (1-based; negative counts from the end).
+    Line(i64),
+}
+
+impl Selector {
+    /// `sid:N` or a plain integer → sid; `#N` → N-th alert line; an IP address; else a TIME.
+    ///
+    /// # Errors
+    /// `ErrorKind::Usage` when it is none of these.
+    pub fn parse(s: Option<&str>, default_year: Option<i32>) -> Result<Selector, Error> {
+        let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(Selector::Newest);
+        };
+        let usage = |what: &str| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("bad alert selector {s:?}: {what}"),
+            )
+        };
+        if let Some(n) = s.strip_prefix('#') {
+            return match n.parse::<i64>() {
+                Ok(0) | Err(_) => Err(usage("'#N' needs a non-zero line number")),
+                Ok(n) => Ok(Selector::Line(n)),
+            };
+        }
+        if let Some(n) = s.strip_prefix("sid:") {
+            return n
+                .trim()
+                .parse()
+                .map(Selector::Sid)
+                .map_err(|_| usage("'sid:N' needs a number"));
+        }
+        if let Ok(n) = s.parse::<u64>() {
+            return Ok(Selector::Sid(n));
+        }
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(Selector::Ip(ip));
+        }
+        parse_time(s, default_year)
+            .map(Selector::Time)
+            .map_err(|_| {
+                usage(
+                    "expected 'sid:N', a number (sid), '#N' (alert line), an IP address or a TIME",
+                )
+            })
+    }
+}
+
+/// Packets, payload bytes and flag counts of one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Direction {
+    pub packets: u64,
+    pub payload_bytes: u64,
+    pub syn: u64,
+    pub fin: u64,
+    pub rst: u64,
+}
+
+/// The result of an investigation.
+#[derive(Debug, Clone)]
+pub struct Investigation {
+    /// The EVE alert object as read.
+    pub alert: Value,
+    pub alert_time: Time,
+    /// The alert as a fast-log line.
+    pub alert_line: String,
+    /// Ring files holding the alert or the conversation, with their summaries.
+    pub files: Vec<Info>,
+    /// The alert's source.
+    pub a: IpAddr,
+    pub b: IpAddr,
+    pub a_to_b: Direction,
+    pub b_to_a: Direction,
+    pub handshake_completed: bool,
+    /// The conversation's packets, one tcpdump-like line each.
+    pub packet_lines: Vec<String>,
+    pub verdict: String,
+    pub evidence: PathBuf,
+}
+
+/// Runs an investigation (see the module docs).
+///
+/// # Errors
+/// No `eve.json` or no alert in it; the selector matches nothing; the alert lacks addresses;
+/// the ring file it names is gone; a ring file is corrupt; the evidence cannot be written.
+pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
+    let selector = Selector::parse(opts.selector.as_deref(), opts.default_year)?;
+    let eve = opts.log_dir.join("eve.json");
+    let alerts = read_alerts(&eve)?;
+    let (alert, t) = choose(&alerts, &selector).ok_or_else(|| {
+        Error::at(
+            ErrorKind::NotFound,
+            &eve,
+            None,
+            format!("no alert matches the selector {selector:?}"),
+        )
+    })?;
+    let field_ip = |k: &str| {
+        alert
+            .get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .ok_or_else(|| {
+                Error::at(
+                    ErrorKind::Format,
+                    &eve,
+                    None,
+                    format!("the alert has no valid {k:?}"),
+                )
+            })
+    };
+    let (a, b) = (field_ip("src_ip")?, field_ip("dest_ip")?);
+    if let Some(name) = alert.get("capture_file").and_then(Value::as_str) {
+        let p = opts.ring_dir.join(name);
+        if !p.is_file() {
+            return Err(Error::at(
+                ErrorKind::NotFound,
+                &p,
+                None,
+                "the ring file named by the alert is gone (rotated out of the ring?)",
+            ));
+        }
+    }
+    let sel = select(
+        &opts.ring_dir,
+        Some(t.add_secs(-opts.window_s)),
+        Some(t.add_secs(opts.window_s)),
+    )?;
+    let sid = alert
+        .pointer("/alert/signature_id")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let evidence = match &opts.evidence {
+        Some(p) => p.clone(),
+        None => {
+            let dir = opts.log_dir.join("evidence");
+            if !dir.is_dir() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o750)
+                    .create(&dir)
+                    .map_err(|e| Error::io(&dir, &e))?;
+            }
+            dir.join(format!(
+                "alert-{sid}-{}.pcap",
+                t.to_utc().format("%Y%m%dT%H%M%S")
+            ))
+        }
+    };
+    let mut w = Writer::create(&evidence, sel.linktype, sel.snaplen)?;
+    let mut conv = Conversation::new(a, b);
+    let mut used: Vec<PathBuf> = alert
+        .get("capture_file")
+        .and_then(Value::as_str)
+        .map(|n| vec![opts.ring_dir.join(n)])
+        .unwrap_or_default();
+    let (from, to) = (t.add_secs(-opts.window_s), t.add_secs(opts.window_s));
+    for_each_merged(&sel.files, Some(from), Some(to), |rf, ts, wire, data| {
+        if let Some(h) = decode(sel.linktype, data) {
+            if conv.add(ts, &h) {
+                w.write(ts, wire, data)?;
+                if !used.contains(&rf.path) {
+                    used.push(rf.path.clone());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    w.finish()?;
+    used.sort();
+    let files = used
+        .iter()
+        .map(|p| summarize(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let verdict = conv.verdict(alert.get("dest_port").and_then(Value::as_u64));
+    Ok(Investigation {
+        alert_line: fast_line(alert, t),
+        alert: alert.clone(),
+        alert_time: t,
+        files,
+        a,
+        b,
+        a_to_b: conv.ab,
+        b_to_a: conv.ba,
+        handshake_completed: conv.handshake(),
+        packet_lines: conv.lines,
+        verdict,
+        evidence,
+    })
+}
+
+impl Investigation {
+    /// The human report: alert, files with their summaries, packets, verdict, evidence.
+    ///
+    /// # Errors
+    /// A write failure of `w`.
+    pub fn write_text(&self, w: &mut impl Write) -> io::Result<()> {
+        writeln!(w, "Alert:\n  {}\n", self.alert_line)?;
+        writeln!(w, "Ring files:")?;
+        if self.files.is_empty() {
+            writeln!(w, "  (none holds packets of this conversation)")?;
+        }
+        for f in &self.files {
+            let mut text = Vec::new();
+            f.write_text(&mut text)?;
+            for line in String::from_utf8_lossy(&text).lines() {
+                writeln!(w, "  {line}")?;
+            }
+            writeln!(w)?;
+        }
+        writeln!(
+            w,
+            "Conversation {} <-> {} ({} packets):",
+            self.a,
+            self.b,
+            self.packet_lines.len()
+        )?;
+        for l in &self.packet_lines {
+            writeln!(w, "  {l}")?;
+        }
+        writeln!(w, "\nVerdict: {}", self.verdict)?;
+        writeln!(
+            w,
+            "Evidence: {} ({} packets)",
+            self.evidence.display(),
+            self.packet_lines.len()
+        )
+    }
+
+    /// `{"alert","files":[{"path","info"}],"hosts":{"a","b"},"a_to_b","b_to_a",
+    /// "handshake_completed","evidence"}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "alert": self.alert,
+            "files": self.files.iter().map(|f| json!({"path": f.path.display().to_string(), "info": f.to_json()})).collect::<Vec<_>>(),
+            "hosts": {"a": self.a.to_string(), "b": self.b.to_string()},
+            "a_to_b": self.a_to_b,
+            "b_to_a": self.b_to_a,
+            "handshake_completed": self.handshake_completed,
+            "evidence": self.evidence.display().to_string(),
+        })
+    }
+}
+
+/// Alerts of `eve.json` with their times, in file order. Lines that are not JSON (a line
+/// being written) or not alerts are skipped.
+fn read_alerts(eve: &Path) -> Result<Vec<(Value, Time)>, Error> {
+    let f = File::open(eve).map_err(|e| {
+        Error::at(
+            ErrorKind::NotFound,
+            eve,
+            None,
+            format!("cannot read the alert log: {e}"),
+        )
+    })?;
+    let mut out = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line.map_err(|e| Error::io(eve, &e))?;
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if v.get("event_type").and_then(Value::as_str) != Some("alert") {
+            continue;
+        }
+        let Some(t) = v
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(|s| parse_time(s, None).ok())
+        else {
+            continue;
+        };
+        out.push((v, t));
+    }
+    if out.is_empty() {
+        return Err(Error::at(
+            ErrorKind::NotFound,
+            eve,
+            None,
+            "no alerts in the alert log",
+        ));
+    }
+    Ok(out)
+}
+
+fn choose<'a>(alerts: &'a [(Value, Time)], sel: &Selector) -> Option<(&'a Value, Time)> {
+    let newest = |f: &dyn Fn(&Value) -> bool| {
+        alerts
+            .iter()
+            .filter(|(v, _)| f(v))
+            .max_by_key(|(_, t)| *t)
+            .map(|(v, t)| (v, *t))
+    };
+    match sel {
+        Selector::Newest => newest(&|_| true),
+        Selector::Sid(sid) => {
+            newest(&|v| v.pointer("/alert/signature_id").and_then(Value::as_u64) == Some(*sid))
+        }
+        Selector::Ip(ip) => newest(&|v| {
+            ["src_ip", "dest_ip"].iter().any(|k| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+                    == Some(*ip)
+            })
+        }),
+        Selector::Time(at) => alerts
+            .iter()
+            .min_by_key(|(_, t)| (t.as_micros() - at.as_micros()).unsigned_abs())
+            .map(|(v, t)| (v, *t)),
+        Selector::Line(n) => {
+            let i = if *n > 0 {
+                usize::try_from(n - 1).ok()?
+            } else {
+                alerts.len().checked_sub(n.unsigned_abs() as usize)?
+            };
+            alerts.get(i).map(|(v, t)| (v, *t))
+        }
+    }
+}
+
+/// Snort fast-log-like line, in the EVE timestamp's own offset.
+fn fast_line(v: &Value, t: Time) -> String {
+    let s = |p: &str| {
+        v.pointer(p)
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .unwrap_or_default()
+    };
+    let ts = v
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(|x| chrono::DateTime::parse_from_str(x, "%Y-%m-%dT%H:%M:%S%.f%z").ok())
+        .map_or_else(
+            || t.to_utc().format("%m/%d-%H:%M:%S%.6f").to_string(),
+            |d| d.format("%m/%d-%H:%M:%S%.6f").to_string(),
+        );
+    let ep = |ip: &str, port: &str| {
+        let port = s(port);
+        if port.is_empty() {
+            s(ip)
+        } else {
+            format!("{}:{port}", s(ip))
+        }
+    };
+    format!(
+        "{ts}  [**] [{}:{}:{}] {} [**] [Classification: {}] [Priority: {}] {{{}}} {} -> {}",
+        v.pointer("/alert/gid")
+            .map_or_else(|| "1".to_string(), Value::to_string),
+        s("/alert/signature_id"),
+        s("/alert/rev"),
+        s("/alert/signature"),
+        s("/alert/category"),
+        s("/alert/severity"),
+        s("/proto"),
+        ep("/src_ip", "/src_port"),
+        ep("/dest_ip", "/dest_port"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors() {
+        for (s, want) in [
+            ("", Selector::Newest),
+            ("sid:2404000", Selector::Sid(2_404_000)),
+            ("2404000", Selector::Sid(2_404_000)),
+            ("#-1", Selector::Line(-1)),
+            ("#3", Selector::Line(3)),
+            (
+                "192.168.0.31",
+                Selector::Ip("192.168.0.31".parse().unwrap()),
+            ),
+            (
+                "02/21-10:17:54",
+                Selector::Time(Time::new(1_172_053_074, 0)),
+            ),
+            (
+                "1172053074.5",
+                Selector::Time(Time::new(1_172_053_074, 500_000_000)),
+            ),
+        ] {
+            assert_eq!(Selector::parse(Some(s), Some(2007)).unwrap(), want, "{s}");
+        }
+        assert!(Selector::parse(Some("#0"), None).is_err());
+        assert!(Selector::parse(Some("bogus"), None).is_err());
+    }
+}

@@ -1,0 +1,335 @@
+//! The ring's files on disk: dumpcap-style names, directory listing, the per-file index
+//! sidecars and the record scan that finds a crash's torn tail. No writing of packets here
+//! (that is [`super::Ring`]); readers such as `carve` use this to skip files by time.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Length of the classic pcap file header.
+pub const FILE_HEADER_LEN: u64 = 24;
+/// Length of a classic pcap record header.
+pub const RECORD_HEADER_LEN: u64 = 16;
+/// A record longer than this is garbage whatever the snaplen says (libpcap's own ceiling
+/// for a record, `MAXIMUM_SNAPLEN`, is 262144).
+const ABSURD_CAPLEN: u32 = 262_144;
+
+/// One ring file, as named on disk: `PREFIX_NNNNN_YYYYMMDDhhmmss.pcap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingFile {
+    pub prefix: String,
+    pub seq: u64,
+    /// UTC time of the file's first packet, from the name (whole seconds since the epoch).
+    pub first_sec: i64,
+    /// File name without directory.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Formats a ring file name (dumpcap's `PREFIX_NNNNN_YYYYMMDDhhmmss.pcap`).
+pub fn file_name(prefix: &str, seq: u64, first_sec: i64) -> String {
+    let t = chrono::DateTime::from_timestamp(first_sec, 0).unwrap_or_default();
+    format!("{prefix}_{seq:05}_{}.pcap", t.format("%Y%m%d%H%M%S"))
+}
+
+/// Parses a ring file name; `None` when it does not follow the pattern.
+pub fn parse_name(name: &str) -> Option<(String, u64, i64)> {
+    let stem = name.strip_suffix(".pcap")?;
+    let (rest, stamp) = stem.rsplit_once('_')?;
+    let (prefix, seq) = rest.rsplit_once('_')?;
+    if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if seq.len() < 5 || !seq.bytes().all(|b| b.is_ascii_digit()) || name.starts_with('.') {
+        return None;
+    }
+    let t = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok()?;
+    Some((
+        prefix.to_string(),
+        seq.parse().ok()?,
+        t.and_utc().timestamp(),
+    ))
+}
+
+/// The ring files of `dir` in sequence order; only those of `prefix` when given.
+///
+/// # Errors
+/// The directory cannot be read.
+pub fn list(dir: &Path, prefix: Option<&str>) -> io::Result<Vec<RingFile>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Some((p, seq, first_sec)) = parse_name(&name) else {
+            continue;
+        };
+        if prefix.is_some_and(|want| want != p) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        out.push(RingFile {
+            prefix: p,
+            seq,
+            first_sec,
+            path: dir.join(&name),
+            name,
+        });
+    }
+    out.sort_by(|a, b| (a.prefix.as_str(), a.seq).cmp(&(b.prefix.as_str(), b.seq)));
+    Ok(out)
+}
+
+/// What the index sidecar of a ring file records. Times are microseconds since the epoch;
+/// `min_us`/`max_us` rather than first/last because a capture is not always in time order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIndex {
+    /// Size of the pcap file this index describes; any other size means the index is stale.
+    pub file_bytes: u64,
+    pub packets: u64,
+    pub min_us: Option<i64>,
+    pub max_us: Option<i64>,
+    pub linktype: u32,
+    pub snaplen: u32,
+}
+
+impl FileIndex {
+    pub(crate) fn add(&mut self, t_us: i64) {
+        self.packets += 1;
+        self.min_us = Some(self.min_us.map_or(t_us, |m| m.min(t_us)));
+        self.max_us = Some(self.max_us.map_or(t_us, |m| m.max(t_us)));
+    }
+
+    /// True when some packet may lie in `[from_us, to_us]` (bounds inclusive, `None` open).
+    pub fn overlaps(&self, from_us: Option<i64>, to_us: Option<i64>) -> bool {
+        let (Some(lo), Some(hi)) = (self.min_us, self.max_us) else {
+            return false;
+        };
+        from_us.is_none_or(|f| hi >= f) && to_us.is_none_or(|t| lo <= t)
+    }
+}
+
+/// Path of the index sidecar of a ring file: `DIR/.NAME.idx` (hidden, beside the pcap).
+pub fn index_path(pcap: &Path) -> PathBuf {
+    let name = pcap
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    pcap.with_file_name(format!(".{name}.idx"))
+}
+
+/// The index of `pcap` if its sidecar exists and matches the file's current size.
+pub fn read_index(pcap: &Path) -> Option<FileIndex> {
+    let len = fs::metadata(pcap).ok()?.len();
+    let text = fs::read(index_path(pcap)).ok()?;
+    let idx: FileIndex = serde_json::from_slice(&text).ok()?;
+    (idx.file_bytes == len).then_some(idx)
+}
+
+/// Writes the sidecar atomically (temporary file + rename), mode 0640.
+///
+/// # Errors
+/// The sidecar cannot be written.
+pub fn write_index(pcap: &Path, idx: &FileIndex) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = index_path(pcap);
+    let tmp = path.with_extension("idx.tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec(idx).map_err(io::Error::other)?)?;
+    drop(f);
+    fs::rename(&tmp, &path)
+}
+
+/// The index of `pcap`: the sidecar when current, else rebuilt by scanning the file (and the
+/// sidecar rewritten when the directory is writable; a read-only reader just goes on).
+///
+/// # Errors
+/// The file cannot be read or is not a classic pcap file.
+pub fn load_or_rebuild_index(pcap: &Path) -> io::Result<FileIndex> {
+    if let Some(idx) = read_index(pcap) {
+        return Ok(idx);
+    }
+    let scan = scan(pcap)?;
+    if scan.whole_len == scan.index.file_bytes {
+        let _ = write_index(pcap, &scan.index);
+    }
+    Ok(scan.index)
+}
+
+/// Result of reading a ring file record by record.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    /// Index over the whole records (its `file_bytes` is the file's current size).
+    pub index: FileIndex,
+    /// Offset just past the last whole, sane record: where a torn file is cut.
+    pub whole_len: u64,
+    /// Header is not a classic pcap header (or shorter than one).
+    pub bad_header: bool,
+}
+
+/// Reads `pcap`'s record headers (skipping the data) up to the first torn or insane record:
+/// incomplete, `caplen` above the snaplen or absurd, `wire_len < caplen`, microseconds
+/// ≥ 1 000 000.
+///
+/// # Errors
+/// The file cannot be opened or read.
+pub fn scan(pcap: &Path) -> io::Result<Scan> {
+    let f = File::open(pcap)?;
+    let len = f.metadata()?.len();
+    let mut r = BufReader::with_capacity(1 << 16, f);
+    let mut index = FileIndex {
+        file_bytes: len,
+        ..FileIndex::default()
+    };
+    let mut hdr = [0u8; 24];
+    if len < FILE_HEADER_LEN || r.read_exact(&mut hdr).is_err() {
+        return Ok(Scan {
+            index,
+            whole_len: 0,
+            bad_header: true,
+        });
+    }
+    let magic = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    let (swapped, nanos) = match magic {
+        0xa1b2_c3d4 => (false, false),
+        0xa1b2_3c4d => (false, true),
+        0xd4c3_b2a1 => (true, false),
+        0x4d3c_b2a1 => (true, true),
+        _ => {
+            return Ok(Scan {
+                index,
+                whole_len: 0,
+                bad_header: true,
+            })
+        }
+    };
+    let rd = |b: &[u8]| {
+        let a = [b[0], b[1], b[2], b[3]];
+        if swapped {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        }
+    };
+    index.snaplen = rd(&hdr[16..20]);
+    index.linktype = rd(&hdr[20..24]) & 0x0fff_ffff;
+    let limit = if index.snaplen == 0 {
+        ABSURD_CAPLEN
+    } else {
+        index.snaplen.max(1)
+    };
+    let frac_max = if nanos { 1_000_000_000 } else { 1_000_000 };
+    let mut pos = FILE_HEADER_LEN;
+    let mut rec = [0u8; 16];
+    loop {
+        if pos + RECORD_HEADER_LEN > len || r.read_exact(&mut rec).is_err() {
+            break;
+        }
+        let (sec, frac, caplen, wire) = (
+            rd(&rec[0..4]),
+            rd(&rec[4..8]),
+            rd(&rec[8..12]),
+            rd(&rec[12..16]),
+        );
+        let end = pos + RECORD_HEADER_LEN + u64::from(caplen);
+        if caplen > limit
+            || caplen > ABSURD_CAPLEN.max(limit)
+            || wire < caplen
+            || frac >= frac_max
+            || end > len
+        {
+            break;
+        }
+        r.seek_relative(i64::from(caplen))?;
+        let usec = if nanos { frac / 1000 } else { frac };
+        index.add(i64::from(sec) * 1_000_000 + i64::from(usec));
+        pos = end;
+    }
+    Ok(Scan {
+        index,
+        whole_len: pos,
+        bad_header: false,
+    })
+}
+
+/// Cuts a torn file back to its last whole record. Returns the repaired index, or `None`
+/// when the file had no valid header and was removed.
+///
+/// # Errors
+/// The file cannot be read, truncated or removed.
+pub fn repair(pcap: &Path) -> io::Result<Option<FileIndex>> {
+    let mut s = scan(pcap)?;
+    if s.bad_header {
+        tracing::warn!(file = %pcap.display(), "ring file shorter than a pcap header or not a pcap file: removed");
+        fs::remove_file(pcap)?;
+        let _ = fs::remove_file(index_path(pcap));
+        return Ok(None);
+    }
+    if s.whole_len < s.index.file_bytes {
+        tracing::warn!(
+            file = %pcap.display(),
+            from = s.index.file_bytes,
+            to = s.whole_len,
+            "ring file ends in a torn record (crash?): truncated to the last whole record"
+        );
+        let f = fs::OpenOptions::new().write(true).open(pcap)?;
+        f.set_len(s.whole_len)?;
+        f.sync_all()?;
+        s.index.file_bytes = s.whole_len;
+    }
+    write_index(pcap, &s.index)?;
+    Ok(Some(s.index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        // 2007-02-21 10:17:54 UTC
+        let n = file_name("nsm", 7, 1_172_053_074);
+        assert_eq!(n, "nsm_00007_20070221101754.pcap");
+        assert_eq!(parse_name(&n), Some(("nsm".to_string(), 7, 1_172_053_074)));
+        assert_eq!(
+            parse_name("my_ring_123456_20070221101754.pcap").map(|p| p.1),
+            Some(123_456)
+        );
+    }
+
+    #[test]
+    fn names_rejected() {
+        for bad in [
+            "nsm_0007_20070221101754.pcap",    // 4-digit sequence
+            "nsm_00007_2007022110175.pcap",    // 13-digit time
+            "nsm_00007_20070221101754.pcapng", // other extension
+            ".nsm_00007_20070221101754.pcap.idx",
+            "nsm_00007_20071321101754.pcap", // month 13
+        ] {
+            assert_eq!(parse_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn overlaps() {
+        let i = FileIndex {
+            min_us: Some(10),
+            max_us: Some(20),
+            packets: 2,
+            ..FileIndex::default()
+        };
+        assert!(i.overlaps(None, None));
+        assert!(i.overlaps(Some(20), None));
+        assert!(!i.overlaps(Some(21), None));
+        assert!(i.overlaps(None, Some(10)));
+        assert!(!i.overlaps(None, Some(9)));
+        assert!(!FileIndex::default().overlaps(None, None));
+    }
+}

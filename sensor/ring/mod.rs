@@ -1,0 +1,427 @@
+//! The full-content ring: every captured frame into rotating classic pcap files
+//! (`RING_DIR/PREFIX_NNNNN_YYYYMMDDhhmmss.pcap`, dumpcap's naming), each with a small index
+//! sidecar so readers can skip files by time. Owns rotating, rescanning, naming, repairing
+//! and indexing; never decodes a packet. Reading the ring back is `investigate`'s job.
+//!
+//! Disk writes are whole records: frames are appended to an in-memory buffer (1 MiB) that
+//! only ever holds whole records and is written with one `write_all`; if that fails the file
+//! is cut back to its last whole record, so a reader never sees half a record.
+
+pub mod files;
+
+use std::collections::VecDeque;
+use std::fs::{self, File};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub use files::{FileIndex, RingFile};
+
+/// Size of the write buffer: few, large writes.
+const BUF_CAPACITY: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct RingOptions {
+    pub dir: PathBuf,
+    pub prefix: String,
+    /// Files kept; the oldest past this count is deleted.
+    pub files: u32,
+    /// Size limit of one file in bytes (header included).
+    pub file_size: u64,
+}
+
+/// The file being written.
+struct Current {
+    file: File,
+    name: String,
+    path: PathBuf,
+    /// Bytes on disk, always at a record boundary.
+    on_disk: u64,
+    /// Index over every record accepted so far (on disk and buffered).
+    index: FileIndex,
+    /// The index differs from the sidecar on disk.
+    index_dirty: bool,
+    /// Buffered records were dropped after a write error: the counters no longer match the
+    /// file, so the sidecar is rebuilt from the file at close.
+    index_inexact: bool,
+}
+
+/// The ring writer.
+///
+/// # Resource usage
+/// One open file and a 1 MiB buffer. A write costs a copy into the buffer; a syscall
+/// happens once per MiB (and at [`Ring::flush`]).
+pub struct Ring {
+    dir: PathBuf,
+    prefix: String,
+    max_files: usize,
+    file_size: u64,
+    linktype: i32,
+    snaplen: u32,
+    next_seq: u64,
+    /// Closed files of this prefix, oldest first.
+    closed: VecDeque<PathBuf>,
+    cur: Option<Current>,
+    buf: Vec<u8>,
+    write_errors: u64,
+    /// Inside a run of failing writes (warn once per episode).
+    failing: bool,
+}
+
+impl Ring {
+    /// Creates the directory (0750) if needed, rescans it, repairs a torn last record of the
+    /// newest file and continues the sequence.
+    ///
+    /// # Errors
+    /// The directory cannot be created or read, or the newest file cannot be repaired.
+    pub fn open(opts: &RingOptions, linktype: i32, snaplen: u32) -> io::Result<Ring> {
+        if !opts.dir.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(&opts.dir)?;
+            fs::set_permissions(&opts.dir, fs::Permissions::from_mode(0o750))?;
+        }
+        let mut existing = files::list(&opts.dir, Some(&opts.prefix))?;
+        let next_seq = existing.last().map_or(1, |f| f.seq + 1);
+        if let Some(newest) = existing.last() {
+            if files::read_index(&newest.path).is_none() && files::repair(&newest.path)?.is_none() {
+                existing.pop();
+            }
+        }
+        Ok(Ring {
+            dir: opts.dir.clone(),
+            prefix: opts.prefix.clone(),
+            max_files: opts.files.max(1) as usize,
+            file_size: opts.file_size,
+            linktype,
+            snaplen: if snaplen == 0 { 262_144 } else { snaplen },
+            next_seq,
+            closed: existing.into_iter().map(|f| f.path).collect(),
+            cur: None,
+            buf: Vec::with_capacity(BUF_CAPACITY),
+            write_errors: 0,
+            failing: false,
+        })
+    }
+
+    /// Writes one record, rotating first if it would pass the size limit. The file is opened
+    /// lazily at the first packet (its name carries that packet's time). A frame longer than
+    /// the snaplen is cut to it; a record larger than the whole limit goes alone into a fresh
+    /// file.
+    ///
+    /// # Errors
+    /// A write failure that deleting the oldest file and retrying once did not cure; the
+    /// records still buffered are dropped (the file stays whole-record) and counted in
+    /// [`Ring::write_errors`].
+    pub fn write(
+        &mut self,
+        ts_sec: i64,
+        ts_usec: u32,
+        wire_len: u32,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let data = &data[..data.len().min(self.snaplen as usize)];
+        let caplen = data.len() as u32;
+        let rec_len = files::RECORD_HEADER_LEN + u64::from(caplen);
+        if let Some(cur) = &self.cur {
+            let size = cur.on_disk + self.buf.len() as u64;
+            if cur.index.packets > 0 && size + rec_len > self.file_size {
+                self.close_current()?;
+            }
+        }
+        if self.cur.is_none() {
+            self.open_next(ts_sec)?;
+        }
+        if self.buf.len() + rec_len as usize > BUF_CAPACITY {
+            self.flush_buf()?;
+        }
+        // Classic pcap record header (pcap-savefile(5)): ts_sec, ts_usec, caplen, len.
+        let sec = u32::try_from(ts_sec.max(0)).unwrap_or(u32::MAX);
+        let usec = ts_usec.min(999_999);
+        self.buf.extend_from_slice(&sec.to_le_bytes());
+        self.buf.extend_from_slice(&usec.to_le_bytes());
+        self.buf.extend_from_slice(&caplen.to_le_bytes());
+        self.buf
+            .extend_from_slice(&wire_len.max(caplen).to_le_bytes());
+        self.buf.extend_from_slice(data);
+        if let Some(cur) = &mut self.cur {
+            cur.index.add(i64::from(sec) * 1_000_000 + i64::from(usec));
+            cur.index_dirty = true;
+        }
+        if self.buf.len() >= BUF_CAPACITY {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    /// File name (no directory) of the file the last packet went to.
+    pub fn current_name(&self) -> Option<&str> {
+        self.cur.as_ref().map(|c| c.name.as_str())
+    }
+
+    /// Path of the current file.
+    pub fn current_path(&self) -> Option<&Path> {
+        self.cur.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// Writes the buffered records and the current file's index sidecar.
+    ///
+    /// # Errors
+    /// A write failure (see [`Ring::write`]).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        if let Some(cur) = &mut self.cur {
+            if cur.index_dirty && !cur.index_inexact {
+                cur.index.file_bytes = cur.on_disk;
+                files::write_index(&cur.path, &cur.index)?;
+                cur.index_dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the current file (the next packet opens a new one).
+    ///
+    /// # Errors
+    /// A write failure.
+    pub fn close(&mut self) -> io::Result<()> {
+        self.close_current()
+    }
+
+    /// Write failures so far (each lost the records buffered at that moment).
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors
+    }
+
+    /// The ring directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Paths of the files in the ring, oldest first, the current one last.
+    pub fn file_paths(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.closed.iter().cloned().collect();
+        v.extend(self.cur.as_ref().map(|c| c.path.clone()));
+        v
+    }
+
+    fn open_next(&mut self, first_sec: i64) -> io::Result<()> {
+        // Make room first: the ring holds at most `max_files` including the new one.
+        while self.closed.len() + 1 > self.max_files {
+            self.delete_oldest();
+        }
+        let (file, name, path) = loop {
+            let name = files::file_name(&self.prefix, self.next_seq, first_sec);
+            let path = self.dir.join(&name);
+            self.next_seq += 1;
+            // create_new: never overwrite, even a file that appeared since the rescan.
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o640)
+                .open(&path)
+            {
+                Ok(f) => break (f, name, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        file.set_permissions(fs::Permissions::from_mode(0o640))?;
+        // pcap-savefile(5) header: magic (µs), version 2.4, thiszone 0, sigfigs 0, snaplen,
+        // link type; written and flushed at once so a reader sees a valid empty file.
+        let mut hdr = [0u8; 24];
+        hdr[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        hdr[4..6].copy_from_slice(&2u16.to_le_bytes());
+        hdr[6..8].copy_from_slice(&4u16.to_le_bytes());
+        hdr[16..20].copy_from_slice(&self.snaplen.to_le_bytes());
+        hdr[20..24].copy_from_slice(&(self.linktype as u32).to_le_bytes());
+        let mut file = file;
+        if let Err(e) = file.write_all(&hdr).and_then(|()| file.flush()) {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        let index = FileIndex {
+            file_bytes: files::FILE_HEADER_LEN,
+            linktype: self.linktype as u32,
+            snaplen: self.snaplen,
+            ..FileIndex::default()
+        };
+        self.cur = Some(Current {
+            file,
+            name,
+            path,
+            on_disk: files::FILE_HEADER_LEN,
+            index,
+            index_dirty: true,
+            index_inexact: false,
+        });
+        Ok(())
+    }
+
+    fn close_current(&mut self) -> io::Result<()> {
+        let res = self.flush_buf();
+        if let Some(mut cur) = self.cur.take() {
+            cur.index.file_bytes = cur.on_disk;
+            let idx = if cur.index_inexact {
+                files::scan(&cur.path).map(|s| s.index).unwrap_or(cur.index)
+            } else {
+                cur.index
+            };
+            let _ = files::write_index(&cur.path, &idx);
+            self.closed.push_back(cur.path);
+        }
+        res
+    }
+
+    fn delete_oldest(&mut self) -> bool {
+        let Some(old) = self.closed.pop_front() else {
+            return false;
+        };
+        if let Err(e) = fs::remove_file(&old) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(file = %old.display(), error = %e, "cannot delete old ring file");
+            }
+        }
+        let _ = fs::remove_file(files::index_path(&old));
+        true
+    }
+
+    /// Writes the buffer (whole records) to the current file. On failure the file is cut back
+    /// to its last whole record; the oldest file is deleted to make room and the write retried
+    /// once; if that fails too the buffered records are dropped and the error returned.
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let Some(cur) = &mut self.cur else {
+            self.buf.clear();
+            return Ok(());
+        };
+        let first = write_whole(cur, &self.buf);
+        let res = match first {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if self.delete_oldest() {
+                    let cur = self.cur.as_mut().expect("current file checked above");
+                    write_whole(cur, &self.buf).map_err(|_| e)
+                } else {
+                    Err(e)
+                }
+            }
+        };
+        match res {
+            Ok(()) => {
+                if self.failing {
+                    tracing::info!("ring writes succeed again");
+                    self.failing = false;
+                }
+            }
+            Err(ref e) => {
+                self.write_errors += 1;
+                if let Some(cur) = &mut self.cur {
+                    cur.index_inexact = true;
+                }
+                if !self.failing {
+                    tracing::warn!(error = %e, errors = self.write_errors, "ring write failed; packets dropped from the ring until writes succeed");
+                    self.failing = true;
+                }
+            }
+        }
+        self.buf.clear();
+        res
+    }
+}
+
+/// One `write_all` of whole records; on failure truncates back to `on_disk`.
+fn write_whole(cur: &mut Current, buf: &[u8]) -> io::Result<()> {
+    match cur.file.write_all(buf) {
+        Ok(()) => {
+            cur.on_disk += buf.len() as u64;
+            Ok(())
+        }
+        Err(e) => {
+            // A partial write may have reached the disk: cut it off so the file stays
+            // whole-record, and put the write position back.
+            let _ = cur.file.set_len(cur.on_disk);
+            let _ = cur.file.seek(SeekFrom::Start(cur.on_disk));
+            Err(e)
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        let _ = self.close_current();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(dir: &Path, files: u32, file_size: u64) -> RingOptions {
+        RingOptions {
+            dir: dir.to_path_buf(),
+            prefix: "t".into(),
+            files,
+            file_size,
+        }
+    }
+
+    #[test]
+    fn header_flushed_at_open_and_lazy() {
+        let d = tempfile::tempdir().unwrap();
+        let mut r = Ring::open(&opts(d.path(), 3, 1000), 1, 65535).unwrap();
+        assert!(
+            r.current_name().is_none(),
+            "no file before the first packet"
+        );
+        r.write(1_172_053_074, 5, 60, &[0u8; 60]).unwrap();
+        assert_eq!(r.current_name(), Some("t_00001_20070221101754.pcap"));
+        let bytes = fs::read(r.current_path().unwrap()).unwrap();
+        assert_eq!(bytes.len(), 24, "header on disk, record still buffered");
+        assert_eq!(&bytes[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+        r.flush().unwrap();
+        assert_eq!(
+            fs::metadata(r.current_path().unwrap()).unwrap().len(),
+            24 + 16 + 60
+        );
+    }
+
+    #[test]
+    fn rotates_before_passing_limit() {
+        let d = tempfile::tempdir().unwrap();
+        // 24 + 2 * (16 + 100) = 256: two records fit exactly, the third rotates.
+        let mut r = Ring::open(&opts(d.path(), 10, 256), 1, 65535).unwrap();
+        for i in 0..5 {
+            r.write(100 + i, 0, 100, &[0u8; 100]).unwrap();
+        }
+        r.close().unwrap();
+        let names: Vec<_> = files::list(d.path(), None)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.seq)
+            .collect();
+        assert_eq!(names, vec![1, 2, 3]);
+        for f in files::list(d.path(), None).unwrap() {
+            assert!(fs::metadata(&f.path).unwrap().len() <= 256);
+        }
+    }
+
+    #[test]
+    fn oversized_record_alone_in_fresh_file() {
+        let d = tempfile::tempdir().unwrap();
+        let mut r = Ring::open(&opts(d.path(), 10, 100), 1, 65535).unwrap();
+        r.write(1, 0, 10, &[0u8; 10]).unwrap();
+        r.write(2, 0, 500, &[0u8; 500]).unwrap();
+        r.write(3, 0, 10, &[0u8; 10]).unwrap();
+        r.close().unwrap();
+        let counts: Vec<_> = files::list(d.path(), None)
+            .unwrap()
+            .iter()
+            .map(|f| files::read_index(&f.path).unwrap().packets)
+            .collect();
+        assert_eq!(counts, vec![1, 1, 1]);
+    }
+}
