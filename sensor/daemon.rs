@@ -374,6 +374,7 @@ fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonE
                 "running as root: set [daemon] user (or --user) to drop privileges after the capture is open"
             );
         }
+        drop_capabilities();
         return Ok(());
     }
     let target = privs::resolve(&opts.user, &opts.group)
@@ -384,6 +385,7 @@ fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonE
         }
     }
     privs::drop_to(&target).map_err(|e| DaemonError::new(DaemonErrorKind::Privileges, e.0))?;
+    drop_capabilities();
     tracing::info!(
         "dropped privileges: running as {} (uid {}, gid {})",
         target.label,
@@ -391,6 +393,18 @@ fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonE
         target.gid
     );
     Ok(())
+}
+
+/// A non-root process started with capabilities (systemd's `AmbientCapabilities=`) needs
+/// them only to open the capture: drop them all once it is open. Root keeps its (warned) power.
+fn drop_capabilities() {
+    if privs::euid() == 0 || !privs::has_capabilities() {
+        return;
+    }
+    match privs::drop_capabilities() {
+        Ok(()) => tracing::info!("capture open: dropped all capabilities"),
+        Err(e) => tracing::warn!("could not drop capabilities: {e}"),
+    }
 }
 
 /// Gives `dir` and the regular files directly in it that root owns to `uid:gid`, so that after

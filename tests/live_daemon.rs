@@ -282,3 +282,62 @@ fn start_up_errors_have_their_exit_codes() {
         "{e}"
     );
 }
+
+/// As under the systemd unit: started as a non-root user with ambient CAP_NET_RAW and
+/// CAP_NET_ADMIN, the sensor opens the capture and then holds no capability at all.
+#[test]
+fn drops_ambient_capabilities_once_the_capture_is_open() {
+    const NAME: &str = "drops_ambient_capabilities_once_the_capture_is_open";
+    if std::env::var_os("NSMT_DAEMON").is_some() {
+        return daemon_child();
+    }
+    if live_netns::skip(NAME, &["setpriv"]) {
+        return;
+    }
+    let net = NetPair::new("caps");
+    let wd = Workdir::new();
+    wd.write("test.rules", "one");
+    // The unit's directories belong to the service user; so does this LOGDIR.
+    std::fs::create_dir(wd.path("log")).unwrap();
+    std::os::unix::fs::chown(wd.path("log"), Some(65534), Some(65534)).unwrap();
+    let mut cmd = NetPair::cmd(&net.a, "setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args([
+            "--inh-caps=+net_raw,+net_admin",
+            "--ambient-caps=+net_raw,+net_admin",
+            "--",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env("NSMT_DAEMON", "1")
+        .env("NSMT_LOGDIR", wd.path("log"))
+        .env("NSMT_RULES", wd.path("test.rules"))
+        .stdin(Stdio::null());
+    let mut d = Proc::spawn(cmd);
+    assert!(
+        d.wait_for("sensor running", Duration::from_secs(10)),
+        "daemon did not start"
+    );
+    assert_eq!(d.count("dropped all capabilities"), 1);
+    // Capabilities are per thread; the capture thread started after the drop (the thread
+    // that called `run` here is a test-harness thread, not the process's main thread).
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", d.child.id())).unwrap();
+    let capture = tasks
+        .filter_map(|t| t.ok())
+        .find(|t| read(&t.path().join("comm")).trim() == "capture")
+        .expect("no capture thread");
+    let status = read(&capture.path().join("status"));
+    for key in ["CapEff:", "CapPrm:", "CapAmb:"] {
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap_or("");
+        assert!(line.ends_with("0000000000000000"), "{line}\n{status}");
+    }
+    // Still working without them: stats and a reload.
+    d.signal("HUP");
+    assert!(d.wait_for("rules reloaded", Duration::from_secs(5)));
+    d.signal("TERM");
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(2)).and_then(|s| s.code()),
+        Some(0)
+    );
+    assert!(read(&wd.path("log/stats.log")).contains("event=exit"));
+}

@@ -240,7 +240,7 @@ fn verify(t: &Target) -> Result<(), PrivError> {
     if unsafe { libc::setuid(0) } == 0 {
         return fail("setuid(0) still succeeds".into());
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
     for line in status.lines() {
         if let Some(v) = line
             .strip_prefix("CapEff:")
@@ -250,6 +250,58 @@ fn verify(t: &Target) -> Result<(), PrivError> {
                 return fail(format!("capabilities left: {}", line.trim()));
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether the calling thread's effective or permitted capability set is non-empty.
+pub fn has_capabilities() -> bool {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    status.lines().any(|line| {
+        line.strip_prefix("CapEff:")
+            .or_else(|| line.strip_prefix("CapPrm:"))
+            .is_some_and(|v| v.trim().bytes().any(|b| b != b'0'))
+    })
+}
+
+/// Empties the effective, permitted and inheritable capability sets (and with them the
+/// ambient set) of a non-root process, e.g. the `CAP_NET_RAW CAP_NET_ADMIN` systemd granted
+/// for opening the capture: the open socket keeps working without them. Capabilities are
+/// per thread: call it before any other thread exists (threads inherit the empty sets).
+///
+/// # Errors
+/// `capset` failed (a seccomp filter denying it, for one).
+pub fn drop_capabilities() -> Result<(), PrivError> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // _LINUX_CAPABILITY_VERSION_3: two `Data` words (capabilities 0-31 and 32-63).
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset(2) reads one header and, for version 3, two data structs; both are
+    // valid, properly laid out (#[repr(C)]) and live for the duration of the call.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if rc != 0 {
+        return Err(PrivError(format!("capset: {}", io::Error::last_os_error())));
+    }
+    if has_capabilities() {
+        return Err(PrivError("capabilities still present after capset".into()));
     }
     Ok(())
 }
