@@ -32,7 +32,7 @@ fn skip(test: &str) -> bool {
 /// Rules about the remote test host: ICMP echo, a TCP SYN to 4444, UDP to 5555.
 fn rules(icmp_sid: u32) -> String {
     format!(
-        "alert icmp {REMOTE_IP} any -> $HOME_NET any (msg:\"NSMT ping from remote\"; itype:8; sid:{icmp_sid}; rev:1;)\n\
+        "alert icmp {REMOTE_IP} any -> $HOME_NET any (msg:\"NSMT ping from remote\"; sid:{icmp_sid}; rev:1;)\n\
          alert tcp {REMOTE_IP} any -> $HOME_NET 4444 (msg:\"NSMT SYN to 4444\"; flags:S; sid:9000002; rev:1;)\n\
          alert udp {REMOTE_IP} any -> $HOME_NET 5555 (msg:\"NSMT UDP to 5555\"; sid:9000003; rev:1;)\n"
     )
@@ -274,6 +274,30 @@ fn sighup_reloads_new_rules_and_survives_broken_ones() {
         "old rules stopped alerting: {}",
         read(&s.file("alert.fast"))
     );
+
+    // A syntax error on line 1: its diagnostic (file:line) is logged; whether the loader
+    // rejects the file or skips the rule, the ICMP rule on line 2 (the same sid as the
+    // running one) keeps alerting, and the process lives.
+    std::fs::remove_file(&rules_file).unwrap();
+    let broken = format!(
+        "alert icmp any any -> any any (msg:\"broken\"; sid:notanumber;)\n{}",
+        rules(9000011)
+    );
+    std::fs::write(&rules_file, broken).unwrap();
+    let before = s.proc.count("SIGHUP");
+    s.proc.signal("HUP");
+    assert!(eventually(Duration::from_secs(5), || s
+        .proc
+        .count("SIGHUP")
+        > before));
+    let diag = format!("{}:1:", rules_file.display());
+    assert!(
+        s.proc.wait_for(&diag, Duration::from_secs(10)),
+        "no diagnostic naming {diag}"
+    );
+    net.ping_from_b(2);
+    assert!(s.wait_alerts(9000011, 6), "{}", read(&s.file("alert.fast")));
+    assert!(s.proc.child.try_wait().unwrap().is_none(), "sensor died");
     assert_eq!(s.stat("kernel_drops"), 0);
     s.stop();
 }
