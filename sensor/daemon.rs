@@ -1,1 +1,643 @@
 //! The live sensor: capture thread, signals, reload, stats, systemd notification, privileges.
+//!
+//! Owns the process around the pipeline, never packets or rule text: rules come from a loader
+//! the caller injects ([`RuleLoader`]), packets go through [`Pipeline::process`].
+//!
+//! ```text
+//!  capture thread (worker.rs)                  control plane (tokio, current thread)
+//!  LiveSource ─> Pipeline::process(rules) <── ArcSwap<RuleSet> <── reload (spawn_blocking)
+//!      │  atomics: stop, reopen_logs, publish_now  <── signals thread (signal-hook)
+//!      └─> Mutex<Snapshot> every 250 ms ──────────> stats line, STATUS=, WATCHDOG=1
+//! ```
+//!
+//! Signals: `SIGHUP` reloads rules and threshold.conf off the capture thread and swaps the new
+//! set in between two packets (a failed reload keeps the running set and logs every
+//! diagnostic; HUPs arriving during a reload coalesce into one more reload), and reopens the
+//! log files; `SIGUSR1` writes a stats line; `SIGTERM`/`SIGINT` stop the capture (within the
+//! capture timeout), flush, close the ring file after its last whole record and return `Ok`.
+//!
+//! Stats go to `tracing` (the journal under systemd) and to `LOGDIR/stats.log`; the line
+//! format is documented in [`stats`].
+//!
+//! Privileges: the capture, rules, output and ring files are opened first; then, when a user
+//! or group is configured, the log and ring directories (and the files in them) are handed to
+//! that user and the process drops to it for good ([`privs`]).
+
+mod privs;
+pub mod stats;
+mod worker;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::iterator::Signals;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::capture::live::{default_interface, LiveError, LiveErrorKind, LiveOptions, LiveSource};
+use crate::capture::{CaptureError, PacketSource};
+use crate::config::Config;
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::rules::RuleSet;
+
+use stats::{StatsEvent, StatsLog};
+use worker::Shared;
+
+/// What a rule load produces: the compiled set, the warnings to log (skipped rules, replaced
+/// thresholds, …) and a one-line summary (`"1021 rules loaded, 3 skipped"`).
+pub struct LoadedRules {
+    pub ruleset: RuleSet,
+    pub warnings: Vec<String>,
+    pub summary: String,
+}
+
+/// Loads the configured rule files and threshold.conf. Called once at start-up and again on
+/// every SIGHUP, on a blocking-pool thread (after the privilege drop, so the files must be
+/// readable by the sensor's user). `Err` holds every diagnostic, each with file:line:col.
+pub type RuleLoader = Box<dyn Fn() -> Result<LoadedRules, Vec<String>> + Send + Sync>;
+
+/// Everything `run` needs, built from the config with [`DaemonOptions::from_config`] and then
+/// overridden from the command line.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// `interface` empty: the default route's (see [`resolve_interface`]).
+    pub capture: LiveOptions,
+    pub pipeline: PipelineOptions,
+    /// LOGDIR: where `stats.log` goes; the same directory as `pipeline.outputs`' dir.
+    pub log_dir: PathBuf,
+    /// Append stats lines to `LOGDIR/stats.log` (they always go to the log as well).
+    pub stats_log: bool,
+    /// Period of the stats line; `None`: only on SIGUSR1 and at exit.
+    pub stats_interval: Option<Duration>,
+    /// How often the capture thread flushes the alert writers and the ring.
+    pub flush_interval: Duration,
+    /// Drop to this user (name or uid) after opening everything; empty: stay.
+    pub user: String,
+    /// Drop to this group; empty: the user's primary group.
+    pub group: String,
+    /// Ping systemd's watchdog when `WATCHDOG_USEC` is set.
+    pub watchdog: bool,
+}
+
+impl DaemonOptions {
+    /// Options from `[capture]`, `[output]` and `[daemon]`; the pipeline options are built by
+    /// the caller (they are shared with `replay`).
+    pub fn from_config(cfg: &Config, pipeline: PipelineOptions) -> DaemonOptions {
+        DaemonOptions {
+            capture: LiveOptions::from_config(&cfg.capture),
+            pipeline,
+            log_dir: cfg.output.dir.clone(),
+            stats_log: cfg.output.stats,
+            stats_interval: (cfg.daemon.stats_interval_s > 0)
+                .then(|| Duration::from_secs(u64::from(cfg.daemon.stats_interval_s))),
+            flush_interval: Duration::from_millis(u64::from(cfg.output.flush_ms.max(10))),
+            user: cfg.daemon.user.clone(),
+            group: cfg.daemon.group.clone(),
+            watchdog: cfg.daemon.watchdog,
+        }
+    }
+}
+
+/// What went wrong, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonErrorKind {
+    /// The rules did not load at start-up (every diagnostic was logged). Exit 78.
+    Rules,
+    /// The BPF filter does not compile. Exit 78.
+    BadFilter,
+    /// A configured user or group does not exist. Exit 78.
+    Config,
+    /// The interface does not exist (it may appear later: systemd retries). Exit 1.
+    NoSuchDevice,
+    /// No permission to capture. Exit 1.
+    PermissionDenied,
+    /// Opening or reading the capture failed otherwise. Exit 1.
+    Capture,
+    /// A log/ring directory or file could not be created or written. Exit 1.
+    Io,
+    /// Switching user failed or could be undone. Exit 1.
+    Privileges,
+    /// The capture thread died, signals could not be set up, … Exit 1.
+    Runtime,
+}
+
+/// A failure of [`run`]: a kind for the exit code and a message for humans.
+#[derive(Debug, Clone)]
+pub struct DaemonError {
+    pub kind: DaemonErrorKind,
+    pub message: String,
+}
+
+impl DaemonError {
+    fn new(kind: DaemonErrorKind, message: impl Into<String>) -> Self {
+        DaemonError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// 78 (EX_CONFIG) for configuration and rule errors, 1 for runtime failures.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            DaemonErrorKind::Rules | DaemonErrorKind::BadFilter | DaemonErrorKind::Config => 78,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+impl From<LiveError> for DaemonError {
+    fn from(e: LiveError) -> Self {
+        let (kind, hint) = match e.kind {
+            LiveErrorKind::NoSuchDevice => (DaemonErrorKind::NoSuchDevice, ""),
+            LiveErrorKind::PermissionDenied => (
+                DaemonErrorKind::PermissionDenied,
+                " (capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN)",
+            ),
+            LiveErrorKind::BadFilter => (DaemonErrorKind::BadFilter, ""),
+            LiveErrorKind::Other => (DaemonErrorKind::Capture, ""),
+        };
+        DaemonError::new(kind, format!("cannot capture on {e}{hint}"))
+    }
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> DaemonError {
+    DaemonError::new(
+        DaemonErrorKind::Io,
+        format!("{what} {}: {e}", path.display()),
+    )
+}
+
+/// `configured` when non-empty, else the interface of the default route (else the first
+/// interface that is up and not loopback); says which at INFO level.
+///
+/// # Errors
+/// No interface could be chosen.
+pub fn resolve_interface(configured: &str) -> Result<String, DaemonError> {
+    if !configured.is_empty() {
+        return Ok(configured.to_string());
+    }
+    let d = default_interface().map_err(|e| {
+        DaemonError::new(
+            DaemonErrorKind::NoSuchDevice,
+            format!("no interface given and none found: {}", e.message),
+        )
+    })?;
+    tracing::info!(
+        "no interface configured: capturing on {} ({})",
+        d.name,
+        d.reason
+    );
+    Ok(d.name)
+}
+
+/// Runs the live sensor until SIGTERM/SIGINT (then returns `Ok`) or a fatal error.
+///
+/// Start-up order: signals are caught, the rules are loaded, the interface is opened, the
+/// pipeline opens its outputs and ring, the process drops privileges, the capture thread
+/// starts, and systemd is told `READY=1`.
+///
+/// # Errors
+/// See [`DaemonErrorKind`]: rules that do not load, a missing interface, no permission, a BPF
+/// filter that does not compile, unwritable directories, a failed privilege drop, or a capture
+/// that fails while running (after flushing what was captured).
+pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), DaemonError> {
+    let started = Instant::now();
+    opts.capture.interface = resolve_interface(&opts.capture.interface)?;
+    // Caught from here on: a SIGTERM during start-up is handled once the loop runs.
+    let mut signals = Signals::new([SIGHUP, SIGUSR1, SIGTERM, SIGINT]).map_err(|e| {
+        DaemonError::new(
+            DaemonErrorKind::Runtime,
+            format!("cannot install signal handlers: {e}"),
+        )
+    })?;
+
+    let loader: Arc<RuleLoader> = Arc::new(load_rules);
+    let t0 = Instant::now();
+    let loaded = loader().map_err(|diags| {
+        for d in &diags {
+            tracing::error!("{d}");
+        }
+        DaemonError::new(
+            DaemonErrorKind::Rules,
+            format!("the rules did not load ({} error(s))", diags.len()),
+        )
+    })?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let rules_loaded = loaded.ruleset.rules.len();
+    tracing::info!(
+        "rules loaded in {} ms: {} rules ({})",
+        t0.elapsed().as_millis(),
+        rules_loaded,
+        loaded.summary
+    );
+
+    let src = LiveSource::open(&opts.capture)?;
+    tracing::info!(
+        "capturing on {} (linktype {}, snaplen {}, buffer {} MiB, promisc {}, filter {:?})",
+        src.name(),
+        src.linktype(),
+        src.snaplen(),
+        opts.capture.buffer_mb,
+        opts.capture.promisc,
+        opts.capture.bpf
+    );
+
+    let ring_dir = opts.pipeline.ring.as_ref().map(|r| r.dir.clone());
+    let mut dirs = vec![opts.log_dir.clone()];
+    dirs.extend(ring_dir);
+    for d in &dirs {
+        create_dir(d)?;
+    }
+    let pipeline = Pipeline::new(&opts.pipeline, src.linktype(), src.snaplen()).map_err(|e| {
+        DaemonError::new(
+            DaemonErrorKind::Io,
+            format!("opening outputs and ring: {e}"),
+        )
+    })?;
+    let stats_log = if opts.stats_log {
+        let dir = &opts.log_dir;
+        Some(StatsLog::open(dir).map_err(|e| io_err("cannot open", &dir.join("stats.log"), e))?)
+    } else {
+        None
+    };
+
+    drop_privileges(&opts, &dirs)?;
+
+    let shared = Arc::new(Shared::new());
+    let rules = Arc::new(ArcSwap::from_pointee(loaded.ruleset));
+    let (done_tx, done_rx) = oneshot::channel();
+    let capture = {
+        let (rules, shared, flush) = (rules.clone(), shared.clone(), opts.flush_interval);
+        std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || {
+                let r = worker::capture_loop(src, pipeline, rules, shared, flush);
+                let _ = done_tx.send(r);
+            })
+            .map_err(|e| {
+                DaemonError::new(
+                    DaemonErrorKind::Runtime,
+                    format!("cannot start the capture thread: {e}"),
+                )
+            })?
+    };
+
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let sig_handle = signals.handle();
+    let sig_thread = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let c = match sig {
+                    SIGHUP => Control::Reload,
+                    SIGUSR1 => Control::Stats,
+                    SIGINT => Control::Stop("SIGINT"),
+                    _ => Control::Stop("SIGTERM"),
+                };
+                if ctl_tx.send(c).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| {
+            DaemonError::new(
+                DaemonErrorKind::Runtime,
+                format!("cannot start the signal thread: {e}"),
+            )
+        })?;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| {
+            DaemonError::new(
+                DaemonErrorKind::Runtime,
+                format!("cannot start the runtime: {e}"),
+            )
+        })?;
+    let (reload_tx, reload_rx) = mpsc::unbounded_channel();
+    let mut plane = ControlPlane {
+        shared: shared.clone(),
+        rules,
+        loader,
+        stats_log,
+        started,
+        rules_loaded,
+        reload_in_flight: false,
+        reload_queued: false,
+        reload_tx,
+        publish_wait: Duration::from_millis(u64::from(opts.capture.timeout_ms.max(1)) + 250),
+    };
+    let interface = opts.capture.interface.clone();
+    let result = rt.block_on(plane.run(&opts, &interface, ctl_rx, reload_rx, done_rx));
+    // A reload still parsing rules must not delay the exit.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    sig_handle.close();
+    let _ = sig_thread.join();
+    let _ = capture.join();
+    result
+}
+
+/// Creates `dir` (and parents) 0750 if missing.
+fn create_dir(dir: &Path) -> Result<(), DaemonError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .map_err(|e| io_err("cannot create", dir, e))
+}
+
+/// Drops to the configured user/group after handing it the log and ring directories, or warns
+/// when running as root without one.
+fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonError> {
+    if opts.user.is_empty() && opts.group.is_empty() {
+        if privs::euid() == 0 {
+            tracing::warn!(
+                "running as root: set [daemon] user (or --user) to drop privileges after the capture is open"
+            );
+        }
+        drop_capabilities();
+        return Ok(());
+    }
+    let target = privs::resolve(&opts.user, &opts.group)
+        .map_err(|e| DaemonError::new(DaemonErrorKind::Config, e.0))?;
+    if privs::euid() == 0 && target.uid != 0 {
+        for d in dirs {
+            hand_over(d, target.uid, target.gid);
+        }
+    }
+    privs::drop_to(&target).map_err(|e| DaemonError::new(DaemonErrorKind::Privileges, e.0))?;
+    drop_capabilities();
+    tracing::info!(
+        "dropped privileges: running as {} (uid {}, gid {})",
+        target.label,
+        target.uid,
+        target.gid
+    );
+    Ok(())
+}
+
+/// A non-root process started with capabilities (systemd's `AmbientCapabilities=`) needs
+/// them only to open the capture: drop them all once it is open. Root keeps its (warned) power.
+fn drop_capabilities() {
+    if privs::euid() == 0 || !privs::has_capabilities() {
+        return;
+    }
+    match privs::drop_capabilities() {
+        Ok(()) => tracing::info!("capture open: dropped all capabilities"),
+        Err(e) => tracing::warn!("could not drop capabilities: {e}"),
+    }
+}
+
+/// Gives `dir` and the regular files directly in it that root owns to `uid:gid`, so that after
+/// the drop the sensor can still append to, reopen and rotate them. Failures are logged: the
+/// affected writes will report their own errors later.
+fn hand_over(dir: &Path, uid: u32, gid: u32) {
+    use std::os::unix::fs::{chown, MetadataExt};
+    let mut paths = vec![dir.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        paths.extend(
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path()),
+        );
+    }
+    for p in paths {
+        let owned_by_root = std::fs::symlink_metadata(&p).is_ok_and(|m| m.uid() == 0);
+        if owned_by_root {
+            if let Err(e) = chown(&p, Some(uid), Some(gid)) {
+                tracing::warn!("cannot give {} to uid {uid}: {e}", p.display());
+            }
+        }
+    }
+}
+
+/// What the signal thread asks of the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Reload,
+    Stats,
+    Stop(&'static str),
+}
+
+type ReloadResult = (Result<LoadedRules, Vec<String>>, Duration);
+
+struct ControlPlane {
+    shared: Arc<Shared>,
+    rules: Arc<ArcSwap<RuleSet>>,
+    loader: Arc<RuleLoader>,
+    stats_log: Option<StatsLog>,
+    started: Instant,
+    rules_loaded: usize,
+    reload_in_flight: bool,
+    reload_queued: bool,
+    reload_tx: mpsc::UnboundedSender<ReloadResult>,
+    /// How long SIGUSR1 waits for the capture thread to publish fresh counters.
+    publish_wait: Duration,
+}
+
+impl ControlPlane {
+    async fn run(
+        &mut self,
+        opts: &DaemonOptions,
+        interface: &str,
+        mut ctl_rx: mpsc::UnboundedReceiver<Control>,
+        mut reload_rx: mpsc::UnboundedReceiver<ReloadResult>,
+        mut done_rx: oneshot::Receiver<Result<(), CaptureError>>,
+    ) -> Result<(), DaemonError> {
+        use tokio::time::{interval, interval_at, MissedTickBehavior};
+        notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&format!(
+                "capturing on {interface}; {} rules",
+                self.rules_loaded
+            )),
+        ]);
+        tracing::info!("sensor running (pid {})", std::process::id());
+
+        // An hour when disabled: the branch is switched off below anyway.
+        let period = opts.stats_interval.unwrap_or(Duration::from_secs(3600));
+        let mut stats_tick = interval_at(tokio::time::Instant::now() + period, period);
+        stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let watchdog = if opts.watchdog {
+            sd_notify::watchdog_enabled()
+        } else {
+            None
+        };
+        let wd_period = watchdog.map_or(Duration::from_secs(3600), |w| {
+            (w / 2).max(Duration::from_millis(10))
+        });
+        let mut wd_tick = interval(wd_period);
+        wd_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        if let Some(w) = watchdog {
+            tracing::info!("systemd watchdog every {} ms", w.as_millis());
+        }
+        let mut stalled = false;
+
+        let outcome = loop {
+            tokio::select! {
+                Some(c) = ctl_rx.recv() => match c {
+                    Control::Reload => self.on_hup(),
+                    Control::Stats => self.on_usr1().await,
+                    Control::Stop(sig) => {
+                        if !self.shared.stop.swap(true, Ordering::Relaxed) {
+                            tracing::info!("{sig}: stopping");
+                            notify(&[sd_notify::NotifyState::Stopping]);
+                        }
+                    }
+                },
+                Some(r) = reload_rx.recv() => self.on_reload_done(r),
+                _ = stats_tick.tick(), if opts.stats_interval.is_some() => self.write_stats(StatsEvent::Periodic),
+                _ = wd_tick.tick(), if watchdog.is_some() => {
+                    let limit = watchdog.unwrap_or_default();
+                    if self.shared.heartbeat_age() < limit {
+                        notify(&[sd_notify::NotifyState::Watchdog]);
+                        stalled = false;
+                    } else if !stalled {
+                        stalled = true;
+                        tracing::error!("capture thread stalled: withholding the watchdog ping");
+                    }
+                }
+                r = &mut done_rx => break r,
+            }
+        };
+        if !self.shared.stop.load(Ordering::Relaxed) {
+            notify(&[sd_notify::NotifyState::Stopping]);
+        }
+        self.write_stats(StatsEvent::Exit);
+        match outcome {
+            Ok(Ok(())) => {
+                tracing::info!("stopped cleanly");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(DaemonError::new(
+                DaemonErrorKind::Capture,
+                format!("capture failed: {e}"),
+            )),
+            Err(_) => Err(DaemonError::new(
+                DaemonErrorKind::Runtime,
+                "the capture thread died",
+            )),
+        }
+    }
+
+    /// SIGHUP: reopen the logs now, and reload the rules (or queue one more reload).
+    fn on_hup(&mut self) {
+        tracing::info!("SIGHUP: reloading rules and reopening log files");
+        self.shared.reopen_logs.store(true, Ordering::Relaxed);
+        if let Some(log) = &mut self.stats_log {
+            if let Err(e) = log.reopen() {
+                tracing::error!("reopening {}: {e}", log.path().display());
+            }
+        }
+        if self.reload_in_flight {
+            // Coalesce: however many HUPs arrive now, one more reload runs after this one, so
+            // the files as they are after the last HUP are what ends up loaded.
+            self.reload_queued = true;
+        } else {
+            self.start_reload();
+        }
+    }
+
+    fn start_reload(&mut self) {
+        self.reload_in_flight = true;
+        let (loader, tx) = (self.loader.clone(), self.reload_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let t0 = Instant::now();
+            let r = loader();
+            let _ = tx.send((r, t0.elapsed()));
+        });
+    }
+
+    fn on_reload_done(&mut self, (result, took): ReloadResult) {
+        self.reload_in_flight = false;
+        match result {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    tracing::warn!("{w}");
+                }
+                let n = loaded.ruleset.rules.len();
+                let old = self.rules.swap(Arc::new(loaded.ruleset));
+                tracing::info!(
+                    "rules reloaded in {} ms: {n} rules, was {} ({})",
+                    took.as_millis(),
+                    self.rules_loaded,
+                    loaded.summary
+                );
+                self.rules_loaded = n;
+                // The capture thread may still hold the old set for the packet in hand; drop
+                // it later, here, so a large set is never freed on the capture thread.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    drop(old);
+                });
+            }
+            Err(diags) => {
+                for d in &diags {
+                    tracing::error!("{d}");
+                }
+                tracing::error!(
+                    "rule reload failed after {} ms with {} error(s): keeping the {} rules loaded",
+                    took.as_millis(),
+                    diags.len(),
+                    self.rules_loaded
+                );
+            }
+        }
+        if std::mem::take(&mut self.reload_queued) {
+            self.start_reload();
+        }
+    }
+
+    /// SIGUSR1: ask the capture thread for fresh counters, wait briefly for them, write a line.
+    async fn on_usr1(&mut self) {
+        let seq = self.shared.publish_seq.load(Ordering::Acquire);
+        self.shared.publish_now.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + self.publish_wait;
+        while self.shared.publish_seq.load(Ordering::Acquire) == seq && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.write_stats(StatsEvent::Signal);
+    }
+
+    fn write_stats(&mut self, event: StatsEvent) {
+        let snap = self.shared.snapshot();
+        let line = stats::format_line(event, self.started.elapsed(), &snap, self.rules_loaded);
+        // The journal stamps its own time: log the line without it.
+        tracing::info!(
+            "stats: {}",
+            line.split_once(' ').map_or(line.as_str(), |(_, rest)| rest)
+        );
+        if let Some(log) = &mut self.stats_log {
+            if let Err(e) = log.append(&line) {
+                tracing::warn!("writing {}: {e}", log.path().display());
+            }
+        }
+        notify(&[sd_notify::NotifyState::Status(&stats::status_line(&snap))]);
+    }
+}
+
+/// sd_notify, ignoring failures (no NOTIFY_SOCKET outside systemd is the normal case).
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
