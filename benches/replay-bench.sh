@@ -1,0 +1,80 @@
+#!/bin/bash
+# Replay benchmark: nsm-sensor against the copy floor (tcpdump -r IN -w OUT) and the read floor
+# (tcpdump -r IN -w /dev/null) on a deterministic busy-gateway workload, then the cost of the
+# address index from 10 to 1,000,000 listed entries. Prints markdown tables (the README's).
+#
+# usage: benches/replay-bench.sh [FRAMES] [RUNS]      (defaults 1000000 and 5)
+# Environment: BIN (default target/release/nsm-sensor), WORK (default target/bench-work).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FRAMES=${1:-1000000}
+RUNS=${2:-5}
+BIN=${BIN:-target/release/nsm-sensor}
+WORK=${WORK:-target/bench-work}
+ET=rules/et
+LISTS=("$ET/emerging-botcc.rules" "$ET/emerging-compromised.rules" "$ET/emerging-ciarmy.rules"
+       "$ET/emerging-drop.rules" "$ET/emerging-dshield.rules" "$ET/emerging-tor.rules")
+mkdir -p "$WORK"
+IN="$WORK/workload-$FRAMES.pcap"
+[ -s "$IN" ] || python3 benches/gen_workload.py "$IN" "$FRAMES" "${LISTS[@]}"
+[ -x "$BIN" ] || cargo build --release
+RARGS=()
+for f in "${LISTS[@]}"; do RARGS+=(-r "$f"); done
+
+# measure NAME CMD... : runs CMD $RUNS times, keeps "wall cpu rss_kb" per run in $WORK/NAME.runs
+measure() {
+  local name=$1; shift
+  : > "$WORK/$name.runs"
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$WORK/out" && mkdir -p "$WORK/out"
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/$name.stderr"
+    awk '{printf "%s %.3f %s\n", $1, $2 + $3, $4}' "$WORK/time.txt" >> "$WORK/$name.runs"
+  done
+}
+
+# median COLUMN FILE
+median() { sort -n -k"$1","$1" "$2" | awk -v c="$1" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
+
+measure read_floor tcpdump -r "$IN" -w /dev/null
+measure copy_floor tcpdump -r "$IN" -w "$WORK/out/copy.pcap"
+measure detect "$BIN" replay -q --no-ring --home-net 192.168.0.0/16 "${RARGS[@]}" -l "$WORK/out/log" "$IN"
+cat > "$WORK/ring.toml" <<TOML
+[ring]
+files = 10
+file_size_mb = 100
+TOML
+measure whole_job "$BIN" replay -q -c "$WORK/ring.toml" --home-net 192.168.0.0/16 "${RARGS[@]}" -l "$WORK/out/log" --ring-dir "$WORK/out/ring" "$IN"
+
+copy_wall=$(median 1 "$WORK/copy_floor.runs")
+echo
+echo "Workload: $FRAMES frames ($(du -m "$IN" | cut -f1) MB), medians of $RUNS runs, $(nproc) cores"
+echo
+echo "| command | wall s | CPU s | packets/s | peak RSS MB | wall vs copy floor |"
+echo "|---|---|---|---|---|---|"
+for name in read_floor copy_floor detect whole_job; do
+  w=$(median 1 "$WORK/$name.runs"); c=$(median 2 "$WORK/$name.runs"); r=$(median 3 "$WORK/$name.runs")
+  case $name in
+    read_floor) label='`tcpdump -r IN -w /dev/null` (read floor)';;
+    copy_floor) label='`tcpdump -r IN -w OUT` (copy floor)';;
+    detect) label='`nsm-sensor replay --no-ring`, six ET IP lists';;
+    whole_job) label='`nsm-sensor replay` with the ring (10 × 100 MB)';;
+  esac
+  awk -v l="$label" -v w="$w" -v c="$c" -v r="$r" -v n="$FRAMES" -v cw="$copy_wall" \
+    'BEGIN {printf "| %s | %.2f | %.2f | %.0f | %.1f | %.2f× |\n", l, w, c, n / w, r / 1024, w / cw}'
+done
+
+echo
+echo "Scaling of the address index (generated lists, single addresses and CIDRs, IPv4 and IPv6):"
+echo
+echo "| listed entries | rules | compile ms | packets/s | CPU s | peak RSS MB |"
+echo "|---|---|---|---|---|---|"
+for n in 10 10000 100000 1000000; do
+  lf="$WORK/list-$n.rules"
+  [ -s "$lf" ] || python3 benches/gen_lists.py "$lf" "$n"
+  measure "scale-$n" "$BIN" replay -q --no-ring --home-net 192.168.0.0/16 -r "$lf" -l "$WORK/out/log" "$IN"
+  ms=$(grep -o 'compiled in [0-9.]* ms' "$WORK/scale-$n.stderr" | grep -o '[0-9.]*' | head -1)
+  rules=$(grep -c '^alert' "$lf")
+  w=$(median 1 "$WORK/scale-$n.runs"); c=$(median 2 "$WORK/scale-$n.runs"); r=$(median 3 "$WORK/scale-$n.runs")
+  awk -v n="$n" -v ru="$rules" -v ms="${ms:-?}" -v w="$w" -v c="$c" -v r="$r" -v f="$FRAMES" \
+    'BEGIN {printf "| %d | %d | %s | %.0f | %.2f | %.1f |\n", n, ru, ms, f / w, c, r / 1024}'
+done

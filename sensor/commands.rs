@@ -1,0 +1,443 @@
+//! The commands: turn the configuration and the command line into the library's option structs
+//! and run them. Glue only; every stage lives in the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nsm_sensor::capture::{self, Next, OfflineSource, PacketSource};
+use nsm_sensor::cli::{
+    CarveArgs, CheckArgs, InfoArgs, InvestigateArgs, PipelineArgs, ReplayArgs, RuleArgs, RunArgs,
+};
+use nsm_sensor::config::{ChecksumMode, Config};
+use nsm_sensor::capture::live;
+use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
+use nsm_sensor::investigate;
+use nsm_sensor::decode::DecodeOptions;
+use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::output::OutputOptions;
+use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
+use nsm_sensor::ring::RingOptions;
+use nsm_sensor::rules::{self, LoadOptions, LoadReport};
+
+/// Exit codes (sysexits where one fits).
+pub const EXIT_RUNTIME: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_CONFIG: u8 = 78;
+
+/// A failed command: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn runtime(message: impl Into<String>) -> Failure {
+        Failure { code: EXIT_RUNTIME, message: message.into() }
+    }
+
+    pub fn config(message: impl Into<String>) -> Failure {
+        Failure { code: EXIT_CONFIG, message: message.into() }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: EXIT_USAGE, message: message.into() }
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+/// The installed service's configuration, used when `-c` is not given and it exists.
+const SYSTEM_CONFIG: &str = "/etc/nsm-sensor/sensor.toml";
+
+/// HOME_NET for `replay` and `check` when none is configured: RFC 1918 and ULA.
+const PRIVATE_NETS: &str = "[10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7]";
+
+/// The configuration and the directory its relative paths are relative to.
+struct Loaded {
+    config: Config,
+    base: PathBuf,
+    /// Whether a file was read (else built-in defaults).
+    from_file: bool,
+    path: Option<PathBuf>,
+}
+
+fn load_config(path: Option<&Path>) -> Result<Loaded, Failure> {
+    let path = match path {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+    };
+    let Some(path) = path else {
+        let base = std::env::current_dir().unwrap_or_default();
+        return Ok(Loaded { config: Config::default(), base, from_file: false, path: None });
+    };
+    match Config::load(&path) {
+        Ok(config) => {
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+            Ok(Loaded { config, base, from_file: true, path: Some(path) })
+        }
+        Err(diags) => {
+            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            Err(Failure::config(lines.join("\n")))
+        }
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Rule loading options from the config and the command line. `default_home_net` applies when
+/// neither sets HOME_NET (and is announced).
+fn load_options(cfg: &Loaded, args: &RuleArgs, default_home_net: Option<(&str, &str)>) -> LoadOptions {
+    let mut opts = LoadOptions::from_config(&cfg.config, cfg.path.as_deref());
+    if !args.rules.is_empty() {
+        opts.paths = args.rules.clone();
+    }
+    if let Some(h) = &args.home_net {
+        opts.vars.insert("HOME_NET".to_string(), bracket(h));
+    }
+    if !opts.vars.contains_key("HOME_NET") {
+        if let Some((nets, why)) = default_home_net {
+            tracing::info!("HOME_NET not configured: using {nets} ({why})");
+            opts.vars.insert("HOME_NET".to_string(), nets.to_string());
+        }
+    }
+    let threshold = &cfg.config.rules.threshold;
+    if !threshold.as_os_str().is_empty() && opts.threshold.is_none() {
+        tracing::warn!("threshold file {} not found; no threshold.conf entries apply", resolve(&cfg.base, threshold).display());
+    }
+    opts
+}
+
+/// `--home-net 10.0.0.0/8,192.168.0.0/16` → `[10.0.0.0/8,192.168.0.0/16]`.
+fn bracket(nets: &str) -> String {
+    let t = nets.trim();
+    if t.starts_with('[') || !t.contains(',') {
+        t.to_string()
+    } else {
+        format!("[{t}]")
+    }
+}
+
+fn load_rules(opts: &LoadOptions) -> Result<LoadReport, Failure> {
+    let started = Instant::now();
+    let report = rules::load(opts);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
+    if !report.is_usable() {
+        let lines: Vec<String> = report.errors().map(|d| d.to_string()).collect();
+        return Err(Failure::config(lines.join("\n")));
+    }
+    tracing::info!(
+        "{} rules loaded, {} skipped, compiled in {ms:.1} ms",
+        report.loaded(),
+        report.skipped()
+    );
+    Ok(report)
+}
+
+pub fn check(args: CheckArgs) -> Outcome {
+    let cfg = load_config(args.rules.config.as_deref())?;
+    let opts = load_options(&cfg, &args.rules, Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")));
+    let report = rules::load(&opts);
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        writeln!(out, "{}", report.to_json())
+    } else {
+        report.write_text(&mut out)
+    };
+    written.map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+    if report.is_usable() {
+        Ok(())
+    } else {
+        Err(Failure { code: EXIT_CONFIG, message: String::new() })
+    }
+}
+
+fn pipeline_options(cfg: &Loaded, args: &PipelineArgs, replay: bool) -> PipelineOptions {
+    let c = &cfg.config;
+    let log_dir = match &args.log_dir {
+        Some(d) => d.clone(),
+        None => resolve(&cfg.base, &c.output.dir),
+    };
+    let ring_dir = match &args.ring_dir {
+        Some(d) => Some(d.clone()),
+        None if args.no_ring || !c.ring.enabled => None,
+        // A replay without a config or ring directory keeps its ring beside its logs.
+        None if replay && !cfg.from_file => Some(log_dir.join("ring")),
+        None => Some(resolve(&cfg.base, &c.ring.dir)),
+    };
+    let any_output = c.output.alert_full || c.output.alert_fast || c.output.eve;
+    PipelineOptions {
+        decode: DecodeOptions { checksums: c.detect.checksum_mode == ChecksumMode::All },
+        outputs: any_output.then(|| OutputOptions {
+            dir: log_dir,
+            alert_full: c.output.alert_full,
+            alert_fast: c.output.alert_fast,
+            eve: c.output.eve,
+            timestamps: c.output.timestamps,
+        }),
+        ring: ring_dir.map(|dir| RingOptions {
+            dir,
+            prefix: c.ring.prefix.clone(),
+            files: c.ring.files,
+            file_size: c.ring.file_size_mb.saturating_mul(1024 * 1024),
+        }),
+        detect: DetectOptions::from_config(&c.detect),
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> Outcome {
+    let cfg = load_config(args.rules.config.as_deref())?;
+    let rule_opts = load_options(&cfg, &args.rules, Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")));
+    let report = load_rules(&rule_opts)?;
+    let ruleset = report.ruleset;
+    let opts = pipeline_options(&cfg, &args.pipeline, true);
+    let bpf = args.pipeline.bpf.clone().unwrap_or_else(|| cfg.config.capture.bpf.clone());
+    let files = capture::expand_inputs(&args.pcaps).map_err(|e| Failure::runtime(e.to_string()))?;
+    let total_bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let mut progress = Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes);
+
+    let started = Instant::now();
+    let mut pipeline: Option<(i32, Pipeline)> = None;
+    let mut read_errors = 0u64;
+    for file in &files {
+        let mut src = OfflineSource::open(file, &bpf).map_err(|e| Failure::runtime(e.to_string()))?;
+        let linktype = src.linktype();
+        // A new link type needs a new ring file (one link type per pcap file): a new pipeline
+        // segment. Detection state restarts with it.
+        let reuse = matches!(&pipeline, Some((lt, _)) if *lt == linktype);
+        if !reuse {
+            if let Some((_, mut old)) = pipeline.take() {
+                old.flush();
+            }
+            let p = Pipeline::new(&opts, linktype, src.snaplen())
+                .map_err(|e| Failure::runtime(format!("opening outputs: {e}")))?;
+            pipeline = Some((linktype, p));
+        }
+        let Some((_, p)) = pipeline.as_mut() else { continue };
+        loop {
+            match src.next_packet() {
+                Ok(Next::Packet(raw)) => {
+                    progress.advance(16 + raw.data.len() as u64);
+                    p.process(&ruleset, &raw);
+                }
+                Ok(Next::Timeout) => continue,
+                Ok(Next::End) => break,
+                Err(e) => {
+                    // A torn or corrupt record: keep what came before, say so, go on.
+                    read_errors += 1;
+                    tracing::warn!("{e}; the rest of this file is skipped");
+                    break;
+                }
+            }
+        }
+    }
+    progress.finish();
+    let elapsed = started.elapsed();
+    let Some((_, mut p)) = pipeline else {
+        return Err(Failure::runtime("no capture files to replay"));
+    };
+    p.flush();
+    let s = p.stats().clone();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "replayed {} packets ({} bytes) from {} file{} in {:.3} s ({:.0} packets/s): {} alert{}, {} decode error{}{}",
+        s.packets,
+        s.bytes,
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        secs,
+        s.packets as f64 / secs,
+        s.alerts,
+        if s.alerts == 1 { "" } else { "s" },
+        s.decode_error_total(),
+        if s.decode_error_total() == 1 { "" } else { "s" },
+        if read_errors > 0 { format!(", {read_errors} unreadable file tail(s)") } else { String::new() },
+    );
+    Ok(())
+}
+
+/// A progress bar on stderr for long replays on a terminal.
+struct Progress {
+    on: bool,
+    total: u64,
+    done: u64,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(on: bool, total: u64) -> Progress {
+        Progress { on, total: total.max(1), done: 0, last: Instant::now() }
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        if self.on && self.last.elapsed() >= Duration::from_millis(200) {
+            self.last = Instant::now();
+            let pct = (self.done * 100 / self.total).min(100);
+            let filled = (pct / 4) as usize;
+            eprint!("\r[{}{}] {pct:3}%", "=".repeat(filled), " ".repeat(25 - filled));
+        }
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprint!("\r{}\r", " ".repeat(34));
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> Outcome {
+    let cfg = load_config(args.rules.config.as_deref())?;
+    let wanted = args.interface.as_deref().unwrap_or(&cfg.config.capture.interface);
+    let iface = daemon::resolve_interface(wanted).map_err(daemon_failure)?;
+    // HOME_NET defaults to the capture interface's own subnets.
+    let nets: Vec<String> = live::interface_subnets(&iface).iter().map(|n| n.to_string()).collect();
+    let home = format!("[{}]", nets.join(","));
+    let why = format!("the subnets of {iface}");
+    let default_home = (!nets.is_empty()).then_some((home.as_str(), why.as_str()));
+    if nets.is_empty() && args.rules.home_net.is_none() && !cfg.config.vars.contains_key("HOME_NET") {
+        tracing::warn!("HOME_NET not configured and {iface} has no address: $HOME_NET is any");
+    }
+    let rule_opts = load_options(&cfg, &args.rules, default_home);
+    let pipeline = pipeline_options(&cfg, &args.pipeline, false);
+    let mut opts = DaemonOptions::from_config(&cfg.config, pipeline);
+    opts.capture.interface = iface;
+    if let Some(f) = &args.pipeline.bpf {
+        opts.capture.bpf = f.clone();
+    }
+    opts.log_dir = match &args.pipeline.log_dir {
+        Some(d) => d.clone(),
+        None => resolve(&cfg.base, &cfg.config.output.dir),
+    };
+    if let Some(u) = &args.user {
+        opts.user = u.clone();
+    }
+    if let Some(g) = &args.group {
+        opts.group = g.clone();
+    }
+    let loader: RuleLoader = Box::new(move || {
+        let report = rules::load(&rule_opts);
+        if !report.is_usable() {
+            return Err(report.errors().map(|d| d.to_string()).collect());
+        }
+        Ok(LoadedRules {
+            summary: format!("{} loaded, {} skipped", report.loaded(), report.skipped()),
+            warnings: report.warnings.iter().map(|d| d.to_string()).collect(),
+            ruleset: report.ruleset,
+        })
+    });
+    daemon::run(opts, loader).map_err(daemon_failure)
+}
+
+fn daemon_failure(e: daemon::DaemonError) -> Failure {
+    Failure { code: u8::try_from(e.exit_code()).unwrap_or(EXIT_RUNTIME), message: e.message }
+}
+
+/// Maps an error of the read-only tools to an exit code: bad arguments are usage errors.
+fn tool_failure(e: &investigate::Error) -> Failure {
+    match e.kind() {
+        investigate::ErrorKind::Usage => Failure::usage(e.to_string()),
+        _ => Failure::runtime(e.to_string()),
+    }
+}
+
+pub fn info(args: InfoArgs) -> Outcome {
+    let mut out = std::io::stdout().lock();
+    let mut failed = Vec::new();
+    for (i, path) in args.pcaps.iter().enumerate() {
+        match investigate::summarize(path) {
+            Ok(info) => {
+                let written = if args.json {
+                    writeln!(out, "{}", info.to_json())
+                } else {
+                    if i > 0 {
+                        let _ = writeln!(out);
+                    }
+                    info.write_text(&mut out)
+                };
+                written.map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::runtime(failed.join("\n")))
+    }
+}
+
+pub fn carve(args: CarveArgs) -> Outcome {
+    let year = None;
+    let parse = |t: &Option<String>| {
+        t.as_deref().map(|t| investigate::parse_time(t, year)).transpose().map_err(|e| tool_failure(&e))
+    };
+    let from = parse(&args.from)?;
+    let to = parse(&args.to)?;
+    let bpf = args.bpf.join(" ");
+    let report = investigate::carve(&args.ring_dir, from, to, &bpf, &args.out)
+        .map_err(|e| tool_failure(&e))?;
+    println!(
+        "carved {} packets ({} bytes) into {}: {} of {} ring files read, {} skipped by time",
+        report.packets_written,
+        report.bytes_written,
+        report.out.display(),
+        report.files_read,
+        report.files_total,
+        report.files_skipped
+    );
+    for torn in &report.torn_files {
+        tracing::warn!("{}: ends in a torn record (being written, or a crash); read up to it", torn.display());
+    }
+    Ok(())
+}
+
+pub fn investigate(args: InvestigateArgs) -> Outcome {
+    let cfg = if args.config.is_some() || args.log_dir.is_none() || args.ring_dir.is_none() {
+        Some(load_config(args.config.as_deref())?)
+    } else {
+        None
+    };
+    // A config is loaded whenever a directory is missing, so the fallbacks always exist.
+    let log_dir = args
+        .log_dir
+        .clone()
+        .or_else(|| cfg.as_ref().map(|c| resolve(&c.base, &c.config.output.dir)))
+        .unwrap_or_default();
+    let ring_dir = args
+        .ring_dir
+        .clone()
+        .or_else(|| {
+            cfg.as_ref().map(|c| {
+                if c.from_file {
+                    resolve(&c.base, &c.config.ring.dir)
+                } else {
+                    // Without a config file the ring of a replay sits beside its logs.
+                    log_dir.join("ring")
+                }
+            })
+        })
+        .unwrap_or_default();
+    let mut opts = investigate::InvestigateOptions::new(&log_dir, &ring_dir);
+    opts.selector = args.selector.clone();
+    opts.evidence = args.out.clone();
+    let found = investigate::investigate(&opts).map_err(|e| tool_failure(&e))?;
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        writeln!(out, "{}", found.to_json())
+    } else {
+        found.write_text(&mut out)
+    };
+    written.map_err(|e| Failure::runtime(format!("stdout: {e}")))
+}
