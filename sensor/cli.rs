@@ -146,7 +146,11 @@ pub struct CarveArgs {
     pub out: PathBuf,
 
     /// BPF expression (tcpdump's filter language); the words are joined with spaces.
-    #[arg(value_name = "BPF", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "BPF",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub bpf: Vec<String>,
 }
 

@@ -5,16 +5,16 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nsm_sensor::capture::live;
 use nsm_sensor::capture::{self, Next, OfflineSource, PacketSource};
 use nsm_sensor::cli::{
     CarveArgs, CheckArgs, InfoArgs, InvestigateArgs, PipelineArgs, ReplayArgs, RuleArgs, RunArgs,
 };
 use nsm_sensor::config::{ChecksumMode, Config};
-use nsm_sensor::capture::live;
 use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
-use nsm_sensor::investigate;
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::investigate;
 use nsm_sensor::output::OutputOptions;
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
@@ -34,15 +34,24 @@ pub struct Failure {
 
 impl Failure {
     pub fn runtime(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_RUNTIME, message: message.into() }
+        Failure {
+            code: EXIT_RUNTIME,
+            message: message.into(),
+        }
     }
 
     pub fn config(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_CONFIG, message: message.into() }
+        Failure {
+            code: EXIT_CONFIG,
+            message: message.into(),
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: EXIT_USAGE, message: message.into() }
+        Failure {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
     }
 }
 
@@ -70,13 +79,27 @@ fn load_config(path: Option<&Path>) -> Result<Loaded, Failure> {
     };
     let Some(path) = path else {
         let base = std::env::current_dir().unwrap_or_default();
-        return Ok(Loaded { config: Config::default(), base, from_file: false, path: None });
+        return Ok(Loaded {
+            config: Config::default(),
+            base,
+            from_file: false,
+            path: None,
+        });
     };
     match Config::load(&path) {
         Ok(config) => {
             let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
-            Ok(Loaded { config, base, from_file: true, path: Some(path) })
+            let base = if base.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                base
+            };
+            Ok(Loaded {
+                config,
+                base,
+                from_file: true,
+                path: Some(path),
+            })
         }
         Err(diags) => {
             let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
@@ -95,7 +118,11 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 
 /// Rule loading options from the config and the command line. `default_home_net` applies when
 /// neither sets HOME_NET (and is announced).
-fn load_options(cfg: &Loaded, args: &RuleArgs, default_home_net: Option<(&str, &str)>) -> LoadOptions {
+fn load_options(
+    cfg: &Loaded,
+    args: &RuleArgs,
+    default_home_net: Option<(&str, &str)>,
+) -> LoadOptions {
     let mut opts = LoadOptions::from_config(&cfg.config, cfg.path.as_deref());
     if !args.rules.is_empty() {
         opts.paths = args.rules.clone();
@@ -111,7 +138,10 @@ fn load_options(cfg: &Loaded, args: &RuleArgs, default_home_net: Option<(&str, &
     }
     let threshold = &cfg.config.rules.threshold;
     if !threshold.as_os_str().is_empty() && opts.threshold.is_none() {
-        tracing::warn!("threshold file {} not found; no threshold.conf entries apply", resolve(&cfg.base, threshold).display());
+        tracing::warn!(
+            "threshold file {} not found; no threshold.conf entries apply",
+            resolve(&cfg.base, threshold).display()
+        );
     }
     opts
 }
@@ -147,7 +177,11 @@ fn load_rules(opts: &LoadOptions) -> Result<LoadReport, Failure> {
 
 pub fn check(args: CheckArgs) -> Outcome {
     let cfg = load_config(args.rules.config.as_deref())?;
-    let opts = load_options(&cfg, &args.rules, Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")));
+    let opts = load_options(
+        &cfg,
+        &args.rules,
+        Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")),
+    );
     let report = rules::load(&opts);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -159,7 +193,10 @@ pub fn check(args: CheckArgs) -> Outcome {
     if report.is_usable() {
         Ok(())
     } else {
-        Err(Failure { code: EXIT_CONFIG, message: String::new() })
+        Err(Failure {
+            code: EXIT_CONFIG,
+            message: String::new(),
+        })
     }
 }
 
@@ -178,8 +215,10 @@ fn pipeline_options(cfg: &Loaded, args: &PipelineArgs, replay: bool) -> Pipeline
     };
     let any_output = c.output.alert_full || c.output.alert_fast || c.output.eve;
     PipelineOptions {
-        decode: DecodeOptions { checksums: c.detect.checksum_mode == ChecksumMode::All },
-        outputs: any_output.then(|| OutputOptions {
+        decode: DecodeOptions {
+            checksums: c.detect.checksum_mode == ChecksumMode::All,
+        },
+        outputs: any_output.then_some(OutputOptions {
             dir: log_dir,
             alert_full: c.output.alert_full,
             alert_fast: c.output.alert_fast,
@@ -198,20 +237,33 @@ fn pipeline_options(cfg: &Loaded, args: &PipelineArgs, replay: bool) -> Pipeline
 
 pub fn replay(args: ReplayArgs) -> Outcome {
     let cfg = load_config(args.rules.config.as_deref())?;
-    let rule_opts = load_options(&cfg, &args.rules, Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")));
+    let rule_opts = load_options(
+        &cfg,
+        &args.rules,
+        Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")),
+    );
     let report = load_rules(&rule_opts)?;
     let ruleset = report.ruleset;
     let opts = pipeline_options(&cfg, &args.pipeline, true);
-    let bpf = args.pipeline.bpf.clone().unwrap_or_else(|| cfg.config.capture.bpf.clone());
+    let bpf = args
+        .pipeline
+        .bpf
+        .clone()
+        .unwrap_or_else(|| cfg.config.capture.bpf.clone());
     let files = capture::expand_inputs(&args.pcaps).map_err(|e| Failure::runtime(e.to_string()))?;
-    let total_bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     let mut progress = Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes);
 
     let started = Instant::now();
     let mut pipeline: Option<(i32, Pipeline)> = None;
     let mut read_errors = 0u64;
     for file in &files {
-        let mut src = OfflineSource::open(file, &bpf).map_err(|e| Failure::runtime(e.to_string()))?;
+        let mut src =
+            OfflineSource::open(file, &bpf).map_err(|e| Failure::runtime(e.to_string()))?;
         let linktype = src.linktype();
         // A new link type needs a new ring file (one link type per pcap file): a new pipeline
         // segment. Detection state restarts with it.
@@ -224,7 +276,9 @@ pub fn replay(args: ReplayArgs) -> Outcome {
                 .map_err(|e| Failure::runtime(format!("opening outputs: {e}")))?;
             pipeline = Some((linktype, p));
         }
-        let Some((_, p)) = pipeline.as_mut() else { continue };
+        let Some((_, p)) = pipeline.as_mut() else {
+            continue;
+        };
         loop {
             match src.next_packet() {
                 Ok(Next::Packet(raw)) => {
@@ -277,7 +331,12 @@ struct Progress {
 
 impl Progress {
     fn new(on: bool, total: u64) -> Progress {
-        Progress { on, total: total.max(1), done: 0, last: Instant::now() }
+        Progress {
+            on,
+            total: total.max(1),
+            done: 0,
+            last: Instant::now(),
+        }
     }
 
     fn advance(&mut self, bytes: u64) {
@@ -286,7 +345,11 @@ impl Progress {
             self.last = Instant::now();
             let pct = (self.done * 100 / self.total).min(100);
             let filled = (pct / 4) as usize;
-            eprint!("\r[{}{}] {pct:3}%", "=".repeat(filled), " ".repeat(25 - filled));
+            eprint!(
+                "\r[{}{}] {pct:3}%",
+                "=".repeat(filled),
+                " ".repeat(25 - filled)
+            );
         }
     }
 
@@ -299,14 +362,21 @@ impl Progress {
 
 pub fn run(args: RunArgs) -> Outcome {
     let cfg = load_config(args.rules.config.as_deref())?;
-    let wanted = args.interface.as_deref().unwrap_or(&cfg.config.capture.interface);
+    let wanted = args
+        .interface
+        .as_deref()
+        .unwrap_or(&cfg.config.capture.interface);
     let iface = daemon::resolve_interface(wanted).map_err(daemon_failure)?;
     // HOME_NET defaults to the capture interface's own subnets.
-    let nets: Vec<String> = live::interface_subnets(&iface).iter().map(|n| n.to_string()).collect();
+    let nets: Vec<String> = live::interface_subnets(&iface)
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let home = format!("[{}]", nets.join(","));
     let why = format!("the subnets of {iface}");
     let default_home = (!nets.is_empty()).then_some((home.as_str(), why.as_str()));
-    if nets.is_empty() && args.rules.home_net.is_none() && !cfg.config.vars.contains_key("HOME_NET") {
+    if nets.is_empty() && args.rules.home_net.is_none() && !cfg.config.vars.contains_key("HOME_NET")
+    {
         tracing::warn!("HOME_NET not configured and {iface} has no address: $HOME_NET is any");
     }
     let rule_opts = load_options(&cfg, &args.rules, default_home);
@@ -341,7 +411,10 @@ pub fn run(args: RunArgs) -> Outcome {
 }
 
 fn daemon_failure(e: daemon::DaemonError) -> Failure {
-    Failure { code: u8::try_from(e.exit_code()).unwrap_or(EXIT_RUNTIME), message: e.message }
+    Failure {
+        code: u8::try_from(e.exit_code()).unwrap_or(EXIT_RUNTIME),
+        message: e.message,
+    }
 }
 
 /// Maps an error of the read-only tools to an exit code: bad arguments are usage errors.
@@ -381,7 +454,10 @@ pub fn info(args: InfoArgs) -> Outcome {
 pub fn carve(args: CarveArgs) -> Outcome {
     let year = None;
     let parse = |t: &Option<String>| {
-        t.as_deref().map(|t| investigate::parse_time(t, year)).transpose().map_err(|e| tool_failure(&e))
+        t.as_deref()
+            .map(|t| investigate::parse_time(t, year))
+            .transpose()
+            .map_err(|e| tool_failure(&e))
     };
     let from = parse(&args.from)?;
     let to = parse(&args.to)?;
@@ -398,7 +474,10 @@ pub fn carve(args: CarveArgs) -> Outcome {
         report.files_skipped
     );
     for torn in &report.torn_files {
-        tracing::warn!("{}: ends in a torn record (being written, or a crash); read up to it", torn.display());
+        tracing::warn!(
+            "{}: ends in a torn record (being written, or a crash); read up to it",
+            torn.display()
+        );
     }
     Ok(())
 }

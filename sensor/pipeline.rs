@@ -71,7 +71,11 @@ impl Pipeline {
     /// A log or ring directory/file cannot be opened.
     pub fn new(opts: &PipelineOptions, linktype: i32, snaplen: u32) -> io::Result<Pipeline> {
         let outputs = opts.outputs.as_ref().map(Outputs::open).transpose()?;
-        let ring = opts.ring.as_ref().map(|r| Ring::open(r, linktype, snaplen)).transpose()?;
+        let ring = opts
+            .ring
+            .as_ref()
+            .map(|r| Ring::open(r, linktype, snaplen))
+            .transpose()?;
         Ok(Pipeline {
             linktype,
             decode_opts: opts.decode,
@@ -124,10 +128,14 @@ impl Pipeline {
             return;
         }
         self.stats.alerts += self.hits.len() as u64;
-        let Some(outputs) = self.outputs.as_mut() else { return };
+        let Some(outputs) = self.outputs.as_mut() else {
+            return;
+        };
         let capture_file = self.ring.as_ref().and_then(|r| r.current_name());
         for hit in &self.hits {
-            let Some(rule) = rules.rules.get(hit.rule as usize) else { continue };
+            let Some(rule) = rules.rules.get(hit.rule as usize) else {
+                continue;
+            };
             let ev = AlertEvent {
                 rule,
                 pkt: &pkt,

@@ -43,7 +43,13 @@ fn et_rules() -> LoadOptions {
     let et = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/et");
     let mut vars = std::collections::BTreeMap::new();
     vars.insert("HOME_NET".to_string(), "[192.168.0.0/16]".to_string());
-    LoadOptions { paths: vec![et], vars, classification: None, reference: None, threshold: None }
+    LoadOptions {
+        paths: vec![et],
+        vars,
+        classification: None,
+        reference: None,
+        threshold: None,
+    }
 }
 
 /// Replays `frames` twice (the first pass warms the flow table and scratch buffers) and returns
@@ -72,7 +78,12 @@ fn allocations_of_second_pass(pcap: &Path, ring: bool) -> (u64, u64) {
     }
     let feed = |pipeline: &mut Pipeline, shift: i64| {
         for (s, u, w, d) in &frames {
-            let raw = nsm_sensor::capture::RawPacket { ts_sec: s + shift, ts_usec: *u, wire_len: *w, data: d };
+            let raw = nsm_sensor::capture::RawPacket {
+                ts_sec: s + shift,
+                ts_usec: *u,
+                wire_len: *w,
+                data: d,
+            };
             pipeline.process(&ruleset, &raw);
         }
     };

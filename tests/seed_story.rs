@@ -8,7 +8,8 @@ use std::fs;
 
 const FAST: &str = "02/21-10:17:54.366236  [**] [1:2404000:602] BLEEDING-EDGE DROP Known Bot C&C Server Traffic (group 1) [**] [Classification: A Network Trojan was detected] [Priority: 1] {TCP} 192.168.0.31:2253 -> 161.53.178.240:6667\n";
 
-const FULL: &str = "[**] [1:2404000:602] BLEEDING-EDGE DROP Known Bot C&C Server Traffic (group 1) [**]
+const FULL: &str =
+    "[**] [1:2404000:602] BLEEDING-EDGE DROP Known Bot C&C Server Traffic (group 1) [**]
 [Classification: A Network Trojan was detected] [Priority: 1] 
 02/21-10:17:54.366236 192.168.0.31:2253 -> 161.53.178.240:6667
 TCP TTL:128 TOS:0x0 ID:13198 IpLen:20 DgmLen:48 DF
@@ -18,7 +19,10 @@ TCP Options (4) => MSS: 1460 NOP NOP SackOK
 
 ";
 
-fn replay(rules: &[std::path::PathBuf], extra: &[&str]) -> (tempfile::TempDir, std::process::Output) {
+fn replay(
+    rules: &[std::path::PathBuf],
+    extra: &[&str],
+) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = bin();
     cmd.arg("replay");
@@ -35,7 +39,10 @@ fn replay(rules: &[std::path::PathBuf], extra: &[&str]) -> (tempfile::TempDir, s
 
 #[test]
 fn seed_replay_reproduces_the_write_up() {
-    let (dir, out) = replay(&[shared().join("seed/bleeding-botcc.rules")], &["--no-ring"]);
+    let (dir, out) = replay(
+        &[shared().join("seed/bleeding-botcc.rules")],
+        &["--no-ring"],
+    );
     expect_code(&out, 0);
     let log = dir.path().join("log");
     assert_eq!(fs::read_to_string(log.join("alert.fast")).unwrap(), FAST);
@@ -56,7 +63,10 @@ fn seed_replay_reproduces_the_write_up() {
 #[test]
 fn seed_with_block_rule_alerts_once_per_sid() {
     let (dir, out) = replay(
-        &[shared().join("seed/bleeding-botcc.rules"), shared().join("seed/bleeding-botcc-block.rules")],
+        &[
+            shared().join("seed/bleeding-botcc.rules"),
+            shared().join("seed/bleeding-botcc-block.rules"),
+        ],
         &["--no-ring"],
     );
     expect_code(&out, 0);
@@ -70,7 +80,10 @@ fn seed_with_block_rule_alerts_once_per_sid() {
 #[test]
 fn seed_without_threshold_alerts_on_every_syn() {
     let text = fs::read_to_string(shared().join("seed/bleeding-botcc.rules")).unwrap();
-    let unthresholded = text.replace("threshold: type limit, track by_src, seconds 3600, count 1; ", "");
+    let unthresholded = text.replace(
+        "threshold: type limit, track by_src, seconds 3600, count 1; ",
+        "",
+    );
     assert_ne!(text, unthresholded, "the seed rule carries the threshold");
     let tmp = tempfile::tempdir().unwrap();
     let rules = tmp.path().join("nothreshold.rules");

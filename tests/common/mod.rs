@@ -77,6 +77,10 @@ print(n)
         .arg(path)
         .output()
         .expect("python3");
-    assert!(out.status.success(), "EVE schema validation failed: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "EVE schema validation failed: {}",
+        text(&out.stderr)
+    );
     text(&out.stdout).trim().parse().expect("count")
 }
