@@ -126,3 +126,74 @@ fn seed_into_ring_points_eve_at_the_ring_file() {
         serde_json::from_str(fs::read_to_string(log.join("eve.json")).unwrap().trim()).unwrap();
     assert_eq!(eve["capture_file"], names[0].as_str());
 }
+
+#[test]
+fn seed_story_end_to_end_investigate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, ring) = (tmp.path().join("log"), tmp.path().join("ring"));
+    let out = run(bin()
+        .args(["replay", "--home-net", "192.168.0.0/16", "-r"])
+        .arg(shared().join("seed/bleeding-botcc.rules"))
+        .arg("-l")
+        .arg(&log)
+        .arg("--ring-dir")
+        .arg(&ring)
+        .arg(shared().join("seed/botcc-2007-02-21.pcap")));
+    expect_code(&out, 0);
+    // Text: the alert, the ring file with its summary, the packets, the verdict.
+    let out = run(bin()
+        .args(["investigate", "-l"])
+        .arg(&log)
+        .arg("--ring-dir")
+        .arg(&ring));
+    expect_code(&out, 0);
+    let t = text(&out.stdout);
+    assert!(t.contains("[1:2404000:602]"), "{t}");
+    assert!(t.contains("nsm_00001_20070221"), "{t}");
+    assert!(
+        t.contains("192.168.0.31 sent 3 SYNs to 161.53.178.240:6667"),
+        "{t}"
+    );
+    assert!(t.contains("no reply"), "{t}");
+    assert!(t.contains("0 payload bytes either way"), "{t}");
+    // JSON: counts each way, no handshake, the evidence pcap with exactly the three SYNs.
+    let evidence = tmp.path().join("evidence.pcap");
+    let out = run(bin()
+        .args(["investigate", "--json", "-l"])
+        .arg(&log)
+        .arg("--ring-dir")
+        .arg(&ring)
+        .arg("-w")
+        .arg(&evidence)
+        .arg("sid:2404000"));
+    expect_code(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hosts"]["a"], "192.168.0.31");
+    assert_eq!(v["hosts"]["b"], "161.53.178.240");
+    assert_eq!(v["a_to_b"]["packets"], 3);
+    assert_eq!(v["a_to_b"]["syn"], 3);
+    assert_eq!(v["a_to_b"]["payload_bytes"], 0);
+    assert_eq!(v["b_to_a"]["packets"], 0);
+    assert_eq!(v["handshake_completed"], false);
+    assert_eq!(v["evidence"], evidence.to_str().unwrap());
+    assert_eq!(v["alert"]["alert"]["signature_id"], 2404000);
+    let info = run(bin().args(["info", "--json"]).arg(&evidence));
+    expect_code(&info, 0);
+    let i: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(i["packets"], 3);
+    if have("tcpdump") {
+        let o = std::process::Command::new("tcpdump")
+            .args(["-nn", "-r"])
+            .arg(&evidence)
+            .output()
+            .unwrap();
+        let lines = text(&o.stdout);
+        assert_eq!(lines.lines().count(), 3, "{lines}");
+        assert!(
+            lines
+                .lines()
+                .all(|l| l.contains("192.168.0.31.2253 > 161.53.178.240.6667: Flags [S]")),
+            "{lines}"
+        );
+    }
+}
