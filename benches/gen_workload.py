@@ -2,9 +2,10 @@
 """Deterministic busy-gateway workload for the replay benchmark.
 
 Writes a classic pcap of N Ethernet frames: sizes 60/576/1514 in the ratio 4:3:3, TCP and UDP
-half and half, home hosts in 192.168.0.0/16 talking to public addresses, and one packet in
-1,000 to or from an address taken from the given IP-list rule files (a SYN or a UDP datagram,
-so the ET rules fire). Payloads are zero bytes, so checksums stay cheap to compute and valid.
+half and half, home hosts in 192.168.0.0/16 talking to public addresses over a pool of 20,000
+live conversations (one in 50 packets starts a new one, as on a busy gateway), and one packet
+in 1,000 to or from an address taken from the given IP-list rule files (a SYN or a UDP
+datagram, so the ET rules fire). Payloads are zero bytes, so checksums stay cheap to compute and valid.
 
 usage: gen_workload.py OUT.pcap N RULEFILE...
 """
@@ -47,23 +48,34 @@ def main():
     with open(out_path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         t = 1_700_000_000.0
+        flows = []
         for i in range(n):
             size = sizes[rng.randrange(10)]
-            home = bytes([192, 168, rng.randrange(256), rng.randrange(1, 255)])
             if i % 1000 == 999:
+                home = bytes([192, 168, rng.randrange(256), rng.randrange(1, 255)])
                 remote = bytes(int(x) for x in rng.choice(listed).split("."))
                 tcp = rng.random() < 0.5
                 syn = True
                 outbound = rng.random() < 0.5
+                sport, dport = rng.randrange(1024, 65535), rng.choice([80, 443, 53, 6667])
             else:
-                remote = bytes([rng.choice([23, 45, 62, 81, 104, 151, 185, 212]), rng.randrange(256),
-                                rng.randrange(256), rng.randrange(1, 255)])
-                tcp = rng.random() < 0.5
+                if len(flows) < 20000 or rng.random() < 0.02:
+                    flow = (bytes([192, 168, rng.randrange(256), rng.randrange(1, 255)]),
+                            bytes([rng.choice([23, 45, 62, 81, 104, 151, 185, 212]), rng.randrange(256),
+                                   rng.randrange(256), rng.randrange(1, 255)]),
+                            rng.random() < 0.5, rng.randrange(1024, 65535), rng.choice([80, 443, 53, 8080]))
+                    if len(flows) < 20000:
+                        flows.append(flow)
+                    else:
+                        flows[rng.randrange(len(flows))] = flow
+                else:
+                    flow = flows[rng.randrange(len(flows))]
+                home, remote, tcp, sport, dport = flow
                 syn = False
                 outbound = rng.random() < 0.5
             src, dst = (home, remote) if outbound else (remote, home)
-            sport, dport = (rng.randrange(1024, 65535), rng.choice([80, 443, 53, 8080])) if outbound \
-                else (rng.choice([80, 443, 53, 8080]), rng.randrange(1024, 65535))
+            if not outbound:
+                sport, dport = dport, sport
             l4len = 20 if tcp else 8
             payload_len = size - 14 - 20 - l4len
             ip_total = 20 + l4len + payload_len

@@ -147,7 +147,7 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             checksum_mode: ChecksumMode::All,
-            flow_memcap_mb: 64,
+            flow_memcap_mb: 32,
             tcp_timeout_s: 3600,
             tcp_new_timeout_s: 30,
             udp_timeout_s: 180,

@@ -349,12 +349,19 @@ fn transport(proto: u8, seg: &[u8], frag: Frag, whole: bool, verify: Verify) -> 
 
 /// One's-complement sum of big-endian 16-bit words (odd length padded with zero), unfolded.
 pub(super) fn sum_words(b: &[u8]) -> u64 {
-    let mut chunks = b.chunks_exact(2);
-    let mut sum: u64 = chunks
+    // Big-endian 32-bit words: folding `hi << 16 | lo` later adds `hi` and `lo`, so this is the
+    // 16-bit one's-complement sum in half the steps (and the loop vectorises).
+    let mut quads = b.chunks_exact(4);
+    let mut sum: u64 = quads
+        .by_ref()
+        .map(|q| u64::from(u32::from_be_bytes([byte(q, 0), byte(q, 1), byte(q, 2), byte(q, 3)])))
+        .sum();
+    let mut pairs = quads.remainder().chunks_exact(2);
+    sum += pairs
         .by_ref()
         .map(|w| u64::from(u16::from_be_bytes([byte(w, 0), byte(w, 1)])))
-        .sum();
-    if let [last] = chunks.remainder() {
+        .sum::<u64>();
+    if let [last] = pairs.remainder() {
         sum += u64::from(*last) << 8;
     }
     sum

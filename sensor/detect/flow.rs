@@ -24,6 +24,10 @@
 //! [`RECLAIM_PER_INSERT`] from the LRU end at each new flow, and on [`FlowTable::expire`].
 
 use std::collections::HashMap;
+
+/// Keys come from packets an attacker chooses: a keyed hash (randomly seeded aHash) keeps
+/// lookups fast without inviting collision floods.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::mem::size_of;
 use std::net::IpAddr;
@@ -295,7 +299,7 @@ pub const FLOW_BYTES: usize = size_of::<Flow>() + 2 * (size_of::<(FlowKey, u32)>
 #[derive(Debug)]
 pub struct FlowTable {
     opts: FlowOptions,
-    map: HashMap<FlowKey, u32>,
+    map: FastMap<FlowKey, u32>,
     slots: Vec<Flow>,
     /// Free slots, chained through `next`.
     free: u32,
@@ -375,7 +379,7 @@ impl FlowTable {
         let presize = max_flows.min(MAX_PRESIZE);
         FlowTable {
             opts,
-            map: HashMap::with_capacity(presize * 2),
+            map: FastMap::with_capacity_and_hasher(presize * 2, ahash::RandomState::new()),
             slots: Vec::with_capacity(presize),
             free: NIL,
             head: NIL,

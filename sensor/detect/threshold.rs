@@ -14,6 +14,10 @@
 //! exists, testing an event allocates nothing.
 
 use std::collections::HashMap;
+
+/// Keys come from packets an attacker chooses: a keyed hash (randomly seeded aHash) keeps
+/// lookups fast without inviting collision floods.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 use std::mem::size_of;
 use std::net::IpAddr;
 
@@ -152,7 +156,7 @@ impl ThresholdIndex {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Thresholds {
-    map: HashMap<Key, u32>,
+    map: FastMap<Key, u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     head: u32,
@@ -276,7 +280,7 @@ impl Thresholds {
         // Trackers appear only when rules with thresholds fire; start small, grow on creation.
         let initial = max_entries.min(1024);
         Thresholds {
-            map: HashMap::with_capacity(initial),
+            map: FastMap::with_capacity_and_hasher(initial, ahash::RandomState::new()),
             slots: Vec::with_capacity(initial),
             free: Vec::new(),
             head: NIL,
