@@ -22,7 +22,7 @@ pub use model::*;
 
 /// The highest option tier (DESIGN.md "Semantics") whose rules load; rules using options of a
 /// higher tier are parsed, compiled as far as their tier allows, and skipped with a reason.
-pub const SUPPORTED_TIER: u8 = 1;
+pub const SUPPORTED_TIER: u8 = 2;
 
 use std::net::IpAddr;
 
