@@ -14,7 +14,7 @@ alert ip any any -> any any (msg:"bad threshold"; threshold: type limit, track b
 alert ip $NOPE any -> any any (msg:"unknown var"; sid:5;)
 alert ip any any -> any any (msg:"unterminated"; sid:6;
 alert ip any any -> any any (msg:"good"; sid:7;)
-alert tcp any any -> any 80 (msg:"skipped"; content:"x"; sid:8;)
+alert tcp any any -> any 80 (msg:"skipped"; pcre:"/x/"; sid:8;)
 alert ip any any -> any any (msg:"bad class"; classtype:nope; sid:9;)
 alert ip any any -> any any (msg:"continued"; \
     sid:10;)
@@ -59,7 +59,7 @@ fn one_diagnostic_per_broken_rule() {
     // sid 7 (twice: the later kept), 10, 16 load; 8 and 15 are skipped with a reason.
     assert_eq!(r.loaded(), 3);
     assert_eq!(
-        r.files[0].skipped.get("option 'content' not supported yet"),
+        r.files[0].skipped.get("option 'pcre' not supported"),
         Some(&1)
     );
     assert_eq!(
@@ -80,7 +80,7 @@ fn one_diagnostic_per_broken_rule() {
         "{text}"
     );
     assert!(
-        text.contains("skipped 1: option 'content' not supported yet"),
+        text.contains("skipped 1: option 'pcre' not supported"),
         "{text}"
     );
     assert!(

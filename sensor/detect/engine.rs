@@ -1,5 +1,6 @@
-//! The per-packet detection loop: header index → flags → header tests → flow → flowbits →
-//! detection_filter → event stage (suppress, threshold, rate_filter).
+//! The per-packet detection loop: header index and content prefilter (merged, ascending rule
+//! id) → flags → header tests → flow → flowbits tests → contents → detection_filter → event stage
+//! (suppress, threshold, rate_filter).
 //!
 //! Snort 2.9 is the reference: every rule is evaluated on every packet; `pass` rules that match
 //! silence the packet's other alerts (Snort's default rule order: pass before alert); `log`
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use crate::decode::{Packet, Transport};
 use crate::rules::{
-    Action, FlagsModifier, FlagsTest, FlowbitsCmd, HeaderKey, Rule, RuleId, RuleSet,
+    Action, FlagsModifier, FlagsTest, FlowbitsCmd, HeaderKey, Rule, RuleId, RuleSet, Scratch,
 };
 
 use super::flow::{flow_matches, FlowOptions, FlowTable, FlowView};
@@ -44,6 +45,8 @@ pub struct Engine {
     thresholds: Thresholds,
     threshold_index: Option<(usize, ThresholdIndex)>,
     candidates: Vec<RuleId>,
+    /// Scratch of the content prefilter, sized once per rule set.
+    content: Scratch,
     /// Identity of the rule set the flowbit ids belong to, and its flowbit names.
     ruleset_id: usize,
     flowbit_names: Vec<String>,
@@ -63,6 +66,7 @@ impl Engine {
             thresholds: Thresholds::new(opts.threshold_memcap),
             threshold_index: None,
             candidates: Vec::with_capacity(64),
+            content: Scratch::default(),
             ruleset_id: 0,
             flowbit_names: Vec::new(),
             stats: EngineStats::default(),
@@ -108,19 +112,23 @@ impl Engine {
         // Flow state advances on every packet, whether or not a rule looks at it, so the
         // handshake is seen before the first rule that asks for `established`.
         let mut flow = self.flows.update(pkt);
-        rules.header_candidates(&key, &mut self.candidates);
+        rules.candidates(&key, pkt.payload, &mut self.content, &mut self.candidates);
         if self.candidates.is_empty() {
             return;
         }
         let now = pkt.ts_sec;
         let mut passed = false;
         for &id in &self.candidates {
-            let Some(rule) = rules.rules.get(id as usize) else { continue };
+            let Some(rule) = rules.rules.get(id as usize) else {
+                continue;
+            };
             if !options_match(rule, pkt, flow.as_ref()) {
                 continue;
             }
             if let Some(df) = &rule.detection_filter {
-                if !self.thresholds.detection_filter(rule.gid, rule.sid, df, pkt.src, pkt.dst, now)
+                if !self
+                    .thresholds
+                    .detection_filter(rule.gid, rule.sid, df, pkt.src, pkt.dst, now)
                 {
                     continue;
                 }
@@ -148,7 +156,10 @@ impl Engine {
                 now,
             );
             if verdict.is_alert() {
-                hits.push(Hit { rule: id, flow_id: flow.as_ref().map_or(0, |f| f.flow_id) });
+                hits.push(Hit {
+                    rule: id,
+                    flow_id: flow.as_ref().map_or(0, |f| f.flow_id),
+                });
             } else {
                 self.stats.filtered += 1;
             }
@@ -180,7 +191,15 @@ impl Engine {
             self.flows.remap_bits(&map);
         }
         self.flowbit_names.clone_from(&rules.flowbit_names);
-        self.threshold_index = Some((id, ThresholdIndex::new(&rules.suppress, &rules.rate_filters)));
+        self.content.fit(&rules.prefilter);
+        // Every rule may become a candidate at once; never grow on the packet path.
+        let n = rules.rules.len();
+        self.candidates
+            .reserve(n.saturating_sub(self.candidates.len()));
+        self.threshold_index = Some((
+            id,
+            ThresholdIndex::new(&rules.suppress, &rules.rate_filters),
+        ));
         self.ruleset_id = id;
     }
 }
@@ -191,18 +210,15 @@ pub type SharedRules = Arc<RuleSet>;
 /// Everything of a rule that is not the header and not thresholds.
 fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> bool {
     if let Some(test) = &rule.flags {
-        let Transport::Tcp { flags, .. } = pkt.transport else { return false };
+        let Transport::Tcp { flags, .. } = pkt.transport else {
+            return false;
+        };
         if !flags_match(test, flags) {
             return false;
         }
     }
-    if !rule.header_tests.is_empty() || !rule.contents.is_empty() {
-        if !super::payload::header_tests_match(&rule.header_tests, pkt) {
-            return false;
-        }
-        if !super::payload::contents_match(&rule.contents, pkt.payload) {
-            return false;
-        }
+    if !super::payload::header_tests_match(&rule.header_tests, pkt) {
+        return false;
     }
     if let Some(test) = &rule.flow {
         if !flow_matches(test, flow) {
@@ -221,7 +237,9 @@ fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> 
             }
         }
     }
-    true
+    // Contents last: the costliest test, and every test here is a pure predicate, so the
+    // order changes nothing but time.
+    super::payload::contents_match(&rule.contents, pkt.payload)
 }
 
 /// Runs the rule's flowbits setters on its flow. Returns whether `noalert` was given.
@@ -258,7 +276,11 @@ mod tests {
     use crate::rules::tcp_flags::*;
 
     fn t(modifier: FlagsModifier, flags: u8, ignore: u8) -> FlagsTest {
-        FlagsTest { modifier, flags, ignore }
+        FlagsTest {
+            modifier,
+            flags,
+            ignore,
+        }
     }
 
     #[test]
@@ -266,24 +288,28 @@ mod tests {
         use FlagsModifier::*;
         // (test, packet flags, expected)
         let cases = [
-            (t(Exact, SYN, 0), SYN, true),                  // flags:S on a bare SYN
-            (t(Exact, SYN, 0), SYN | ACK, false),           // flags:S on SYN/ACK
-            (t(Exact, SYN, CWR | ECE), SYN | ECE, true),    // flags:S,12 ignores ECN bits
+            (t(Exact, SYN, 0), SYN, true),               // flags:S on a bare SYN
+            (t(Exact, SYN, 0), SYN | ACK, false),        // flags:S on SYN/ACK
+            (t(Exact, SYN, CWR | ECE), SYN | ECE, true), // flags:S,12 ignores ECN bits
             (t(Exact, SYN, CWR | ECE), SYN | CWR | ECE, true),
-            (t(Exact, SYN | ACK, 0), SYN | ACK, true),      // flags:SA
-            (t(All, SYN, 0), SYN | ACK | PSH, true),        // flags:+S
-            (t(All, SYN | FIN, 0), SYN, false),             // flags:+SF needs both
-            (t(Any, SYN | FIN, 0), FIN | ACK, true),        // flags:*SF
+            (t(Exact, SYN | ACK, 0), SYN | ACK, true), // flags:SA
+            (t(All, SYN, 0), SYN | ACK | PSH, true),   // flags:+S
+            (t(All, SYN | FIN, 0), SYN, false),        // flags:+SF needs both
+            (t(Any, SYN | FIN, 0), FIN | ACK, true),   // flags:*SF
             (t(Any, SYN | FIN, 0), ACK, false),
-            (t(Not, RST, 0), ACK, true),                    // flags:!R
+            (t(Not, RST, 0), ACK, true), // flags:!R
             (t(Not, RST, 0), RST | ACK, false),
-            (t(Exact, 0, 0), 0, true),                      // flags:0 (null scan)
+            (t(Exact, 0, 0), 0, true), // flags:0 (null scan)
             (t(Exact, 0, 0), FIN, false),
-            (t(Exact, CWR | ECE, 0), CWR | ECE, true),      // flags:CE == flags:12
+            (t(Exact, CWR | ECE, 0), CWR | ECE, true), // flags:CE == flags:12
             (t(Exact, FIN | PSH | URG, 0), FIN | PSH | URG, true), // xmas flags:FPU
         ];
         for (i, (test, pkt, want)) in cases.iter().enumerate() {
-            assert_eq!(flags_match(test, *pkt), *want, "case {i}: {test:?} on {pkt:#04x}");
+            assert_eq!(
+                flags_match(test, *pkt),
+                *want,
+                "case {i}: {test:?} on {pkt:#04x}"
+            );
         }
     }
 }

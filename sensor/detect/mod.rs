@@ -1,6 +1,7 @@
-//! Matching: header index → flags → header tests and content → flow/flowbits → thresholds.
+//! Matching: header index and content prefilter → flags → header tests and content → flow/flowbits → thresholds.
 //! State (flows, trackers) lives here, outside the `RuleSet`, so a reload keeps it.
 
+pub mod content;
 pub mod engine;
 pub mod flow;
 pub mod payload;

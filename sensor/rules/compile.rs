@@ -240,21 +240,19 @@ mod tests {
     fn tiers_and_errors() {
         // options, expected outcome ("skip: reason" or "error: message part")
         let cases: &[(&str, &str)] = &[
-            (
-                "content:\"abc\"; nocase; sid:1;",
-                "skip: option 'content' not supported yet",
-            ),
-            (
-                "dsize:>100; sid:1;",
-                "skip: option 'dsize' not supported yet",
-            ),
+            ("content:\"abc\"; nocase; sid:1;", "loaded: "),
+            ("dsize:>100; sid:1;", "loaded: "),
             (
                 "pcre:\"/a+/i\"; sid:1;",
                 "skip: option 'pcre' not supported",
             ),
             (
                 "content:\"a\"; http_uri; sid:1;",
-                "skip: option 'content' not supported yet",
+                "skip: option 'http_uri' not supported",
+            ),
+            (
+                "content:\"a\"; rawbytes; sid:1;",
+                "skip: option 'rawbytes' not supported",
             ),
             ("frobnicate; sid:1;", "skip: option 'frobnicate' unknown"),
             (
@@ -282,7 +280,7 @@ mod tests {
         ];
         for (opts, want) in cases {
             let got = match compile(&format!("{H} ({opts})")) {
-                Compiled::Loaded(_) => "loaded".to_string(),
+                Compiled::Loaded(_) => "loaded: ".to_string(),
                 Compiled::Skipped(r) => format!("skip: {r}"),
                 Compiled::Error(_, m) => format!("error: {m}"),
             };

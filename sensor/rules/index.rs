@@ -5,6 +5,7 @@
 //! `any` side is verified afterwards with [`AddrSet::contains`]); rules whose both sides are
 //! `any` sit in a small `broad` list. `<>` rules are keyed in both the source and destination
 //! maps. Candidates are then verified in full (protocol, both addresses, ports, direction).
+//! Rules with a content fast pattern are left out: the content prefilter finds them.
 //! Building is O(n log n) in the number of ranges; identical rule-id sets are shared.
 
 use std::collections::HashMap;
@@ -156,6 +157,10 @@ impl Index {
         let mut broad = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             let Ok(id) = RuleId::try_from(i) else { break };
+            if r.fast_pattern().is_some() {
+                // Found by the content prefilter (`detect::content`), not by address.
+                continue;
+            }
             if r.src.is_any() && r.dst.is_any() {
                 broad.push(id);
                 continue;

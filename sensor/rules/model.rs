@@ -321,6 +321,22 @@ pub struct Rule {
     pub contents: Vec<Content>,
 }
 
+impl Rule {
+    /// The content the Aho–Corasick prefilter keys this rule on: the first non-negated content
+    /// flagged `fast_pattern`, else the longest non-negated content (the first of equals), as
+    /// Snort 2.9's fpcreate.c chooses. `None` when the rule has no non-negated content: such a
+    /// rule is found through the header index instead.
+    pub fn fast_pattern(&self) -> Option<&Content> {
+        let positive = || self.contents.iter().filter(|c| !c.negated);
+        positive().find(|c| c.fast_pattern).or_else(|| {
+            positive().fold(None, |best: Option<&Content>, c| match best {
+                Some(b) if b.pattern.len() >= c.pattern.len() => Some(b),
+                _ => Some(c),
+            })
+        })
+    }
+}
+
 /// A threshold.conf `suppress`: drop events of gid:sid, for every address or only those in `ip`
 /// on the tracked side.
 #[derive(Debug, Clone, PartialEq, Eq)]

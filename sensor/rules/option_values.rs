@@ -82,7 +82,8 @@ pub fn unquote(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// `[!]"text|hex bytes|text"` → bytes.
+/// Numeric comparisons: `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M` (exclusive),
+/// `N<=>M`, `N-M` (inclusive), `-N`, `N-` (Snort 2.9 sp_ttl_check.c, sp_icmp_type_check.c).
 pub fn cmp(s: &str, max: u32) -> Result<Cmp, String> {
     let t = s.trim();
     let n = |x: &str| -> Result<u32, String> {
@@ -130,6 +131,16 @@ pub fn cmp(s: &str, max: u32) -> Result<Cmp, String> {
         Cmp::Eq(n(t)?)
     };
     Ok(r)
+}
+
+/// `dsize`: like [`cmp`], except that Snort 2.9's `N<>M` is inclusive here
+/// (sp_dsize_check.c `DSIZE_RANGE`: `dsize <= p->dsize && dsize2 >= p->dsize`), while
+/// `itype`/`icode` ranges are exclusive (sp_icmp_type_check.c).
+pub fn dsize(s: &str) -> Result<Cmp, String> {
+    Ok(match cmp(s, 65535)? {
+        Cmp::Between(a, b) => Cmp::BetweenIncl(a, b),
+        other => other,
+    })
 }
 
 pub fn ip_proto(s: &str) -> Result<Cmp, String> {
@@ -768,6 +779,16 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(cmp(text, 255).as_ref(), Ok(want), "{text}");
         }
+        // Snort 2.9 per keyword: dsize ranges are inclusive, itype/icode ranges exclusive
+        // (both go through `cmp`), ttl's N-M, -N, N- are inclusive.
+        assert_eq!(dsize("300<>400"), Ok(Cmp::BetweenIncl(300, 400)));
+        assert_eq!(dsize("<10"), Ok(Cmp::Lt(10)));
+        assert_eq!(dsize(">1000"), Ok(Cmp::Gt(1000)));
+        assert!(dsize("70000").is_err());
+        assert_eq!(ip_proto("igmp"), Ok(Cmp::Eq(2)));
+        assert_eq!(ip_proto("!tcp"), Ok(Cmp::Ne(6)));
+        assert_eq!(ip_proto(">50"), Ok(Cmp::Gt(50)));
+        assert_eq!(cmp("0x10", 65535), Ok(Cmp::Eq(16)), "window:0x10");
         assert!(cmp("256", 255).is_err());
         assert!(cmp("5<>1", 255).is_err());
     }

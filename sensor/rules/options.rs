@@ -339,7 +339,7 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                 content_modifier(&name, v, c).map_err(fail)?;
             }
             "dsize" => f.header_tests.push(HeaderTest::Dsize(
-                cmp(need(v, "a size").map_err(fail)?, 65535).map_err(fail)?,
+                dsize(need(v, "a size").map_err(fail)?).map_err(fail)?,
             )),
             "ttl" => f.header_tests.push(HeaderTest::Ttl(
                 cmp(need(v, "a TTL").map_err(fail)?, 255).map_err(fail)?,
@@ -520,8 +520,6 @@ fn content_modifier(name: &str, v: Option<&str>, c: &mut Content) -> Result<(), 
     Ok(())
 }
 
-/// Numeric comparisons: `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `=N`, `N<>M`, `N<=>M`, `N-M`,
-/// `-N`, `N-` (Snort 2.9 sp_ttl_check.c, sp_dsize_check.c).
 #[cfg(test)]
 mod tests {
     use super::*;
