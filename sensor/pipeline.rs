@@ -4,7 +4,9 @@
 //! decode, detection and, only when something alerts, formatting. Nothing here allocates per
 //! packet on the no-alert path.
 
+use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 
 use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
@@ -61,6 +63,9 @@ pub struct Pipeline {
     hits: Vec<Hit>,
     stats: Stats,
     output_failing: bool,
+    /// The alert files and the ring are on one file system: deleting a ring file frees room
+    /// for alerts.
+    shared_disk: bool,
 }
 
 impl Pipeline {
@@ -75,6 +80,11 @@ impl Pipeline {
             .as_ref()
             .map(|r| Ring::open(r, linktype, snaplen))
             .transpose()?;
+        let device = |p: &std::path::Path| fs::metadata(p).ok().map(|m| m.dev());
+        let shared_disk = match (&outputs, &ring) {
+            (Some(o), Some(r)) => device(o.dir()).is_some() && device(o.dir()) == device(r.dir()),
+            _ => false,
+        };
         Ok(Pipeline {
             linktype,
             decode_opts: opts.decode,
@@ -84,6 +94,7 @@ impl Pipeline {
             hits: Vec::with_capacity(16),
             stats: Stats::default(),
             output_failing: false,
+            shared_disk,
         })
     }
 
@@ -157,7 +168,7 @@ impl Pipeline {
             return;
         };
         if let Err(e) = &result {
-            if ring::is_disk_full(e) {
+            if self.shared_disk && ring::is_disk_full(e) {
                 if let Some(ring) = self.ring.as_mut() {
                     if ring.make_room() {
                         result = outputs.flush();

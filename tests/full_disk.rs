@@ -311,3 +311,118 @@ fn no_room_at_all_keeps_files_whole() {
         warnings.len()
     );
 }
+
+/// Ethernet + IPv4 + UDP to `dport`, 60 bytes (checksums left zero: validation is off).
+fn udp_frame(i: u32, dport: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
+    f[14] = 0x45; // version 4, IHL 5
+    f[16..18].copy_from_slice(&46u16.to_be_bytes()); // total length
+    f[22] = 64; // TTL
+    f[23] = 17; // UDP
+    f[26..30].copy_from_slice(&[192, 168, 1, 2]);
+    f[30..34].copy_from_slice(&[203, 0, 113, 7]);
+    f[34..36].copy_from_slice(&40000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes()); // UDP length
+    f[42..46].copy_from_slice(&i.to_be_bytes());
+    f
+}
+
+/// The alert files' write fails on a disk the ring filled: the pipeline deletes the oldest
+/// ring file and writes the alerts after all (alerts beat old full-content data).
+#[test]
+fn alerts_take_room_from_the_ring() {
+    use nsm_sensor::capture::RawPacket;
+    use nsm_sensor::config::{Config, Timestamps};
+    use nsm_sensor::decode::DecodeOptions;
+    use nsm_sensor::detect::DetectOptions;
+    use nsm_sensor::output::OutputOptions;
+    use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
+    use nsm_sensor::ring::RingOptions;
+    use nsm_sensor::rules::load::load_text;
+    use nsm_sensor::rules::LoadOptions;
+    use std::io::Write;
+
+    if !can_run(&["capinfos"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "8m") else {
+        return;
+    };
+    let rules = load_text(
+        Path::new("t.rules"),
+        "alert udp any any -> any 7 (msg:\"alert me\"; sid:1;)\n",
+        &LoadOptions::default(),
+    );
+    assert!(rules.is_usable());
+    let opts = PipelineOptions {
+        decode: DecodeOptions { checksums: false },
+        outputs: Some(OutputOptions {
+            dir: disk.0.join("log"),
+            alert_full: true,
+            alert_fast: true,
+            eve: true,
+            timestamps: Timestamps::Utc,
+        }),
+        ring: Some(RingOptions {
+            dir: disk.0.join("ring"),
+            prefix: "nsm".into(),
+            files: 10,
+            file_size: 1024 * 1024,
+        }),
+        detect: DetectOptions::from_config(&Config::default().detect),
+    };
+    let mut p = Pipeline::new(&opts, 1, 65535).unwrap();
+    let big = {
+        let mut f = udp_frame(0, 9);
+        f.resize(1500, 0);
+        f
+    };
+    // 3.5 MB of quiet traffic: three closed ring files.
+    for i in 0..2400u32 {
+        let raw = RawPacket {
+            ts_sec: 1_700_000_000 + i64::from(i),
+            ts_usec: 0,
+            wire_len: 1500,
+            data: &big,
+        };
+        p.process(&rules.ruleset, &raw);
+    }
+    p.flush();
+    assert_eq!(p.stats().alerts, 0);
+    // Fill the rest of the disk.
+    let mut blocker = fs::File::create(disk.0.join("blocker")).unwrap();
+    let chunk = vec![0u8; 16 * 1024];
+    while blocker.write_all(&chunk).is_ok() {}
+    drop(blocker);
+    let oldest = ring_pcaps(&disk.0.join("ring"))[0].clone();
+    // 2,000 alerts: about 1.8 MB of alert text that has no room but what the ring gives up.
+    for i in 0..2000u32 {
+        let f = udp_frame(i, 7);
+        let raw = RawPacket {
+            ts_sec: 1_700_010_000,
+            ts_usec: i,
+            wire_len: 60,
+            data: &f,
+        };
+        p.process(&rules.ruleset, &raw);
+    }
+    p.flush();
+    let s = p.stats().clone();
+    drop(p);
+    assert_eq!(s.alerts, 2000);
+    assert!(s.output_write_errors > 0, "the disk was not full: {s:?}");
+    assert!(!oldest.exists(), "the oldest ring file made room");
+    let log = disk.0.join("log");
+    assert_eq!(fast_lines_of(&log.join("alert.fast")), 2000);
+    assert_eq!(eve_lines(&log.join("eve.json")), 2000);
+    capinfos_ok(&ring_pcaps(&disk.0.join("ring")));
+}
+
+fn fast_lines_of(path: &Path) -> usize {
+    let t = fs::read_to_string(path).unwrap();
+    assert!(t.ends_with('\n'), "torn last line");
+    t.lines().count()
+}
