@@ -179,7 +179,7 @@ fn pipeline_options(cfg: &Loaded, args: &PipelineArgs, replay: bool) -> Pipeline
     let any_output = c.output.alert_full || c.output.alert_fast || c.output.eve;
     PipelineOptions {
         decode: DecodeOptions { checksums: c.detect.checksum_mode == ChecksumMode::All },
-        outputs: any_output.then(|| OutputOptions {
+        outputs: any_output.then_some(OutputOptions {
             dir: log_dir,
             alert_full: c.output.alert_full,
             alert_fast: c.output.alert_fast,

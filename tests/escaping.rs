@@ -69,9 +69,7 @@ fn frame(proto: u8, payload: &[u8]) -> Vec<u8> {
 
 fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     let mut b = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     b.extend_from_slice(&2u16.to_le_bytes());
     b.extend_from_slice(&4u16.to_le_bytes());
     b.extend_from_slice(&[0; 8]);
@@ -205,7 +203,8 @@ fn hostile_text_cannot_forge_records() {
     for l in eve.lines() {
         // Nothing a line splitter (Python's str.splitlines, a terminal) could act on.
         assert!(
-            !l.chars().any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}'),
+            !l.chars()
+                .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}'),
             "raw control character or line separator in {l:?}"
         );
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
