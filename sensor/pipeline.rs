@@ -4,14 +4,16 @@
 //! decode, detection and, only when something alerts, formatting. Nothing here allocates per
 //! packet on the no-alert path.
 
+use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 
 use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
 use crate::output::{AlertEvent, OutputOptions, Outputs};
-use crate::ring::{Ring, RingOptions};
+use crate::ring::{self, Ring, RingOptions};
 use crate::rules::RuleSet;
 
 /// Everything the pipeline needs besides the rules.
@@ -60,8 +62,10 @@ pub struct Pipeline {
     ring: Option<Ring>,
     hits: Vec<Hit>,
     stats: Stats,
-    ring_failing: bool,
     output_failing: bool,
+    /// The alert files and the ring are on one file system: deleting a ring file frees room
+    /// for alerts.
+    shared_disk: bool,
 }
 
 impl Pipeline {
@@ -76,6 +80,11 @@ impl Pipeline {
             .as_ref()
             .map(|r| Ring::open(r, linktype, snaplen))
             .transpose()?;
+        let device = |p: &std::path::Path| fs::metadata(p).ok().map(|m| m.dev());
+        let shared_disk = match (&outputs, &ring) {
+            (Some(o), Some(r)) => device(o.dir()).is_some() && device(o.dir()) == device(r.dir()),
+            _ => false,
+        };
         Ok(Pipeline {
             linktype,
             decode_opts: opts.decode,
@@ -84,8 +93,8 @@ impl Pipeline {
             ring,
             hits: Vec::with_capacity(16),
             stats: Stats::default(),
-            ring_failing: false,
             output_failing: false,
+            shared_disk,
         })
     }
 
@@ -95,15 +104,12 @@ impl Pipeline {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(raw.wire_len);
         if let Some(ring) = self.ring.as_mut() {
-            match ring.write(raw.ts_sec, raw.ts_usec, raw.wire_len, raw.data) {
-                Ok(()) => self.ring_failing = false,
-                Err(e) => {
-                    self.stats.ring_write_errors += 1;
-                    if !self.ring_failing {
-                        tracing::warn!("ring write failed: {e}; packets are not being recorded");
-                        self.ring_failing = true;
-                    }
-                }
+            // The ring logs its own failures, once per episode.
+            if ring
+                .write(raw.ts_sec, raw.ts_usec, raw.wire_len, raw.data)
+                .is_err()
+            {
+                self.stats.ring_write_errors += 1;
             }
         }
         let pkt = match decode::decode(
@@ -132,6 +138,7 @@ impl Pipeline {
             return;
         };
         let capture_file = self.ring.as_ref().and_then(|r| r.current_name());
+        let mut result = Ok(());
         for hit in &self.hits {
             let Some(rule) = rules.rules.get(hit.rule as usize) else {
                 continue;
@@ -143,16 +150,48 @@ impl Pipeline {
                 capture_file,
                 flow_id: hit.flow_id,
             };
-            match outputs.alert(&ev) {
-                Ok(()) => self.output_failing = false,
-                Err(e) => {
-                    self.stats.output_write_errors += 1;
-                    if !self.output_failing {
-                        tracing::warn!("alert write failed: {e}");
-                        self.output_failing = true;
+            if let Err(e) = outputs.alert(&ev) {
+                self.stats.output_write_errors += 1;
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        self.output_result(result, "alert write failed");
+    }
+
+    /// After a failed alert write: when the disk is full and the ring shares it, alerts beat
+    /// the oldest full-content data, so the oldest ring file goes and the write is retried.
+    /// Failures are logged once per episode (until every alert file is written again).
+    fn output_result(&mut self, mut result: io::Result<()>, what: &str) {
+        let Some(outputs) = self.outputs.as_mut() else {
+            return;
+        };
+        if let Err(e) = &result {
+            if self.shared_disk && ring::is_disk_full(e) {
+                if let Some(ring) = self.ring.as_mut() {
+                    if ring.make_room() {
+                        result = outputs.flush();
                     }
                 }
             }
+        }
+        match result {
+            Err(e) if !self.output_failing => {
+                tracing::warn!(
+                    "{what}: {e}; alerts are kept in memory (up to a limit) until writes succeed"
+                );
+                self.output_failing = true;
+            }
+            Err(_) => {}
+            Ok(()) if self.output_failing && !outputs.is_failing() => {
+                tracing::info!(
+                    errors = self.stats.output_write_errors,
+                    "alert writes succeed again"
+                );
+                self.output_failing = false;
+            }
+            Ok(()) => {}
         }
     }
 
@@ -184,23 +223,17 @@ impl Pipeline {
 
     /// Flushes alert files and the ring; failures are counted and logged once per episode.
     pub fn flush(&mut self) {
-        if let Some(o) = self.outputs.as_mut() {
-            if let Err(e) = o.flush() {
-                self.stats.output_write_errors += 1;
-                if !self.output_failing {
-                    tracing::warn!("alert flush failed: {e}");
-                    self.output_failing = true;
-                }
+        if let Some(r) = self.ring.as_mut() {
+            if r.flush().is_err() {
+                self.stats.ring_write_errors += 1;
             }
         }
-        if let Some(r) = self.ring.as_mut() {
-            if let Err(e) = r.flush() {
-                self.stats.ring_write_errors += 1;
-                if !self.ring_failing {
-                    tracing::warn!("ring flush failed: {e}");
-                    self.ring_failing = true;
-                }
+        if let Some(o) = self.outputs.as_mut() {
+            let result = o.flush();
+            if result.is_err() {
+                self.stats.output_write_errors += 1;
             }
+            self.output_result(result, "alert flush failed");
         }
     }
 

@@ -121,7 +121,35 @@ pub fn format_alert(ev: &AlertEvent<'_>, tz: Timestamps, out: &mut Vec<u8>) {
         },
         capture_file: ev.capture_file,
     };
+    let start = out.len();
     // Serializing plain structs of strings and numbers into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &record);
+    escape_line_breakers(out, start);
     out.push(b'\n');
+}
+
+/// serde_json escapes only what JSON requires (`"`, `\\`, U+0000–U+001F). Readers that split
+/// lines on more than `\n` (Python's `str.splitlines`, JavaScript before ES2019, terminals)
+/// would still see a break or a control in DEL, the C1 controls (NEL U+0085 among them) and
+/// U+2028/U+2029, so those are escaped too. They only occur inside strings, where `\uXXXX`
+/// means the same character.
+fn escape_line_breakers(out: &mut Vec<u8>, start: usize) {
+    // 0x7f is DEL; C1 controls are 0xC2 0x80..=0x9F; U+2028/9 are 0xE2 0x80 0xA8/0xA9.
+    if !out[start..]
+        .iter()
+        .any(|&b| b == 0x7f || b == 0xc2 || b == 0xe2)
+    {
+        return;
+    }
+    let tail = out.split_off(start);
+    let text = String::from_utf8_lossy(&tail);
+    for c in text.chars() {
+        if c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || c == '\u{2028}' || c == '\u{2029}'
+        {
+            out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
 }

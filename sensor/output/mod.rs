@@ -5,9 +5,9 @@
 pub mod eve;
 pub mod snort;
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::Timestamps;
@@ -42,34 +42,110 @@ pub const ALERT_FULL_FILE: &str = "alert";
 pub const ALERT_FAST_FILE: &str = "alert.fast";
 pub const EVE_FILE: &str = "eve.json";
 
-/// Buffer size of each writer: a few dozen alerts between flushes.
+/// Buffer size of each writer: a few dozen alerts between writes.
 const BUF_SIZE: usize = 64 * 1024;
+/// Records kept in memory while their file cannot be written (disk full): beyond this, new
+/// alerts for that file are dropped (and counted) until a write succeeds again.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
 
-/// One open, buffered, append-only file.
+/// One open, append-only file with its own buffer of *whole* records.
+///
+/// Records reach the disk whole or not at all: the buffer only ever holds complete records
+/// and goes out with one `write_all`; when that fails part-way (`ENOSPC` after a short
+/// write) the file is cut back to its length before the write, so no reader ever sees a torn
+/// line or a half JSON object, and the records stay buffered for the next attempt.
 struct Sink {
     path: PathBuf,
-    w: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
+    /// Buffer length at which the next write is attempted (grows after a failure so a full
+    /// disk costs one attempt per `BUF_SIZE` of new alerts, not one per alert).
+    write_at: usize,
+    /// Records dropped because the pending buffer was full.
+    dropped: u64,
 }
 
 impl Sink {
     fn open(path: PathBuf) -> io::Result<Sink> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(&path)?;
         Ok(Sink {
+            file: open_append(&path)?,
             path,
-            w: BufWriter::with_capacity(BUF_SIZE, file),
+            buf: Vec::with_capacity(BUF_SIZE),
+            write_at: BUF_SIZE,
+            dropped: 0,
         })
     }
 
-    fn reopen(&mut self) -> io::Result<()> {
-        self.w.flush()?;
-        let fresh = Sink::open(self.path.clone())?;
-        *self = fresh;
+    /// Buffers one whole record; writes when the buffer is full enough.
+    fn push(&mut self, record: &[u8]) -> io::Result<()> {
+        if self.buf.len() + record.len() > MAX_PENDING {
+            self.dropped += 1;
+            // Make room if the disk has some again; the record is lost either way.
+            self.write_out()?;
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!(
+                    "{} alert(s) dropped while the file could not be written",
+                    self.dropped
+                ),
+            ));
+        }
+        self.buf.extend_from_slice(record);
+        if self.buf.len() >= self.write_at {
+            self.write_out()?;
+        }
         Ok(())
     }
+
+    /// Writes the buffered records; on failure cuts the file back and keeps them.
+    fn write_out(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        // The length now, not a remembered one: logrotate's copytruncate may have cut it.
+        let before = self.file.metadata()?.len();
+        match self.file.write_all(&self.buf) {
+            Ok(()) => {
+                self.buf.clear();
+                self.write_at = BUF_SIZE;
+                Ok(())
+            }
+            Err(e) => {
+                if self.file.metadata().is_ok_and(|m| m.len() > before) {
+                    let _ = self.file.set_len(before);
+                }
+                self.write_at = self.buf.len() + BUF_SIZE;
+                Err(e)
+            }
+        }
+    }
+
+    fn is_failing(&self) -> bool {
+        self.write_at > BUF_SIZE
+    }
+
+    /// Reopens the path (logrotate moved the file); records not yet written go to the new
+    /// file.
+    fn reopen(&mut self) -> io::Result<()> {
+        let _ = self.write_out();
+        self.file = open_append(&self.path)?;
+        self.write_at = BUF_SIZE;
+        Ok(())
+    }
+}
+
+/// Opens for appending; a new file is made 0640 whatever the umask.
+fn open_append(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.len() == 0 && meta.permissions().mode() & 0o777 != 0o640 {
+        file.set_permissions(fs::Permissions::from_mode(0o640))?;
+    }
+    Ok(file)
 }
 
 /// Which format a sink holds.
@@ -92,7 +168,8 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Creates LOGDIR (0750) and opens the enabled files for appending (0640).
+    /// Creates LOGDIR (0750, whatever the umask) and opens the enabled files for appending
+    /// (new files 0640).
     ///
     /// # Errors
     /// The directory or a file cannot be created or opened.
@@ -102,6 +179,7 @@ impl Outputs {
                 .recursive(true)
                 .mode(0o750)
                 .create(&opts.dir)
+                .and_then(|()| fs::set_permissions(&opts.dir, fs::Permissions::from_mode(0o750)))
                 .map_err(|e| with_path(e, &opts.dir))?;
         }
         let mut sinks = Vec::new();
@@ -134,7 +212,8 @@ impl Outputs {
     /// Formats and buffers one alert in every enabled format.
     ///
     /// # Errors
-    /// A write failure of a file (the others are still written).
+    /// A write failure of a file (the others are still written). The alert stays buffered
+    /// for the next attempt unless that file's pending buffer is full (then it is dropped).
     pub fn alert(&mut self, ev: &AlertEvent<'_>) -> io::Result<()> {
         let mut result = Ok(());
         for (format, sink) in &mut self.sinks {
@@ -144,7 +223,7 @@ impl Outputs {
                 Format::Fast => snort::format_fast(ev, self.timestamps, &mut self.scratch),
                 Format::Eve => eve::format_alert(ev, self.timestamps, &mut self.scratch),
             }
-            if let Err(e) = sink.w.write_all(&self.scratch) {
+            if let Err(e) = sink.push(&self.scratch) {
                 if result.is_ok() {
                     result = Err(with_path(e, &sink.path));
                 }
@@ -153,12 +232,19 @@ impl Outputs {
         result
     }
 
+    /// Whether some file has records it could not write yet (a failure episode).
+    pub fn is_failing(&self) -> bool {
+        self.sinks.iter().any(|(_, s)| s.is_failing())
+    }
+
+    /// Writes every file's buffered records.
+    ///
     /// # Errors
-    /// A flush failure (every file is still tried).
+    /// A write failure (every file is still tried; the records stay buffered).
     pub fn flush(&mut self) -> io::Result<()> {
         let mut result = Ok(());
         for (_, sink) in &mut self.sinks {
-            if let Err(e) = sink.w.flush() {
+            if let Err(e) = sink.write_out() {
                 if result.is_ok() {
                     result = Err(with_path(e, &sink.path));
                 }

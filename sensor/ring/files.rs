@@ -142,7 +142,14 @@ pub fn write_index(pcap: &Path, idx: &FileIndex) -> io::Result<()> {
         .truncate(true)
         .mode(0o640)
         .open(&tmp)?;
-    f.write_all(&serde_json::to_vec(idx).map_err(io::Error::other)?)?;
+    // 0640 whatever the umask, like the pcap it describes.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o640))?;
+    if let Err(e) = f.write_all(&serde_json::to_vec(idx).map_err(io::Error::other)?) {
+        // Disk full: leave no half-written temporary behind.
+        drop(f);
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     drop(f);
     fs::rename(&tmp, &path)
 }

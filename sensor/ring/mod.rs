@@ -110,11 +110,42 @@ impl Ring {
     /// the snaplen is cut to it; a record larger than the whole limit goes alone into a fresh
     /// file.
     ///
+    /// A failure is logged once per episode (until a write succeeds again).
+    ///
     /// # Errors
     /// A write failure that deleting the oldest file and retrying once did not cure; the
     /// records still buffered are dropped (the file stays whole-record) and counted in
     /// [`Ring::write_errors`].
     pub fn write(
+        &mut self,
+        ts_sec: i64,
+        ts_usec: u32,
+        wire_len: u32,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let res = self.write_record(ts_sec, ts_usec, wire_len, data);
+        self.note(res)
+    }
+
+    /// Whether the last attempt to put packets on disk failed (inside a failure episode).
+    pub fn is_failing(&self) -> bool {
+        self.failing
+    }
+
+    /// Logs the first failure of an episode and the recovery.
+    fn note(&mut self, res: io::Result<()>) -> io::Result<()> {
+        match &res {
+            Err(e) if !self.failing => {
+                tracing::warn!(error = %e, "ring write failed; packets are dropped from the ring until writes succeed");
+                self.failing = true;
+            }
+            Err(_) => {}
+            Ok(()) => {}
+        }
+        res
+    }
+
+    fn write_record(
         &mut self,
         ts_sec: i64,
         ts_usec: u32,
@@ -170,6 +201,11 @@ impl Ring {
     /// # Errors
     /// A write failure (see [`Ring::write`]).
     pub fn flush(&mut self) -> io::Result<()> {
+        let res = self.flush_inner();
+        self.note(res)
+    }
+
+    fn flush_inner(&mut self) -> io::Result<()> {
         self.flush_buf()?;
         if let Some(cur) = &mut self.cur {
             if cur.index_dirty && !cur.index_inexact {
@@ -187,6 +223,12 @@ impl Ring {
     /// A write failure.
     pub fn close(&mut self) -> io::Result<()> {
         self.close_current()
+    }
+
+    /// Deletes the oldest closed file because the disk is full and something else (the alert
+    /// files, when they share the disk) needs the space. False when there is no closed file left to delete.
+    pub fn make_room(&mut self) -> bool {
+        self.make_room_for_disk_full()
     }
 
     /// Write failures so far (each lost the records buffered at that moment).
@@ -211,6 +253,25 @@ impl Ring {
         while self.closed.len() + 1 > self.max_files {
             self.delete_oldest();
         }
+        match self.create_next(first_sec) {
+            Err(e) if is_disk_full(&e) && self.make_room_for_disk_full() => {
+                self.create_next(first_sec)
+            }
+            res => res,
+        }
+    }
+
+    /// Deletes the oldest closed file because the disk is full; says so (once per file).
+    fn make_room_for_disk_full(&mut self) -> bool {
+        let oldest = self.closed.front().cloned();
+        let deleted = self.delete_oldest();
+        if let (true, Some(p)) = (deleted, oldest) {
+            tracing::info!(file = %p.display(), "disk full: deleted the oldest ring file to make room");
+        }
+        deleted
+    }
+
+    fn create_next(&mut self, first_sec: i64) -> io::Result<()> {
         let (file, name, path) = loop {
             let name = files::file_name(&self.prefix, self.next_seq, first_sec);
             let path = self.dir.join(&name);
@@ -300,37 +361,39 @@ impl Ring {
         };
         let first = write_whole(cur, &self.buf);
         let res = match first {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if self.delete_oldest() {
-                    let cur = self.cur.as_mut().expect("current file checked above");
-                    write_whole(cur, &self.buf).map_err(|_| e)
-                } else {
-                    Err(e)
+            Err(e) if is_disk_full(&e) && self.make_room_for_disk_full() => {
+                match self.cur.as_mut() {
+                    Some(cur) => write_whole(cur, &self.buf),
+                    None => Err(e),
                 }
             }
+            res => res,
         };
         match res {
             Ok(()) => {
                 if self.failing {
-                    tracing::info!("ring writes succeed again");
+                    tracing::info!(errors = self.write_errors, "ring writes succeed again");
                     self.failing = false;
                 }
             }
-            Err(ref e) => {
+            Err(_) => {
                 self.write_errors += 1;
                 if let Some(cur) = &mut self.cur {
                     cur.index_inexact = true;
-                }
-                if !self.failing {
-                    tracing::warn!(error = %e, errors = self.write_errors, "ring write failed; packets dropped from the ring until writes succeed");
-                    self.failing = true;
                 }
             }
         }
         self.buf.clear();
         res
     }
+}
+
+/// `ENOSPC` or `EDQUOT`: deleting a file may cure it.
+pub(crate) fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// One `write_all` of whole records; on failure truncates back to `on_disk`.
