@@ -108,3 +108,27 @@ fn flowbits_across_a_flow() {
         assert_eq!(&sids, want, "packet {i}: {what}");
     }
 }
+
+/// The flow table runs only when some rule reads flow state; setting bits nobody tests (the
+/// ET IP lists) needs none.
+#[test]
+fn flow_tracking_only_when_a_rule_reads_it() {
+    use nsm_sensor::detect::engine::needs_flows;
+    let cases = [
+        ("flowbits:set,ET.Evil; flowbits:noalert;", false),
+        ("flow:stateless;", false),
+        ("flowbits:isset,ET.Evil;", true),
+        ("flowbits:isnotset,a|b;", true),
+        ("flow:established;", true),
+        ("flow:to_server;", true),
+        ("flow:to_client,stateless;", true),
+    ];
+    let mut opts = LoadOptions::default();
+    opts.vars.insert("HOME_NET".into(), "any".into());
+    for (options, want) in cases {
+        let text = format!("alert tcp any any -> any any (msg:\"t\"; {options} sid:1;)\n");
+        let report = load_text(Path::new("t.rules"), &text, &opts);
+        assert_eq!(report.loaded(), 1, "{options}");
+        assert_eq!(needs_flows(&report.ruleset), want, "{options}");
+    }
+}

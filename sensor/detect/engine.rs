@@ -50,6 +50,8 @@ pub struct Engine {
     /// Identity of the rule set the flowbit ids belong to, and its flowbit names.
     ruleset_id: usize,
     flowbit_names: Vec<String>,
+    /// Whether any rule of the current set looks at flow state (see [`needs_flows`]).
+    track_flows: bool,
     stats: EngineStats,
 }
 
@@ -69,6 +71,7 @@ impl Engine {
             content: Scratch::default(),
             ruleset_id: 0,
             flowbit_names: Vec::new(),
+            track_flows: true,
             stats: EngineStats::default(),
         }
     }
@@ -110,8 +113,14 @@ impl Engine {
             dport: pkt.dport(),
         };
         // Flow state advances on every packet, whether or not a rule looks at it, so the
-        // handshake is seen before the first rule that asks for `established`.
-        let mut flow = self.flows.update(pkt);
+        // handshake is seen before the first rule that asks for `established` — as long as
+        // some rule of the set reads flow state at all. When none does (the ET IP lists only
+        // set flowbits nobody tests), the flow table would be pure cost: skip it.
+        let mut flow = if self.track_flows {
+            self.flows.update(pkt)
+        } else {
+            None
+        };
         rules.candidates(&key, pkt.payload, &mut self.content, &mut self.candidates);
         if self.candidates.is_empty() {
             return;
@@ -156,10 +165,11 @@ impl Engine {
                 now,
             );
             if verdict.is_alert() {
-                hits.push(Hit {
-                    rule: id,
-                    flow_id: flow.as_ref().map_or(0, |f| f.flow_id),
-                });
+                let flow_id = match flow.as_ref() {
+                    Some(f) => f.flow_id,
+                    None => stateless_flow_id(pkt),
+                };
+                hits.push(Hit { rule: id, flow_id });
             } else {
                 self.stats.filtered += 1;
             }
@@ -191,6 +201,7 @@ impl Engine {
             self.flows.remap_bits(&map);
         }
         self.flowbit_names.clone_from(&rules.flowbit_names);
+        self.track_flows = needs_flows(rules);
         self.content.fit(&rules.prefilter);
         // Every rule may become a candidate at once; never grow on the packet path.
         let n = rules.rules.len();
@@ -202,6 +213,34 @@ impl Engine {
         ));
         self.ruleset_id = id;
     }
+}
+
+/// Whether any rule reads flow state: a `flow:` test of direction or establishment, or a
+/// flowbits test. Setting a flowbit that no rule tests changes nothing observable.
+pub fn needs_flows(rules: &RuleSet) -> bool {
+    rules.rules.iter().any(|r| {
+        r.flow
+            .is_some_and(|f| f.dir.is_some() || (!f.stateless && f.established.is_some()))
+            || r.flowbits
+                .iter()
+                .any(|op| matches!(op.cmd, FlowbitsCmd::IsSet | FlowbitsCmd::IsNotSet))
+    })
+}
+
+/// EVE `flow_id` for a packet when no flow table runs: a hash of the direction-independent
+/// 5-tuple, stable for the conversation, non-zero and below 2^51 (exact in JSON numbers).
+fn stateless_flow_id(pkt: &Packet<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let (sport, dport) = (pkt.sport().unwrap_or(0), pkt.dport().unwrap_or(0));
+    let (a, b) = if (pkt.src, sport) <= (pkt.dst, dport) {
+        ((pkt.src, sport), (pkt.dst, dport))
+    } else {
+        ((pkt.dst, dport), (pkt.src, sport))
+    };
+    // DefaultHasher::new() has fixed keys: the same conversation gets the same id every run.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (a, b, pkt.ip_proto).hash(&mut h);
+    (h.finish() & ((1 << 51) - 1)).max(1)
 }
 
 /// Keeps a rule set alive while the engine remembers its address as identity.
