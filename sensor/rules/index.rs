@@ -135,6 +135,23 @@ fn breadth(s: &AddrSet) -> f64 {
     v4 + v6
 }
 
+/// Which side to key a rule on. Every packet a sensor sees has a `$HOME_NET` address on one
+/// side, so keying on HOME_NET makes the rule a candidate for most packets; the listed side
+/// (many explicit entries) is the selective one even when HOME_NET is narrower in address
+/// space than a list of large CIDRs. Hence: a side with four times the ranges of the other is
+/// the key; otherwise the narrower side.
+fn src_is_key(src: &AddrSet, dst: &AddrSet) -> bool {
+    let ranges = |s: &AddrSet| s.v4.len() + s.v6.len();
+    let (rs, rd) = (ranges(src), ranges(dst));
+    if rs >= 4 * rd.max(1) {
+        true
+    } else if rd >= 4 * rs.max(1) {
+        false
+    } else {
+        breadth(src) <= breadth(dst)
+    }
+}
+
 fn add_set(b4: &mut Builder<u32>, b6: &mut Builder<u128>, s: &AddrSet, id: RuleId) {
     for &(a, e) in &s.v4 {
         b4.add(a, e.checked_add(1), id);
@@ -165,8 +182,7 @@ impl Index {
                 broad.push(id);
                 continue;
             }
-            let src_side =
-                !r.src.is_any() && (r.dst.is_any() || breadth(&r.src) <= breadth(&r.dst));
+            let src_side = !r.src.is_any() && (r.dst.is_any() || src_is_key(&r.src, &r.dst));
             let key = if src_side { &r.src } else { &r.dst };
             match r.direction {
                 Direction::To if src_side => add_set(&mut s4, &mut s6, key, id),
