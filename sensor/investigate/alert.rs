@@ -303,7 +303,7 @@ impl Investigation {
 }
 
 /// Alerts of `eve.json` with their times, in file order. Lines that are not JSON (a line
-/// being written) or not alerts are skipped.
+/// being written) or not alerts are skipped; see [`parse_eve_line`] for a torn line.
 fn read_alerts(eve: &Path) -> Result<Vec<(Value, Time)>, Error> {
     let f = File::open(eve).map_err(|e| {
         Error::at(
@@ -316,7 +316,7 @@ fn read_alerts(eve: &Path) -> Result<Vec<(Value, Time)>, Error> {
     let mut out = Vec::new();
     for line in BufReader::new(f).lines() {
         let line = line.map_err(|e| Error::io(eve, &e))?;
-        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+        let Some(v) = parse_eve_line(&line) else {
             continue;
         };
         if v.get("event_type").and_then(Value::as_str) != Some("alert") {
@@ -340,6 +340,20 @@ fn read_alerts(eve: &Path) -> Result<Vec<(Value, Time)>, Error> {
         ));
     }
     Ok(out)
+}
+
+/// One EVE line as JSON. A writer killed in the middle of a write (`kill -9`, power loss:
+/// Linux may cut a write to a regular file short when a fatal signal arrives) leaves a torn
+/// record without its newline, and the restarted writer appends its first record to it:
+/// `{"timestamp":"2024-05-0{"timestamp":…}`. Such a line yields the whole record after the
+/// fragment. A record's start `{"timestamp"` cannot occur inside a JSON string (quotes in
+/// strings are escaped), so the last one on the line starts the last record.
+fn parse_eve_line(line: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(line) {
+        return Some(v);
+    }
+    let start = line.rfind("{\"timestamp\"").filter(|&i| i > 0)?;
+    serde_json::from_str::<Value>(&line[start..]).ok()
 }
 
 fn choose<'a>(alerts: &'a [(Value, Time)], sel: &Selector) -> Option<(&'a Value, Time)> {
@@ -445,5 +459,30 @@ mod tests {
         }
         assert!(Selector::parse(Some("#0"), None).is_err());
         assert!(Selector::parse(Some("bogus"), None).is_err());
+    }
+
+    /// A sensor killed mid-write leaves a torn record; the next run appends to it. The torn
+    /// fragment is skipped, the record after it kept, other non-JSON lines skipped.
+    #[test]
+    fn torn_eve_line_after_a_crash_keeps_the_next_record() {
+        let rec = |sid: u32, sec: u32| {
+            format!(
+                "{{\"timestamp\":\"2024-05-01T10:00:{sec:02}.000000+0000\",\"event_type\":\"alert\",\"alert\":{{\"signature_id\":{sid},\"signature\":\"a {{\\\"timestamp\\\" in text\"}}}}"
+            )
+        };
+        let whole = rec(1, 1);
+        let torn = &rec(2, 2)[..40];
+        let text = format!("{whole}\n{torn}{}\n{{\"timest\n{}\n", rec(3, 3), rec(4, 4));
+        let d = tempfile::tempdir().unwrap();
+        let eve = d.path().join("eve.json");
+        std::fs::write(&eve, text).unwrap();
+        let sids: Vec<u64> = read_alerts(&eve)
+            .unwrap()
+            .iter()
+            .filter_map(|(v, _)| v.pointer("/alert/signature_id").and_then(Value::as_u64))
+            .collect();
+        assert_eq!(sids, [1, 3, 4]);
+        assert!(parse_eve_line(torn).is_none());
+        assert!(parse_eve_line(&whole).is_some());
     }
 }

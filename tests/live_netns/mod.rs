@@ -303,9 +303,14 @@ impl Workdir {
     /// validation (veth hands locally generated TCP/UDP frames over before the checksum is
     /// filled in: checksum offload).
     pub fn config(&self, ring_files: u32, ring_mb: u64) -> PathBuf {
+        self.config_flush(ring_files, ring_mb, 100)
+    }
+
+    /// [`Workdir::config`] with the alert and ring writers flushed every `flush_ms`.
+    pub fn config_flush(&self, ring_files: u32, ring_mb: u64, flush_ms: u32) -> PathBuf {
         let text = format!(
             "[capture]\nbuffer_mb = 8\ntimeout_ms = 200\n\n[detect]\nchecksum_mode = \"none\"\n\n\
-             [output]\ntimestamps = \"utc\"\nflush_ms = 100\n\n\
+             [output]\ntimestamps = \"utc\"\nflush_ms = {flush_ms}\n\n\
              [ring]\nfiles = {ring_files}\nfile_size_mb = {ring_mb}\n\n[daemon]\nstats_interval_s = 1\nwatchdog = false\n"
         );
         self.write("sensor.toml", &text)
@@ -343,4 +348,199 @@ pub fn last_stat(stats_log: &Path, key: &str) -> Option<u64> {
     let line = text.lines().last()?;
     line.split(' ')
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+/// Background traffic from the remote host B to the sensor host A (see [`NetPair::flood_from_b`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FloodSpec {
+    /// UDP datagrams per second to `bulk_port` (nothing listens; A answers port unreachable).
+    pub pps: u32,
+    /// UDP payload bytes of each bulk datagram.
+    pub size: usize,
+    pub bulk_port: u16,
+    /// Every `alert_every`-th datagram also goes to `alert_port` (0: never).
+    pub alert_every: u32,
+    pub alert_port: u16,
+    /// Every `syn_every`-th datagram a TCP connection attempt (a SYN, answered by a RST) to
+    /// `syn_port` (0: never).
+    pub syn_every: u32,
+    pub syn_port: u16,
+}
+
+/// A running flood; stopped (killed) on drop.
+pub struct Flood {
+    child: Child,
+}
+
+impl Flood {
+    /// Stops the flood.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the sender still runs (it only stops when killed).
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NetPair {
+    /// Starts paced UDP (and optional TCP SYN) traffic from B to A in a background python3
+    /// process, until the returned [`Flood`] is stopped or dropped. Only ever sends to
+    /// [`SENSOR_IP`].
+    pub fn flood_from_b(&self, f: FloodSpec) -> Flood {
+        let script = format!(
+            "import socket, time, errno\n\
+             A = '{SENSOR_IP}'\n\
+             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             bulk = b'nsm-flood '.ljust({size}, b'x')\n\
+             t0 = time.monotonic()\n\
+             i = 0\n\
+             while True:\n\
+             \x20 try:\n\
+             \x20   u.sendto(bulk, (A, {bulk_port}))\n\
+             \x20   if {alert_every} and i % {alert_every} == 0:\n\
+             \x20     u.sendto(b'nsm-listed %08d' % i, (A, {alert_port}))\n\
+             \x20   if {syn_every} and i % {syn_every} == 0:\n\
+             \x20     t = socket.socket()\n\
+             \x20     t.setblocking(False)\n\
+             \x20     t.connect_ex((A, {syn_port}))\n\
+             \x20     t.close()\n\
+             \x20 except OSError:\n\
+             \x20   pass\n\
+             \x20 i += 1\n\
+             \x20 d = t0 + i / {pps} - time.monotonic()\n\
+             \x20 if d > 0:\n\
+             \x20   time.sleep(d)\n",
+            size = f.size,
+            bulk_port = f.bulk_port,
+            alert_every = f.alert_every,
+            alert_port = f.alert_port,
+            syn_every = f.syn_every,
+            syn_port = f.syn_port,
+            pps = f.pps.max(1),
+        );
+        let child = self
+            .in_b("python3")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the flood");
+        Flood { child }
+    }
+}
+
+/// `nsm-sensor run` in the sensor namespace on [`SENSOR_IF`], HOME_NET the test subnet,
+/// `TZ=UTC`, outside systemd.
+pub fn sensor_cmd(
+    net: &NetPair,
+    bin: &str,
+    config: &Path,
+    rules: &[&Path],
+    log: &Path,
+    ring: &Path,
+) -> Command {
+    let mut cmd = net.in_a(bin);
+    cmd.args(["run", "-c"]).arg(config).args(["-i", SENSOR_IF]);
+    for r in rules {
+        cmd.arg("-r").arg(r);
+    }
+    cmd.arg("-l")
+        .arg(log)
+        .arg("--ring-dir")
+        .arg(ring)
+        .args(["--home-net", "198.51.100.0/24"])
+        .env("TZ", "UTC")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Spawns `cmd` and waits (up to 30 s) for the daemon's "sensor running" line.
+pub fn start_sensor(cmd: Command) -> Proc {
+    let mut p = Proc::spawn(cmd);
+    assert!(
+        p.wait_for("sensor running", Duration::from_secs(30)),
+        "sensor did not start"
+    );
+    p
+}
+
+/// `*.pcap` files of a ring directory, sorted by name (that is, by sequence number).
+pub fn ring_files(ring: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(ring)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The sequence number of a ring file name `PREFIX_NNNNN_YYYYMMDDhhmmss.pcap`.
+pub fn ring_seq(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let mut parts = name.rsplitn(3, '_');
+    parts.next()?; // time.pcap
+    parts.next()?.parse().ok()
+}
+
+/// `capinfos FILE` succeeds (exit 0); `Err` holds its message.
+pub fn capinfos_ok(file: &Path) -> Result<(), String> {
+    let out = Command::new("capinfos")
+        .arg(file)
+        .output()
+        .expect("capinfos");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "capinfos {} (exit {:?}): {}{}",
+            file.display(),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Every ring file passes `capinfos` and `tcpdump -r`; returns how many packets tcpdump read.
+pub fn check_ring_files(ring: &Path) -> usize {
+    let files = ring_files(ring);
+    assert!(!files.is_empty(), "no ring files in {}", ring.display());
+    let mut packets = 0;
+    for f in &files {
+        if let Err(e) = capinfos_ok(f) {
+            panic!("{e}");
+        }
+        let td = Command::new("tcpdump")
+            .args(["-nr"])
+            .arg(f)
+            .output()
+            .expect("tcpdump");
+        assert!(
+            td.status.success(),
+            "tcpdump -r {}: {}",
+            f.display(),
+            String::from_utf8_lossy(&td.stderr)
+        );
+        packets += td
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+    }
+    packets
 }
