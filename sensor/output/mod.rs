@@ -66,9 +66,21 @@ struct Sink {
 }
 
 impl Sink {
-    fn open(path: PathBuf) -> io::Result<Sink> {
+    /// Opens for appending after cutting a torn last record (a crash mid-write, or a disk
+    /// that filled under another writer): readers then only ever see whole records, and the
+    /// first new record does not glue onto a fragment. `end` is what every record ends with.
+    fn open(path: PathBuf, end: &[u8]) -> io::Result<Sink> {
+        let file = open_append(&path)?;
+        if let Some(cut) = torn_tail(&path, end)? {
+            file.set_len(cut.keep)?;
+            tracing::warn!(
+                "{}: cut a torn last record ({} bytes) left by an interrupted write",
+                path.display(),
+                cut.dropped
+            );
+        }
         Ok(Sink {
-            file: open_append(&path)?,
+            file,
             path,
             buf: Vec::with_capacity(BUF_SIZE),
             write_at: BUF_SIZE,
@@ -134,6 +146,40 @@ impl Sink {
     }
 }
 
+/// Where a file with a torn last record must be cut.
+struct Cut {
+    keep: u64,
+    dropped: u64,
+}
+
+/// How far back a record end is searched for; a longer torn tail is dropped whole.
+const TAIL_WINDOW: u64 = 1024 * 1024;
+
+/// Finds a torn last record: the file does not end with `end`. The cut keeps everything up
+/// to the last `end` within [`TAIL_WINDOW`] of the end of the file (nothing if none).
+fn torn_tail(path: &Path, end: &[u8]) -> io::Result<Option<Cut>> {
+    use std::os::unix::fs::FileExt;
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let start = len.saturating_sub(TAIL_WINDOW);
+    let mut tail = vec![0u8; (len - start) as usize];
+    f.read_exact_at(&mut tail, start)?;
+    if tail.ends_with(end) {
+        return Ok(None);
+    }
+    let keep = tail
+        .windows(end.len())
+        .rposition(|w| w == end)
+        .map_or(start, |i| start + (i + end.len()) as u64);
+    Ok(Some(Cut {
+        keep,
+        dropped: len - keep,
+    }))
+}
+
 /// Opens for appending; a new file is made 0640 whatever the umask.
 fn open_append(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
@@ -190,9 +236,14 @@ impl Outputs {
         ] {
             if on {
                 let path = opts.dir.join(name);
+                // alert_full records end with a blank line; the others are one line each.
+                let end: &[u8] = match format {
+                    Format::Full => b"\n\n",
+                    Format::Fast | Format::Eve => b"\n",
+                };
                 sinks.push((
                     format,
-                    Sink::open(path.clone()).map_err(|e| with_path(e, &path))?,
+                    Sink::open(path.clone(), end).map_err(|e| with_path(e, &path))?,
                 ));
             }
         }
