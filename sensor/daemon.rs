@@ -358,10 +358,13 @@ fn create_dir(dir: &Path) -> Result<(), DaemonError> {
     if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
+    use std::os::unix::fs::PermissionsExt;
+    // The mode is set again after creation: DirBuilder's is filtered by the umask.
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o750)
         .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)))
         .map_err(|e| io_err("cannot create", dir, e))
 }
 

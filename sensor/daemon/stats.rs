@@ -131,12 +131,19 @@ impl StatsLog {
     }
 }
 
+/// Opens for appending; a new file is made 0640 whatever the umask.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    use std::os::unix::fs::PermissionsExt;
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o640)
-        .open(path)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.len() == 0 && meta.permissions().mode() & 0o777 != 0o640 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
