@@ -34,12 +34,14 @@ impl<T: Copy + Ord> RangeMap<T> {
 
 /// An IPv4 map with a first-level table over the top 16 bits: `buckets[p]` is the number of
 /// range starts below `p << 16`, so a lookup is one table read and a search among the few
-/// starts of that /16, instead of a binary search over all of them (cache misses dominate
-/// the per-packet cost once the lists are large).
+/// starts of that /16, instead of a binary search over all of them. Starts and set ids sit
+/// side by side so the search and the answer share cache lines: with a million listed
+/// entries, cache misses are the per-packet cost.
 #[derive(Debug, Clone, Default)]
 struct V4Map {
     map: RangeMap<u32>,
     buckets: Box<[u32]>,
+    pairs: Box<[(u32, u32)]>,
 }
 
 impl V4Map {
@@ -48,6 +50,7 @@ impl V4Map {
             return V4Map {
                 map,
                 buckets: Box::new([]),
+                pairs: Box::new([]),
             };
         }
         let mut buckets = Vec::with_capacity(65_537);
@@ -58,9 +61,16 @@ impl V4Map {
             }
             buckets.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
+        let pairs = map
+            .starts
+            .iter()
+            .copied()
+            .zip(map.ids.iter().copied())
+            .collect();
         V4Map {
             map,
             buckets: buckets.into(),
+            pairs,
         }
     }
 
@@ -70,11 +80,14 @@ impl V4Map {
             return self.map.lookup(x);
         };
         let (lo, hi) = (lo as usize, hi as usize);
-        let i = lo + self.map.starts[lo..hi].partition_point(|&s| s <= x);
-        if i == 0 {
-            0
-        } else {
-            self.map.ids[i - 1]
+        let i = lo
+            + self
+                .pairs
+                .get(lo..hi)
+                .map_or(0, |s| s.partition_point(|&(s, _)| s <= x));
+        match i.checked_sub(1).and_then(|j| self.pairs.get(j)) {
+            Some(&(_, id)) => id,
+            None => 0,
         }
     }
 }
@@ -134,7 +147,8 @@ impl<T: Copy + Ord + std::hash::Hash> Builder<T> {
 #[derive(Default)]
 struct Interner {
     sets: Vec<Box<[RuleId]>>,
-    map: HashMap<Box<[RuleId]>, u32>,
+    /// aHash: interning a million ranges is most of the compile time with SipHash.
+    map: HashMap<Box<[RuleId]>, u32, ahash::RandomState>,
 }
 
 impl Interner {
