@@ -354,7 +354,14 @@ pub(super) fn sum_words(b: &[u8]) -> u64 {
     let mut quads = b.chunks_exact(4);
     let mut sum: u64 = quads
         .by_ref()
-        .map(|q| u64::from(u32::from_be_bytes([byte(q, 0), byte(q, 1), byte(q, 2), byte(q, 3)])))
+        .map(|q| {
+            u64::from(u32::from_be_bytes([
+                byte(q, 0),
+                byte(q, 1),
+                byte(q, 2),
+                byte(q, 3),
+            ]))
+        })
         .sum();
     let mut pairs = quads.remainder().chunks_exact(2);
     sum += pairs

@@ -23,13 +23,24 @@ pub fn header_tests_match(tests: &[HeaderTest], pkt: &Packet<'_>) -> bool {
 
 fn header_test(test: &HeaderTest, pkt: &Packet<'_>) -> bool {
     let icmp = match pkt.transport {
-        Transport::Icmp { itype, icode, id, seq } | Transport::Icmpv6 { itype, icode, id, seq } => {
-            Some((itype, icode, id, seq))
+        Transport::Icmp {
+            itype,
+            icode,
+            id,
+            seq,
         }
+        | Transport::Icmpv6 {
+            itype,
+            icode,
+            id,
+            seq,
+        } => Some((itype, icode, id, seq)),
         _ => None,
     };
     let tcp = match pkt.transport {
-        Transport::Tcp { seq, ack, window, .. } => Some((seq, ack, window)),
+        Transport::Tcp {
+            seq, ack, window, ..
+        } => Some((seq, ack, window)),
         _ => None,
     };
     match *test {
@@ -50,7 +61,8 @@ fn header_test(test: &HeaderTest, pkt: &Packet<'_>) -> bool {
             if pkt.ip_version != 4 {
                 return false;
             }
-            let have = u8::from(pkt.frag.rb) << 2 | u8::from(pkt.frag.df) << 1 | u8::from(pkt.frag.mf);
+            let have =
+                u8::from(pkt.frag.rb) << 2 | u8::from(pkt.frag.df) << 1 | u8::from(pkt.frag.mf);
             match modifier {
                 FlagsModifier::Exact => have == bits,
                 FlagsModifier::All => have & bits == bits,
@@ -87,7 +99,9 @@ fn is_relative(c: &Content) -> bool {
 
 /// Matches `contents` with the cursor (end of the previous match) at `cursor`.
 fn match_from(contents: &[Content], payload: &[u8], cursor: usize, budget: &mut u32) -> bool {
-    let Some((first, rest)) = contents.split_first() else { return true };
+    let Some((first, rest)) = contents.split_first() else {
+        return true;
+    };
     let Some((start, end)) = window(first, payload.len(), cursor) else {
         // The window lies outside the payload: a negated content trivially holds.
         return first.negated && match_from(rest, payload, cursor, budget);
@@ -144,7 +158,8 @@ fn find(hay: &[u8], needle: &[u8], nocase: bool) -> Option<usize> {
         return None;
     }
     if nocase {
-        hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+        hay.windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(needle))
     } else {
         let first = needle[0];
         let last_start = hay.len() - needle.len();
@@ -215,13 +230,25 @@ mod tests {
             (vec![c("A"), rel(c("B"), None, Some(2))], "AxxB", false),
             (vec![not(c("evil"))], "good", true),
             (vec![not(c("evil"))], "so evil", false),
-            (vec![c("GET"), not(rel(c("Host"), Some(0), None))], "GET / HTTP/1.0", true),
-            (vec![c("GET"), not(rel(c("Host"), Some(0), None))], "GET / Host: x", false),
+            (
+                vec![c("GET"), not(rel(c("Host"), Some(0), None))],
+                "GET / HTTP/1.0",
+                true,
+            ),
+            (
+                vec![c("GET"), not(rel(c("Host"), Some(0), None))],
+                "GET / Host: x",
+                false,
+            ),
             (vec![c("ab"), rel(c("ab"), Some(-2), Some(2))], "ab", true), // negative distance
             (vec![c("|")], "", false),
         ];
         for (i, (cs, payload, want)) in cases.iter().enumerate() {
-            assert_eq!(contents_match(cs, payload.as_bytes()), *want, "case {i}: {payload:?}");
+            assert_eq!(
+                contents_match(cs, payload.as_bytes()),
+                *want,
+                "case {i}: {payload:?}"
+            );
         }
     }
 
