@@ -13,13 +13,13 @@
 //! [`DecodeError::ALL`] order; `kernel_drops`/`if_drops`/`received` come from `pcap_stats`.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::DecodeError;
+use crate::output::open_append;
 
 use super::worker::Snapshot;
 
@@ -131,20 +131,6 @@ impl StatsLog {
     }
 }
 
-/// Opens for appending; a new file is made 0640 whatever the umask.
-fn open_append(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::PermissionsExt;
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if meta.len() == 0 && meta.permissions().mode() & 0o777 != 0o640 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o640))?;
-    }
-    Ok(file)
-}
 
 #[cfg(test)]
 mod tests {

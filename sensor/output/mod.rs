@@ -180,8 +180,9 @@ fn torn_tail(path: &Path, end: &[u8]) -> io::Result<Option<Cut>> {
     }))
 }
 
-/// Opens for appending; a new file is made 0640 whatever the umask.
-fn open_append(path: &Path) -> io::Result<File> {
+/// Opens for appending; a new file is made 0640 whatever the umask. Shared by every log the
+/// sensor writes (the alert files here, `stats.log` in the daemon).
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
