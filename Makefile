@@ -38,7 +38,9 @@ demo: build
 
 test: deps
 	$(CARGO) build --all-targets
-	$(CARGO) test --all-targets -- --test-threads=2
+	$(CARGO) test --lib --bins --tests -- --test-threads=2
+	# The criterion benches once each, as smoke tests (criterion takes no libtest flags).
+	$(CARGO) test --benches
 
 bench: build
 	benches/replay-bench.sh
