@@ -114,6 +114,10 @@ pub struct CheckArgs {
     /// Print the report as one JSON object.
     #[arg(long = "json")]
     pub json: bool,
+
+    /// Also list every skipped rule as `path:line: skipped: reason`.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -187,7 +187,7 @@ pub fn check(args: CheckArgs) -> Outcome {
     let written = if args.json {
         writeln!(out, "{}", report.to_json())
     } else {
-        report.write_text(&mut out)
+        report.write_report(&mut out, args.verbose)
     };
     written.map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
     if report.is_usable() {

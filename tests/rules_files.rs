@@ -112,3 +112,26 @@ fn directory_loads_sorted_and_json_shape() {
         assert!(f0.get(k).is_some(), "{k}");
     }
 }
+
+/// `check -v` lists each skipped rule as `path:line: skipped: reason`; the line is the rule's
+/// and the option named in the reason is in it.
+#[test]
+fn each_skip_names_its_rule_line() {
+    let path = data("rules/et/emerging-chat.rules");
+    let r = load_paths(std::slice::from_ref(&path));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let f = &r.files[0];
+    assert_eq!(f.skips.len(), f.skipped_total());
+    for (line, reason) in &f.skips {
+        let option = reason.split('\'').nth(1).expect("reason names an option");
+        let option = option.split(':').next().unwrap();
+        let rule = lines[*line as usize - 1];
+        assert!(rule.contains(option), "line {line} lacks {option}: {rule}");
+    }
+    let mut out = Vec::new();
+    r.write_report(&mut out, true).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let (line, reason) = &f.skips[0];
+    assert!(out.contains(&format!("{}:{line}: skipped: {reason}\n", path.display())));
+}

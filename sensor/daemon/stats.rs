@@ -131,7 +131,6 @@ impl StatsLog {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,6 +89,8 @@ pub struct FileReport {
     pub loaded: usize,
     /// Skipped rules, by reason (`option 'pcre' not supported`).
     pub skipped: BTreeMap<String, usize>,
+    /// Each skipped rule: its first line and the reason, in file order.
+    pub skips: Vec<(u32, String)>,
     pub errors: Vec<Diagnostic>,
 }
 
@@ -147,17 +149,26 @@ impl LoadReport {
     /// # Errors
     /// Only those of `w`.
     pub fn write_text(&self, w: &mut impl Write) -> io::Result<()> {
+        self.write_report(w, false)
+    }
+
+    /// [`LoadReport::write_text`], with each skipped rule on its own line when `each_skip`
+    /// (`path:line: skipped: reason`).
+    ///
+    /// # Errors
+    /// Only those of `w`.
+    pub fn write_report(&self, w: &mut impl Write, each_skip: bool) -> io::Result<()> {
         for f in &self.files {
             let skipped = f.skipped_total();
             let all = f.loaded + skipped + f.errors.len();
-            let pct = if all == 0 {
-                100.0
+            let share = if all == 0 {
+                "no rules".to_string()
             } else {
-                f.loaded as f64 * 100.0 / all as f64
+                format!("{:.1}% loaded", f.loaded as f64 * 100.0 / all as f64)
             };
             writeln!(
                 w,
-                "{}: {} loaded, {} skipped, {} errors ({pct:.1}% loaded)",
+                "{}: {} loaded, {} skipped, {} errors ({share})",
                 f.path.display(),
                 f.loaded,
                 skipped,
@@ -165,6 +176,11 @@ impl LoadReport {
             )?;
             for (reason, n) in &f.skipped {
                 writeln!(w, "  skipped {n}: {reason}")?;
+            }
+            if each_skip {
+                for (line, reason) in &f.skips {
+                    writeln!(w, "{}:{line}: skipped: {reason}", f.path.display())?;
+                }
             }
             for e in &f.errors {
                 writeln!(w, "{e}")?;
@@ -382,7 +398,9 @@ impl Loader {
                     match compile_rule(&ast, &self.vars, &mut ctx, &file, start.line) {
                         Compiled::Loaded(rule) => self.add_rule(*rule, file_idx, start),
                         Compiled::Skipped(reason) => {
-                            *self.files[file_idx].skipped.entry(reason).or_insert(0) += 1
+                            let f = &mut self.files[file_idx];
+                            *f.skipped.entry(reason.clone()).or_insert(0) += 1;
+                            f.skips.push((start.line, reason));
                         }
                         Compiled::Error(off, msg) => self.files[file_idx].error(l.span(off), msg),
                     }
