@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FRAMES=${1:-1000000}
 RUNS=${2:-5}
+BIN_GIVEN=${BIN:-}
 BIN=${BIN:-target/release/nsm-sensor}
 WORK=${WORK:-target/bench-work}
 ET=rules/et
@@ -17,7 +18,7 @@ LISTS=("$ET/emerging-botcc.rules" "$ET/emerging-compromised.rules" "$ET/emerging
 mkdir -p "$WORK"
 IN="$WORK/workload-$FRAMES.pcap"
 [ -s "$IN" ] || python3 benches/gen_workload.py "$IN" "$FRAMES" "${LISTS[@]}"
-[ -x "$BIN" ] || cargo build --release
+[ -n "${BIN_GIVEN:-}" ] || cargo build --release -q
 RARGS=()
 for f in "${LISTS[@]}"; do RARGS+=(-r "$f"); done
 
