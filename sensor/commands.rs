@@ -167,6 +167,9 @@ fn load_rules(opts: &LoadOptions) -> Result<LoadReport, Failure> {
         let lines: Vec<String> = report.errors().map(|d| d.to_string()).collect();
         return Err(Failure::config(lines.join("\n")));
     }
+    if report.loaded() == 0 {
+        tracing::warn!("no rules loaded: nothing will alert");
+    }
     tracing::info!(
         "{} rules loaded, {} skipped, compiled in {ms:.1} ms",
         report.loaded(),
@@ -400,6 +403,11 @@ pub fn run(args: RunArgs) -> Outcome {
         let report = rules::load(&rule_opts);
         if !report.is_usable() {
             return Err(report.errors().map(|d| d.to_string()).collect());
+        }
+        if report.loaded() == 0 {
+            // An empty set is usable, but on a reload it is more often a rule file caught
+            // half-written: say so (replace rule files atomically, see the README).
+            tracing::warn!("no rules loaded: the sensor alerts on nothing");
         }
         Ok(LoadedRules {
             summary: format!("{} loaded, {} skipped", report.loaded(), report.skipped()),
