@@ -321,6 +321,13 @@ pub fn replay(args: ReplayArgs) -> Outcome {
         if s.decode_error_total() == 1 { "" } else { "s" },
         if read_errors > 0 { format!(", {read_errors} unreadable file tail(s)") } else { String::new() },
     );
+    let breakdown = s.decode_breakdown();
+    if !breakdown.is_empty() {
+        println!("decode: {breakdown}");
+    }
+    if let Some(w) = s.checksum_warning() {
+        tracing::warn!("{w}");
+    }
     Ok(())
 }
 

@@ -634,6 +634,9 @@ impl ControlPlane {
                 tracing::warn!("writing {}: {e}", log.path().display());
             }
         }
+        if let Some(w) = snap.pipeline.checksum_warning() {
+            tracing::warn!("{w}");
+        }
         notify(&[sd_notify::NotifyState::Status(&stats::status_line(&snap))]);
     }
 }

@@ -42,6 +42,41 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Packets with a bad IPv4/TCP/UDP/ICMP checksum (not inspected by the rules).
+    pub fn bad_checksums(&self) -> u64 {
+        DecodeError::ALL
+            .iter()
+            .zip(self.decode_errors.iter())
+            .filter(|(k, _)| k.is_checksum())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// A warning when most packets carry bad checksums: the usual sign of a sensor seeing its
+    /// own host's traffic before the NIC fills the checksums in (offload), where
+    /// `checksum_mode = "none"` is the fix. `None` when the share is unremarkable.
+    pub fn checksum_warning(&self) -> Option<String> {
+        let bad = self.bad_checksums();
+        (self.packets >= 100 && bad * 2 > self.packets).then(|| {
+            format!(
+                "{bad} of {} packets had bad checksums and were not inspected; if the sensor \
+                 sees its own host's traffic (checksum offload), set [detect] checksum_mode = \"none\"",
+                self.packets
+            )
+        })
+    }
+
+    /// `kind=n` for every non-zero decode counter, e.g. `bad_tcp_checksum=3 truncated_ip=1`.
+    pub fn decode_breakdown(&self) -> String {
+        DecodeError::ALL
+            .iter()
+            .zip(self.decode_errors.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{}={n}", k.name()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Sum of the decode error counters, `not_ip` excluded (ARP and friends are not errors).
     pub fn decode_error_total(&self) -> u64 {
         DecodeError::ALL
