@@ -6,7 +6,6 @@
 //! and only deserializes once the walk found nothing.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
@@ -194,27 +193,9 @@ impl Default for DaemonConfig {
     }
 }
 
-/// One configuration problem, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigDiagnostic {
-    pub path: PathBuf,
-    pub line: u32,
-    pub col: u32,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigDiagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.col,
-            self.message
-        )
-    }
-}
+/// One configuration problem, located: the same `path:line:col: message` diagnostic the rule
+/// loader reports.
+pub type ConfigDiagnostic = crate::rules::Diagnostic;
 
 /// What a key accepts.
 #[derive(Debug, Clone, Copy)]
