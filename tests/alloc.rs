@@ -1,16 +1,23 @@
 //! The hot path allocates nothing: replaying packets that raise no alert through the whole
 //! pipeline (decode, flow table, detection with every ET IP list loaded, ring) performs no heap
-//! allocation per packet once warmed up. Counted with a global allocator wrapper.
+//! allocation per packet once warmed up; nor does the content prefilter with the content rule
+//! files loaded (zero payloads, HTTP-like text, and text that hits fast patterns without
+//! completing the rules). Counted with a global allocator wrapper; the tests take turns, since
+//! the counter is global.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use etherparse::PacketBuilder;
+use nsm_sensor::capture::RawPacket;
 use nsm_sensor::capture::{Next, OfflineSource, PacketSource};
+use nsm_sensor::decode::linktype;
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::DetectOptions;
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
+use nsm_sensor::rules::load;
 use nsm_sensor::rules::{self, LoadOptions};
 
 struct Counting;
@@ -38,6 +45,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// One measuring test at a time: another test's allocations would count too.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn et_rules() -> LoadOptions {
     let et = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/et");
@@ -97,10 +107,86 @@ fn allocations_of_second_pass(pcap: &Path, ring: bool) -> (u64, u64) {
 
 #[test]
 fn replay_without_alerts_allocates_nothing_per_packet() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/botcc-2007-02-21.pcap");
     for ring in [false, true] {
         let (allocs, alerts) = allocations_of_second_pass(&pcap, ring);
         assert_eq!(alerts, 0, "the ET lists do not cover the seed's addresses");
         assert_eq!(allocs, 0, "allocations in the warm pass (ring: {ring})");
     }
+}
+
+#[test]
+fn content_scan_allocates_nothing_per_packet() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules");
+    let mut opts = LoadOptions {
+        paths: vec![
+            dir.join("et/emerging-scan.rules"),
+            dir.join("et/emerging-malware.rules"),
+            dir.join("et/emerging-chat.rules"),
+            dir.join("community/community.rules"),
+        ],
+        ..LoadOptions::default()
+    };
+    opts.vars
+        .insert("HOME_NET".into(), "[192.168.0.0/16]".into());
+    let report = load(&opts);
+    assert!(report.is_usable());
+    let set = report.ruleset;
+    // Payloads that reach the prefilter: zeros, plain HTTP, and fast patterns of loaded rules
+    // (e.g. "service|3a|thc" of ET SCAN Amap without its flow and flags).
+    let payloads: [&[u8]; 4] = [
+        &[0u8; 1200],
+        b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        b"service:thc://x service:thc",
+        b"USER root\r\nchat.facebook.com jabber:client",
+    ];
+    let mut frames = Vec::new();
+    for (i, p) in payloads.iter().enumerate() {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let mut f = Vec::new();
+        b.ipv4([203, 0, 113, 9], [192, 168, 1, 2], 64)
+            .tcp(40000 + i as u16, [80, 21, 5222, 4444][i], 1, 8192)
+            .write(&mut f, p)
+            .unwrap();
+        frames.push(f);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 168, 1, 2], [198, 51, 100, 3], 64)
+            .udp(5000, 53 + i as u16)
+            .write(&mut f, p)
+            .unwrap();
+        frames.push(f);
+    }
+    let popts = PipelineOptions {
+        decode: DecodeOptions { checksums: true },
+        outputs: None,
+        ring: None,
+        detect: DetectOptions::from_config(&Default::default()),
+    };
+    let mut pipeline = Pipeline::new(&popts, linktype::ETHERNET, 65535).unwrap();
+    let feed = |pipeline: &mut Pipeline, t: i64| {
+        for f in &frames {
+            let raw = RawPacket {
+                ts_sec: t,
+                ts_usec: 0,
+                wire_len: f.len() as u32,
+                data: f,
+            };
+            pipeline.process(&set, &raw);
+        }
+    };
+    feed(&mut pipeline, 1_700_000_000);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for k in 1..4 {
+        feed(&mut pipeline, 1_700_000_000 + k);
+    }
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert_eq!(
+        pipeline.stats().alerts,
+        0,
+        "no rule completes on these packets"
+    );
+    assert_eq!(after - before, 0, "allocations in the warm passes");
 }
