@@ -24,10 +24,6 @@
 //! [`RECLAIM_PER_INSERT`] from the LRU end at each new flow, and on [`FlowTable::expire`].
 
 use std::collections::HashMap;
-
-/// Keys come from packets an attacker chooses: a keyed hash (randomly seeded aHash) keeps
-/// lookups fast without inviting collision floods.
-type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::mem::size_of;
 use std::net::IpAddr;
@@ -37,13 +33,17 @@ use crate::rules::model::{
     tcp_flags, BitsJoin, FlowDir, FlowTest, FlowbitId, FlowbitsCmd, FlowbitsOp,
 };
 
+use super::lru::{Linked, Links, Lru, NIL};
+
+/// Keys come from packets an attacker chooses: a keyed hash (randomly seeded aHash) keeps
+/// lookups fast without inviting collision floods.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// Expired flows examined at the LRU end each time a flow is created.
 pub const RECLAIM_PER_INSERT: usize = 4;
 
 /// Flows allocated up front at most, whatever the memcap.
 const MAX_PRESIZE: usize = 1 << 20;
-
-const NIL: u32 = u32::MAX;
 
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
@@ -286,8 +286,7 @@ struct Flow {
     flow_id: u64,
     counters: FlowCounters,
     bits: FlowBits,
-    prev: u32,
-    next: u32,
+    links: Links,
 }
 
 /// Approximate bytes one flow costs: its slab slot plus two hash-map buckets (entry and control
@@ -295,18 +294,22 @@ struct Flow {
 /// tombstones from evictions, hashbrown always rehashes in place instead of growing.
 pub const FLOW_BYTES: usize = size_of::<Flow>() + 2 * (size_of::<(FlowKey, u32)>() + 1) * 8 / 7;
 
+impl Linked for Flow {
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
+    }
+}
+
 /// The flow table. See the module docs for semantics and resource usage.
 #[derive(Debug)]
 pub struct FlowTable {
     opts: FlowOptions,
     map: FastMap<FlowKey, u32>,
     slots: Vec<Flow>,
-    /// Free slots, chained through `next`.
+    /// Free slots, chained through `links.next`.
     free: u32,
-    /// Most recently used.
-    head: u32,
-    /// Least recently used.
-    tail: u32,
+    /// Use order of the live slots, for timeouts and the memcap.
+    lru: Lru,
     max_flows: usize,
     serial: u64,
     stats: FlowStats,
@@ -382,8 +385,7 @@ impl FlowTable {
             map: FastMap::with_capacity_and_hasher(presize * 2, ahash::RandomState::new()),
             slots: Vec::with_capacity(presize),
             free: NIL,
-            head: NIL,
-            tail: NIL,
+            lru: Lru::default(),
             max_flows,
             serial: 0,
             stats: FlowStats {
@@ -458,12 +460,12 @@ impl FlowTable {
     /// idle capture). Returns how many were removed.
     pub fn expire(&mut self, now_sec: i64, max: usize) -> usize {
         let mut removed = 0;
-        let mut i = self.tail;
+        let mut i = self.lru.tail;
         for _ in 0..max {
             if i == NIL {
                 break;
             }
-            let prev = self.slots[i as usize].prev;
+            let prev = self.slots[i as usize].links.prev;
             if self.slots[i as usize].expired(&self.opts, now_sec) {
                 self.remove(i);
                 self.stats.timed_out += 1;
@@ -478,7 +480,7 @@ impl FlowTable {
     /// new id (`None`, or past the end of `map`) are dropped.
     pub fn remap_bits(&mut self, map: &[Option<FlowbitId>]) {
         let mut ids: Vec<FlowbitId> = Vec::new();
-        let mut i = self.head;
+        let mut i = self.lru.head;
         while i != NIL {
             let f = &mut self.slots[i as usize];
             if !f.bits.is_empty() {
@@ -491,14 +493,14 @@ impl FlowTable {
                     }
                 }
             }
-            i = f.next;
+            i = f.links.next;
         }
     }
 
     fn insert(&mut self, key: FlowKey, pkt: &Packet<'_>, sport: u16, flags: u8) -> u32 {
         self.expire(pkt.ts_sec, RECLAIM_PER_INSERT);
         while self.map.len() >= self.max_flows {
-            let lru = self.tail;
+            let lru = self.lru.tail;
             self.remove(lru);
             self.stats.evicted += 1;
         }
@@ -513,12 +515,11 @@ impl FlowTable {
             flow_id: 0,
             counters: FlowCounters::default(),
             bits: FlowBits::default(),
-            prev: NIL,
-            next: NIL,
+            links: Links::NONE,
         };
         let i = if self.free != NIL {
             let i = self.free;
-            self.free = self.slots[i as usize].next;
+            self.free = self.slots[i as usize].links.next;
             // Keep the old FlowBits' spill allocation: start_session clears it.
             let bits = std::mem::take(&mut self.slots[i as usize].bits);
             self.slots[i as usize] = Flow { bits, ..blank };
@@ -572,43 +573,16 @@ impl FlowTable {
         self.unlink(i);
         let key = self.slots[i as usize].key;
         self.map.remove(&key);
-        self.slots[i as usize].next = self.free;
+        self.slots[i as usize].links.next = self.free;
         self.free = i;
     }
 
     fn unlink(&mut self, i: u32) {
-        let (prev, next) = {
-            let f = &self.slots[i as usize];
-            (f.prev, f.next)
-        };
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.slots[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.slots[next as usize].prev = prev;
-        }
-        let f = &mut self.slots[i as usize];
-        f.prev = NIL;
-        f.next = NIL;
+        self.lru.unlink(&mut self.slots, i);
     }
 
     fn push_front(&mut self, i: u32) {
-        let old = self.head;
-        {
-            let f = &mut self.slots[i as usize];
-            f.prev = NIL;
-            f.next = old;
-        }
-        if old == NIL {
-            self.tail = i;
-        } else {
-            self.slots[old as usize].prev = i;
-        }
-        self.head = i;
+        self.lru.push_front(&mut self.slots, i);
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod content;
 pub mod engine;
 pub mod flow;
+pub mod lru;
 pub mod payload;
 pub mod threshold;
 

@@ -14,16 +14,18 @@
 //! exists, testing an event allocates nothing.
 
 use std::collections::HashMap;
-
-/// Keys come from packets an attacker chooses: a keyed hash (randomly seeded aHash) keeps
-/// lookups fast without inviting collision floods.
-type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 use std::mem::size_of;
 use std::net::IpAddr;
 
 use crate::rules::model::{
     DetectionFilter, NewAction, RateFilter, Suppress, Threshold, ThresholdKind, Track,
 };
+
+use super::lru::{Linked, Links, Lru, NIL};
+
+/// Keys come from packets an attacker chooses: a keyed hash (randomly seeded aHash) keeps
+/// lookups fast without inviting collision floods.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// Which filter a tracker counts for. One sid may have a detection_filter, an event filter and
 /// several rate filters, each with its own counters (Snort keeps them in separate tables).
@@ -55,15 +57,18 @@ struct Tracker {
     rate_on: bool,
 }
 
-const NIL: u32 = u32::MAX;
-
 /// A tracker in the slab, linked into the LRU list (head = most recently used).
 #[derive(Debug, Clone)]
 struct Slot {
     key: Key,
     tracker: Tracker,
-    prev: u32,
-    next: u32,
+    links: Links,
+}
+
+impl Linked for Slot {
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
+    }
 }
 
 /// Approximate bytes one tracker costs: its slab slot plus its hash-map entry with hashbrown's
@@ -159,8 +164,8 @@ pub struct Thresholds {
     map: FastMap<Key, u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    head: u32,
-    tail: u32,
+    /// Use order, for the memcap's evictions.
+    lru: Lru,
     memcap: usize,
     max_entries: usize,
     evictions: u64,
@@ -283,8 +288,7 @@ impl Thresholds {
             map: FastMap::with_capacity_and_hasher(initial, ahash::RandomState::new()),
             slots: Vec::with_capacity(initial),
             free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            lru: Lru::default(),
             memcap: memcap_bytes,
             max_entries,
             evictions: 0,
@@ -541,8 +545,7 @@ impl Thresholds {
                 tlast: now,
                 rate_on: false,
             },
-            prev: NIL,
-            next: NIL,
+            links: Links::NONE,
         };
         let i = match self.free.pop() {
             Some(i) => {
@@ -560,7 +563,7 @@ impl Thresholds {
     }
 
     fn evict_lru(&mut self) {
-        let i = self.tail;
+        let i = self.lru.tail;
         if i == NIL {
             return;
         }
@@ -572,38 +575,11 @@ impl Thresholds {
     }
 
     fn unlink(&mut self, i: u32) {
-        let (prev, next) = {
-            let s = &self.slots[i as usize];
-            (s.prev, s.next)
-        };
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.slots[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.slots[next as usize].prev = prev;
-        }
-        let s = &mut self.slots[i as usize];
-        s.prev = NIL;
-        s.next = NIL;
+        self.lru.unlink(&mut self.slots, i);
     }
 
     fn push_front(&mut self, i: u32) {
-        let old = self.head;
-        {
-            let s = &mut self.slots[i as usize];
-            s.prev = NIL;
-            s.next = old;
-        }
-        if old != NIL {
-            self.slots[old as usize].prev = i;
-        } else {
-            self.tail = i;
-        }
-        self.head = i;
+        self.lru.push_front(&mut self.slots, i);
     }
 }
 
