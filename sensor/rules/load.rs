@@ -191,11 +191,12 @@ impl LoadReport {
         }
         writeln!(
             w,
-            "total: {} loaded, {} skipped, {} errors in {} files",
+            "total: {} loaded, {} skipped, {} errors in {} file{}",
             self.loaded(),
             self.skipped(),
             self.errors().count(),
-            self.files.len()
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" }
         )
     }
 
