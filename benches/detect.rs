@@ -11,9 +11,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use etherparse::PacketBuilder;
 use nsm_sensor::capture::RawPacket;
 use nsm_sensor::decode::{linktype, DecodeOptions};
-use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::{DetectOptions, RuleSet};
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
-use nsm_sensor::rules::{load, LoadOptions, RuleSet};
+use nsm_sensor::rules::{load, LoadOptions};
 
 fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules")
@@ -28,12 +28,13 @@ fn load_set(files: &[PathBuf]) -> RuleSet {
         .insert("HOME_NET".into(), "[192.168.0.0/16]".into());
     let report = load(&opts);
     assert!(report.is_usable());
+    let set = RuleSet::compile(report.model);
     eprintln!(
         "{} rules loaded, {} keyed by a fast pattern",
-        report.ruleset.rules.len(),
-        report.ruleset.prefilter.size().0
+        set.len(),
+        set.prefilter_size().0
     );
-    report.ruleset
+    set
 }
 
 fn ip_lists() -> Vec<PathBuf> {

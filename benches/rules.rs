@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use nsm_sensor::rules::{load, HeaderKey, LoadOptions};
+use nsm_sensor::detect::{HeaderKey, RuleSet};
+use nsm_sensor::rules::{load, LoadOptions};
 
 fn ip_list_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules/et");
@@ -26,9 +27,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("rules");
     g.sample_size(20);
     g.bench_function("load_et_ip_lists", |b| {
-        b.iter(|| black_box(load(black_box(&opts))))
+        b.iter(|| black_box(RuleSet::compile(load(black_box(&opts)).model)))
     });
-    let set = report.ruleset;
+    let set = RuleSet::compile(report.model);
     let key = HeaderKey {
         ip_proto: 6,
         src: IpAddr::V4(Ipv4Addr::new(192, 168, 0, 31)),

@@ -13,12 +13,12 @@ use nsm_sensor::cli::{
 use nsm_sensor::config::{ChecksumMode, Config};
 use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
 use nsm_sensor::decode::DecodeOptions;
-use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::{DetectOptions, RuleSet};
 use nsm_sensor::investigate;
 use nsm_sensor::output::OutputOptions;
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
-use nsm_sensor::rules::{self, LoadOptions, LoadReport};
+use nsm_sensor::rules::{self, LoadOptions};
 
 /// Exit codes (sysexits where one fits).
 pub const EXIT_RUNTIME: u8 = 1;
@@ -156,10 +156,10 @@ fn bracket(nets: &str) -> String {
     }
 }
 
-fn load_rules(opts: &LoadOptions) -> Result<LoadReport, Failure> {
+/// Loads and compiles the rules for `replay`, logging the warnings and a summary.
+fn load_rules(opts: &LoadOptions) -> Result<RuleSet, Failure> {
     let started = Instant::now();
     let report = rules::load(opts);
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
     for w in &report.warnings {
         tracing::warn!("{w}");
     }
@@ -170,12 +170,11 @@ fn load_rules(opts: &LoadOptions) -> Result<LoadReport, Failure> {
     if report.loaded() == 0 {
         tracing::warn!("no rules loaded: nothing will alert");
     }
-    tracing::info!(
-        "{} rules loaded, {} skipped, compiled in {ms:.1} ms",
-        report.loaded(),
-        report.skipped()
-    );
-    Ok(report)
+    let (loaded, skipped) = (report.loaded(), report.skipped());
+    let set = RuleSet::compile(report.model);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!("{loaded} rules loaded, {skipped} skipped, compiled in {ms:.1} ms");
+    Ok(set)
 }
 
 pub fn check(args: CheckArgs) -> Outcome {
@@ -245,8 +244,7 @@ pub fn replay(args: ReplayArgs) -> Outcome {
         &args.rules,
         Some((PRIVATE_NETS, "RFC 1918 and ULA ranges")),
     );
-    let report = load_rules(&rule_opts)?;
-    let ruleset = report.ruleset;
+    let ruleset = load_rules(&rule_opts)?;
     let opts = pipeline_options(&cfg, &args.pipeline, true);
     let bpf = args
         .pipeline
@@ -419,7 +417,7 @@ pub fn run(args: RunArgs) -> Outcome {
         Ok(LoadedRules {
             summary: format!("{} loaded, {} skipped", report.loaded(), report.skipped()),
             warnings: report.warnings.iter().map(|d| d.to_string()).collect(),
-            ruleset: report.ruleset,
+            ruleset: RuleSet::compile(report.model),
         })
     });
     daemon::run(opts, loader).map_err(daemon_failure)

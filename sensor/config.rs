@@ -195,7 +195,7 @@ impl Default for DaemonConfig {
 
 /// One configuration problem, located: the same `path:line:col: message` diagnostic the rule
 /// loader reports.
-pub type ConfigDiagnostic = crate::rules::Diagnostic;
+pub type ConfigDiagnostic = crate::diag::Diagnostic;
 
 /// What a key accepts.
 #[derive(Debug, Clone, Copy)]

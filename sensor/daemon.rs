@@ -41,8 +41,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::capture::live::{default_interface, LiveError, LiveErrorKind, LiveOptions, LiveSource};
 use crate::capture::{CaptureError, PacketSource};
 use crate::config::Config;
+use crate::detect::RuleSet;
 use crate::pipeline::{Pipeline, PipelineOptions};
-use crate::rules::RuleSet;
 
 use stats::{StatsEvent, StatsLog};
 use worker::Shared;
@@ -237,7 +237,7 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let rules_loaded = loaded.ruleset.rules.len();
+    let rules_loaded = loaded.ruleset.len();
     tracing::info!(
         "rules loaded in {} ms: {} rules ({})",
         t0.elapsed().as_millis(),
@@ -577,7 +577,7 @@ impl ControlPlane {
                 for w in &loaded.warnings {
                     tracing::warn!("{w}");
                 }
-                let n = loaded.ruleset.rules.len();
+                let n = loaded.ruleset.len();
                 let old = self.rules.swap(Arc::new(loaded.ruleset));
                 tracing::info!(
                     "rules reloaded in {} ms: {n} rules, was {} ({})",

@@ -7,10 +7,11 @@
 //! |---|---|
 //! | [`cli`] | argument structs (clap derive) |
 //! | [`config`] | the TOML schema, defaults and validation |
+//! | [`diag`] | located diagnostics (`path:line:col: message`) |
 //! | [`capture`] | `PacketSource` (live, offline pcap, in-memory) and `RawPacket` |
 //! | [`decode`] | zero-copy packet views and the summary detection needs |
-//! | [`rules`] | Snort rule text → immutable [`rules::RuleSet`] |
-//! | [`detect`] | matching, flow table and thresholds (state kept outside the `RuleSet`) |
+//! | [`rules`] | Snort rule text → the rule model ([`rules::Model`]) |
+//! | [`detect`] | the compiled [`detect::RuleSet`] (header index, prefilter), matching, flow table and thresholds (state kept outside the `RuleSet`) |
 //! | [`output`] | Snort `alert`/`alert.fast` and Suricata EVE writers |
 //! | [`ring`] | the rotating pcap ring |
 //! | [`pipeline`] | decode → detect → outputs → ring for one packet, shared by `run` and `replay` |
@@ -24,6 +25,7 @@ pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod detect;
+pub mod diag;
 pub mod investigate;
 pub mod output;
 pub mod pipeline;

@@ -12,9 +12,9 @@ use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
+use crate::detect::RuleSet;
 use crate::output::{AlertEvent, OutputOptions, Outputs};
 use crate::ring::{self, Ring, RingOptions};
-use crate::rules::RuleSet;
 
 /// Everything the pipeline needs besides the rules.
 #[derive(Debug, Clone)]
@@ -175,7 +175,7 @@ impl Pipeline {
         let capture_file = self.ring.as_ref().and_then(|r| r.current_name());
         let mut result = Ok(());
         for hit in &self.hits {
-            let Some(rule) = rules.rules.get(hit.rule as usize) else {
+            let Some(rule) = rules.rule(hit.rule) else {
                 continue;
             };
             let ev = AlertEvent {

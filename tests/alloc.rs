@@ -15,6 +15,7 @@ use nsm_sensor::capture::{Next, OfflineSource, PacketSource};
 use nsm_sensor::decode::linktype;
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::RuleSet;
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
 use nsm_sensor::rules::load;
@@ -67,7 +68,7 @@ fn et_rules() -> LoadOptions {
 fn allocations_of_second_pass(pcap: &Path, ring: bool) -> (u64, u64) {
     let report = rules::load(&et_rules());
     assert!(report.is_usable());
-    let ruleset = report.ruleset;
+    let ruleset = RuleSet::compile(report.model);
     let tmp = tempfile::tempdir().unwrap();
     let opts = PipelineOptions {
         decode: DecodeOptions { checksums: true },
@@ -133,7 +134,7 @@ fn content_scan_allocates_nothing_per_packet() {
         .insert("HOME_NET".into(), "[192.168.0.0/16]".into());
     let report = load(&opts);
     assert!(report.is_usable());
-    let set = report.ruleset;
+    let set = RuleSet::compile(report.model);
     // Payloads that reach the prefilter: zeros, plain HTTP, and fast patterns of loaded rules
     // (e.g. "service|3a|thc" of ET SCAN Amap without its flow and flags).
     let payloads: [&[u8]; 4] = [

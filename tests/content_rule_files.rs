@@ -152,7 +152,7 @@ fn check_file(rel: &str, must_load: &[u32]) {
         );
     }
     // The naive reading agrees with every loaded-vs-skipped decision.
-    let loaded: BTreeSet<u32> = report.ruleset.rules.iter().map(|r| r.sid).collect();
+    let loaded: BTreeSet<u32> = report.model.rules.iter().map(|r| r.sid).collect();
     let rules = rules_of(&path);
     let mut want_loaded = 0;
     for (sid, opts) in &rules {
@@ -172,7 +172,7 @@ fn check_file(rel: &str, must_load: &[u32]) {
         assert!(loaded.contains(sid), "{rel}: sid {sid} should load");
     }
     let content_rules = report
-        .ruleset
+        .model
         .rules
         .iter()
         .filter(|r| r.fast_pattern().is_some())

@@ -10,9 +10,9 @@ use std::path::Path;
 use etherparse::PacketBuilder;
 use nsm_sensor::decode::{decode, linktype, DecodeOptions};
 use nsm_sensor::detect::engine::{Engine, Hit};
-use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::{DetectOptions, RuleSet};
 use nsm_sensor::rules::load::load_text;
-use nsm_sensor::rules::{LoadOptions, RuleSet};
+use nsm_sensor::rules::LoadOptions;
 
 /// A packet to build: IPv4 over Ethernet with valid checksums.
 #[derive(Clone)]
@@ -182,7 +182,7 @@ fn ruleset(text: &str) -> RuleSet {
     let errors: Vec<String> = r.errors().map(|d| d.to_string()).collect();
     assert!(errors.is_empty(), "{text}: {errors:?}");
     assert_eq!(r.skipped(), 0, "{text}: {:?}", r.files[0].skipped);
-    r.ruleset
+    RuleSet::compile(r.model)
 }
 
 /// Runs `pkts` through one engine (one second apart); the sids alerted per packet.
@@ -205,7 +205,7 @@ fn run(set: &RuleSet, pkts: &[P]) -> Vec<Vec<u32>> {
             assert!(pkt.anomaly.is_none(), "packet {i}: {:?}", pkt.anomaly);
             engine.inspect(set, &pkt, &mut hits);
             hits.iter()
-                .map(|h| set.rules[h.rule as usize].sid)
+                .map(|h| set.rules()[h.rule as usize].sid)
                 .collect()
         })
         .collect()
@@ -455,7 +455,7 @@ fn port_groups_and_rule_order() {
             vec![20],
         ]
     );
-    let (keyed, automata) = set.prefilter.size();
+    let (keyed, automata) = set.prefilter_size();
     assert_eq!(keyed, 8);
     assert!(automata >= 5, "{automata}");
 }
@@ -464,7 +464,7 @@ fn port_groups_and_rule_order() {
 fn content_rules_stay_out_of_the_header_index() {
     // A broad content rule is not a header candidate: it costs nothing without its pattern.
     let set = ruleset("alert tcp any any -> any any (msg:\"x\"; content:\"needle\"; sid:1;)\n");
-    let key = nsm_sensor::rules::HeaderKey {
+    let key = nsm_sensor::detect::HeaderKey {
         ip_proto: 6,
         src: Ipv4Addr::new(1, 2, 3, 4).into(),
         dst: Ipv4Addr::new(5, 6, 7, 8).into(),
@@ -474,7 +474,7 @@ fn content_rules_stay_out_of_the_header_index() {
     let mut out = Vec::new();
     set.header_candidates(&key, &mut out);
     assert!(out.is_empty());
-    let mut scratch = set.prefilter.scratch();
+    let mut scratch = set.scratch();
     set.candidates(&key, b"hay hay", &mut scratch, &mut out);
     assert!(out.is_empty());
     set.candidates(&key, b"hay needle hay", &mut scratch, &mut out);

@@ -7,7 +7,7 @@ mod common;
 use common::{frame, L4};
 use nsm_sensor::decode::{decode, DecodeOptions};
 use nsm_sensor::detect::engine::{Engine, Hit};
-use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::{DetectOptions, RuleSet};
 use nsm_sensor::rules::load::load_text;
 use nsm_sensor::rules::LoadOptions;
 use std::path::Path;
@@ -33,7 +33,7 @@ fn flowbits_across_a_flow() {
         report.errors().collect::<Vec<_>>()
     );
     assert_eq!(report.loaded(), 7);
-    let rules = report.ruleset;
+    let rules = RuleSet::compile(report.model);
     let mut engine = Engine::new(&DetectOptions::from_config(&Default::default()));
     let (c, s) = ([192, 168, 1, 10], [203, 0, 113, 7]);
     let (c2, s2) = ([192, 168, 1, 11], [198, 51, 100, 9]);
@@ -103,7 +103,7 @@ fn flowbits_across_a_flow() {
         engine.inspect(&rules, &pkt, &mut hits);
         let sids: Vec<u32> = hits
             .iter()
-            .map(|h| rules.rules[h.rule as usize].sid)
+            .map(|h| rules.rules()[h.rule as usize].sid)
             .collect();
         assert_eq!(&sids, want, "packet {i}: {what}");
     }
@@ -129,6 +129,10 @@ fn flow_tracking_only_when_a_rule_reads_it() {
         let text = format!("alert tcp any any -> any any (msg:\"t\"; {options} sid:1;)\n");
         let report = load_text(Path::new("t.rules"), &text, &opts);
         assert_eq!(report.loaded(), 1, "{options}");
-        assert_eq!(needs_flows(&report.ruleset), want, "{options}");
+        assert_eq!(
+            needs_flows(&RuleSet::compile(report.model)),
+            want,
+            "{options}"
+        );
     }
 }

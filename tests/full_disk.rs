@@ -357,6 +357,7 @@ fn alerts_take_room_from_the_ring() {
         &LoadOptions::default(),
     );
     assert!(rules.is_usable());
+    let set = nsm_sensor::detect::RuleSet::compile(rules.model);
     let opts = PipelineOptions {
         decode: DecodeOptions { checksums: false },
         outputs: Some(OutputOptions {
@@ -388,7 +389,7 @@ fn alerts_take_room_from_the_ring() {
             wire_len: 1500,
             data: &big,
         };
-        p.process(&rules.ruleset, &raw);
+        p.process(&set, &raw);
     }
     p.flush();
     assert_eq!(p.stats().alerts, 0);
@@ -407,7 +408,7 @@ fn alerts_take_room_from_the_ring() {
             wire_len: 60,
             data: &f,
         };
-        p.process(&rules.ruleset, &raw);
+        p.process(&set, &raw);
     }
     p.flush();
     let s = p.stats().clone();

@@ -27,11 +27,12 @@ use nsm_sensor::capture::{Next, OfflineSource, PacketSource, RawPacket};
 use nsm_sensor::config::{Config, Timestamps};
 use nsm_sensor::decode::{linktype, DecodeOptions};
 use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::RuleSet;
 use nsm_sensor::output::{OutputOptions, ALERT_FAST_FILE, EVE_FILE};
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
 use nsm_sensor::rules::load::{load, load_text};
-use nsm_sensor::rules::{LoadOptions, RuleSet};
+use nsm_sensor::rules::LoadOptions;
 
 /// xorshift64*: small, seeded, good enough to pick mutations.
 struct Rng(u64);
@@ -510,7 +511,7 @@ fn ruleset(tmp: &Path) -> RuleSet {
         ..LoadOptions::default()
     });
     assert!(report.loaded() > 1000, "ET rules load: {}", report.loaded());
-    report.ruleset
+    RuleSet::compile(report.model)
 }
 
 // ---------------------------------------------------------------------------------------

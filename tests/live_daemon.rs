@@ -19,8 +19,8 @@ use nsm_sensor::capture::live::LiveOptions;
 use nsm_sensor::daemon::{self, DaemonErrorKind, DaemonOptions, LoadedRules, RuleLoader};
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::DetectOptions;
+use nsm_sensor::detect::RuleSet;
 use nsm_sensor::pipeline::PipelineOptions;
-use nsm_sensor::rules::RuleSet;
 
 /// An experimental ethertype nothing on the test link uses.
 const NOTHING: &str = "ether proto 0x88b5";

@@ -69,7 +69,7 @@ fn one_diagnostic_per_broken_rule() {
     assert_eq!(r.warnings.len(), 1);
     assert!(r.warnings[0].message.contains("duplicate rule 1:7"));
     assert_eq!(r.warnings[0].line, 19);
-    let seven = r.ruleset.rules.iter().find(|x| x.sid == 7).unwrap();
+    let seven = r.model.rules.iter().find(|x| x.sid == 7).unwrap();
     assert_eq!(seven.rev, 2);
     assert!(!r.is_usable());
     let mut text = Vec::new();

@@ -45,7 +45,7 @@ fn et_ip_lists_load_completely() {
             assert!(r.is_usable(), "{}", path.display());
             assert_eq!(r.skipped(), 0, "{}", path.display());
             assert!(r.loaded() > 0, "{}", path.display());
-            assert_eq!(r.ruleset.rules.len(), r.loaded());
+            assert_eq!(r.model.rules.len(), r.loaded());
             total += r.loaded();
         }
         if dir == "rules/et" {
@@ -63,7 +63,7 @@ fn seed_rules_load() {
     print(&r);
     assert!(r.is_usable());
     assert_eq!(r.loaded(), 2);
-    let rule = r.ruleset.rules.iter().find(|r| r.sid == 2404000).unwrap();
+    let rule = r.model.rules.iter().find(|r| r.sid == 2404000).unwrap();
     assert_eq!(rule.priority, 1);
     assert_eq!(
         rule.class_desc.as_deref(),

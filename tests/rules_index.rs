@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use nsm_sensor::detect::{HeaderKey, RuleSet};
 use nsm_sensor::rules::*;
 use proptest::prelude::*;
 
@@ -155,21 +156,29 @@ fn key() -> impl Strategy<Value = HeaderKey> {
         })
 }
 
+/// A compiled set over hand-made rules.
+fn compiled(rules: Vec<Rule>) -> RuleSet {
+    RuleSet::compile(Model {
+        rules,
+        ..Model::default()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn index_agrees_with_naive_scan(rules in prop::collection::vec(a_rule(), 0..40), keys in prop::collection::vec(key(), 1..30)) {
-        let set = RuleSet::new(rules, Vec::new(), Vec::new(), Vec::new());
+        let set = compiled(rules);
         let mut out = Vec::new();
         for k in &keys {
             set.header_candidates(k, &mut out);
-            prop_assert_eq!(&out, &naive(&set.rules, k), "{:?}", k);
+            prop_assert_eq!(&out, &naive(set.rules(), k), "{:?}", k);
         }
     }
 }
 
 #[test]
-fn no_allocation_once_grown_and_fallback_without_index() {
+fn no_allocation_once_grown() {
     let rules = vec![
         rule(
             Proto::Ip,
@@ -191,11 +200,7 @@ fn no_allocation_once_grown_and_fallback_without_index() {
             PortSet::any(),
         ),
     ];
-    let hand = RuleSet {
-        rules: rules.clone(),
-        ..RuleSet::default()
-    };
-    let set = RuleSet::new(rules, Vec::new(), Vec::new(), Vec::new());
+    let set = compiled(rules);
     let k = HeaderKey {
         ip_proto: 6,
         src: IpAddr::V4(Ipv4Addr::from(1)),
@@ -208,9 +213,7 @@ fn no_allocation_once_grown_and_fallback_without_index() {
     set.header_candidates(&k, &mut out);
     assert_eq!(out, vec![0, 1]);
     assert_eq!(out.as_ptr(), ptr);
-    let mut out2 = Vec::new();
-    hand.header_candidates(&k, &mut out2);
-    assert_eq!(out2, out);
+    assert_eq!(out, naive(set.rules(), &k));
 }
 
 #[test]
@@ -244,12 +247,12 @@ fn a_million_listed_addresses_stay_compact() {
         PortSet::any(),
     ));
     let start = std::time::Instant::now();
-    let set = RuleSet::new(rules, Vec::new(), Vec::new(), Vec::new());
+    let set = compiled(rules);
     eprintln!(
         "index over 1,000,000 addresses built in {:?}",
         start.elapsed()
     );
-    let (ranges, sets) = set.index.size();
+    let (ranges, sets) = set.index_size();
     // One boundary at each address and after it; the rule-id sets are shared.
     assert!(ranges <= 2_000_001, "{ranges}");
     assert!(sets <= 1002, "{sets}");

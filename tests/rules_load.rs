@@ -76,7 +76,7 @@ fn includes_vars_thresholds_and_config_files() {
     );
     assert_eq!(r.files[3].errors[0].line, 4);
     assert!(!r.is_usable());
-    let irc = r.ruleset.rules.iter().find(|x| x.sid == 10).unwrap();
+    let irc = r.model.rules.iter().find(|x| x.sid == 10).unwrap();
     assert_eq!(irc.priority, 5);
     assert_eq!(irc.class_desc.as_deref(), Some("My Class"));
     assert_eq!(
@@ -89,7 +89,7 @@ fn includes_vars_thresholds_and_config_files() {
         })
     );
     assert!(irc.dst_ports.contains(6697) && !irc.dst_ports.contains(80));
-    let x = r.ruleset.rules.iter().find(|x| x.sid == 11).unwrap();
+    let x = r.model.rules.iter().find(|x| x.sid == 11).unwrap();
     assert_eq!(
         x.references[0].url_prefix.as_deref(),
         Some("https://zz.example/")
@@ -102,9 +102,9 @@ fn includes_vars_thresholds_and_config_files() {
         "{}",
         r.warnings[0]
     );
-    assert_eq!(r.ruleset.suppress.len(), 1);
-    assert_eq!(r.ruleset.suppress[0].by.as_ref().unwrap().1.v4.len(), 2);
-    assert_eq!(r.ruleset.rate_filters.len(), 1);
+    assert_eq!(r.model.suppress.len(), 1);
+    assert_eq!(r.model.suppress[0].by.as_ref().unwrap().1.v4.len(), 2);
+    assert_eq!(r.model.rate_filters.len(), 1);
     assert!(text.contains("threshold.conf:4:"), "{text}");
     let j = r.to_json();
     assert_eq!(j["files"][3]["errors"][0]["line"], 4);
@@ -145,6 +145,6 @@ fn config_names_the_rules() {
     assert_eq!(opts.threshold, None);
     let r = load(&opts);
     assert!(r.is_usable());
-    let sids: Vec<u32> = r.ruleset.rules.iter().map(|x| x.sid).collect();
+    let sids: Vec<u32> = r.model.rules.iter().map(|x| x.sid).collect();
     assert_eq!(sids, vec![1, 2], "directory files load in name order");
 }

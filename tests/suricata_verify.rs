@@ -255,7 +255,7 @@ fn run_case(name: &str, tmp: &Path) -> Outcome {
         return Outcome::Skip(format!("rules not Snort 2.9 syntax: {}", e.message));
     }
     let skipped: Vec<&String> = report.files[0].skipped.keys().collect();
-    let loaded: Vec<u32> = report.ruleset.rules.iter().map(|r| r.sid).collect();
+    let loaded: Vec<u32> = report.model.rules.iter().map(|r| r.sid).collect();
     let checks: Vec<Check> = checks
         .into_iter()
         .filter(|(sid, _)| match sid {

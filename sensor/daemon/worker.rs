@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::capture::{CaptureError, Next, PacketSource, SourceStats};
+use crate::detect::RuleSet;
 use crate::pipeline::{Pipeline, Stats};
-use crate::rules::RuleSet;
 
 /// How often (at most) the counters are copied out for the control plane.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);

@@ -2,7 +2,7 @@
 //! protocol and port group, so a packet's payload is scanned once per group that applies to it
 //! and only the rules whose fast pattern occurred become candidates.
 //!
-//! Built once per [`RuleSet`](crate::rules::RuleSet) (immutable, swapped whole on reload);
+//! Built once per [`RuleSet`](super::RuleSet) (immutable, swapped whole on reload);
 //! the per-packet state is a [`Scratch`] owned by the engine. Confirming a candidate (header,
 //! every content with its modifiers, flow, flowbits) is the engine's job; this module only
 //! answers "which rules could match this payload". The answer is a superset: a rule whose fast
@@ -21,7 +21,8 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use crate::rules::{Direction, HeaderKey, PortSet, Proto, Rule, RuleId};
+use super::HeaderKey;
+use crate::rules::{Direction, PortSet, Proto, Rule, RuleId};
 
 /// Rules with at most this many ports on a side go into each of those ports' groups.
 const MAX_GROUP_PORTS: u32 = 64;

@@ -7,12 +7,10 @@
 //! rules match but write no alert line (the ring holds every packet anyway); flowbits setters
 //! act only when the whole rule matched, and act even when thresholding then drops the event.
 
-use std::sync::Arc;
-
 use crate::decode::{Packet, Transport};
-use crate::rules::{
-    Action, FlagsModifier, FlagsTest, FlowbitsCmd, HeaderKey, Rule, RuleId, RuleSet, Scratch,
-};
+use crate::rules::{Action, FlagsModifier, FlagsTest, FlowbitsCmd, Rule, RuleId};
+
+use super::{HeaderKey, RuleSet, Scratch};
 
 use super::flow::{flow_matches, FlowOptions, FlowTable, FlowView};
 use super::threshold::{ThresholdIndex, Thresholds};
@@ -43,12 +41,13 @@ pub struct EngineStats {
 pub struct Engine {
     flows: FlowTable,
     thresholds: Thresholds,
-    threshold_index: Option<(usize, ThresholdIndex)>,
+    threshold_index: Option<ThresholdIndex>,
     candidates: Vec<RuleId>,
     /// Scratch of the content prefilter, sized once per rule set.
     content: Scratch,
-    /// Identity of the rule set the flowbit ids belong to, and its flowbit names.
-    ruleset_id: usize,
+    /// Generation of the rule set the state was built for (0: none yet), and its flowbit
+    /// names (the numbering of the flowbits stored in flows).
+    generation: u64,
     flowbit_names: Vec<String>,
     /// Whether any rule of the current set looks at flow state (see [`needs_flows`]).
     track_flows: bool,
@@ -69,7 +68,7 @@ impl Engine {
             threshold_index: None,
             candidates: Vec::with_capacity(64),
             content: Scratch::default(),
-            ruleset_id: 0,
+            generation: 0,
             flowbit_names: Vec::new(),
             track_flows: true,
             stats: EngineStats::default(),
@@ -152,7 +151,7 @@ impl Engine {
                 continue;
             }
             let index = match &self.threshold_index {
-                Some((_, ix)) => ix,
+                Some(ix) => ix,
                 None => continue,
             };
             let verdict = self.thresholds.event_indexed(
@@ -179,14 +178,15 @@ impl Engine {
         }
     }
 
-    /// Notices a rule set change (by identity) and rebuilds what depends on it: the
-    /// suppress/rate_filter index, and the flowbit ids stored in flows (remapped by name).
+    /// Notices a rule set change (by generation, never by address: a new set can be built
+    /// where a freed one lived) and rebuilds what depends on it: the suppress/rate_filter
+    /// index, the flow-tracking decision, and the flowbit ids stored in flows (remapped by
+    /// name).
     fn adopt(&mut self, rules: &RuleSet) {
-        let id = rules as *const RuleSet as usize;
-        if id == self.ruleset_id && self.threshold_index.is_some() {
+        if rules.generation() == self.generation {
             return;
         }
-        if self.ruleset_id != 0 && self.flowbit_names != rules.flowbit_names {
+        if self.generation != 0 && self.flowbit_names != rules.flowbit_names {
             let map: Vec<Option<u16>> = self
                 .flowbit_names
                 .iter()
@@ -207,11 +207,8 @@ impl Engine {
         let n = rules.rules.len();
         self.candidates
             .reserve(n.saturating_sub(self.candidates.len()));
-        self.threshold_index = Some((
-            id,
-            ThresholdIndex::new(&rules.suppress, &rules.rate_filters),
-        ));
-        self.ruleset_id = id;
+        self.threshold_index = Some(ThresholdIndex::new(&rules.suppress, &rules.rate_filters));
+        self.generation = rules.generation();
     }
 }
 
@@ -242,9 +239,6 @@ fn stateless_flow_id(pkt: &Packet<'_>) -> u64 {
     (a, b, pkt.ip_proto).hash(&mut h);
     (h.finish() & ((1 << 51) - 1)).max(1)
 }
-
-/// Keeps a rule set alive while the engine remembers its address as identity.
-pub type SharedRules = Arc<RuleSet>;
 
 /// Everything of a rule that is not the header and not thresholds.
 fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> bool {

@@ -1,12 +1,19 @@
-//! Matching: header index and content prefilter → flags → header tests and content → flow/flowbits → thresholds.
-//! State (flows, trackers) lives here, outside the `RuleSet`, so a reload keeps it.
+//! Matching: the compiled [`RuleSet`] (header index and content prefilter over a rule model)
+//! → flags → header tests and content → flow/flowbits → thresholds. State (flows, trackers)
+//! lives in the engine, outside the `RuleSet`, so a reload keeps it.
 
 pub mod content;
 pub mod engine;
 pub mod flow;
+pub mod index;
 pub mod lru;
 pub mod payload;
+pub mod ruleset;
 pub mod threshold;
+
+pub use content::{Prefilter, Scratch};
+pub use index::HeaderKey;
+pub use ruleset::RuleSet;
 
 /// Limits and timeouts of the detection state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,8 @@
 //! Loading: rule files and directories (`include`, `var` lines), classification.config,
-//! reference.config and threshold.conf → one [`RuleSet`] plus a [`LoadReport`] holding every
+//! reference.config and threshold.conf → one [`Model`] plus a [`LoadReport`] holding every
 //! diagnostic with `path:line:col`. The only module here that reads files.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use super::compile::{compile_rule, Compiled};
 use super::model::Rule;
 use super::options::{FlowbitNames, OptCtx};
 use super::parse::{logical_lines, parse_statement, Span, Statement, VarKind};
-use super::{threshold_conf, vars, RuleSet};
+use super::{threshold_conf, vars, Diagnostic, Model};
 
 /// What to load.
 #[derive(Debug, Clone, Default)]
@@ -59,28 +58,6 @@ impl LoadOptions {
     }
 }
 
-/// One problem, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub path: PathBuf,
-    pub line: u32,
-    pub col: u32,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.col,
-            self.message
-        )
-    }
-}
-
 /// The outcome for one file (rule file, or a config file with errors).
 #[derive(Debug, Clone, Default)]
 pub struct FileReport {
@@ -119,7 +96,7 @@ impl FileReport {
 /// Everything a load produced.
 #[derive(Debug, Default)]
 pub struct LoadReport {
-    pub ruleset: RuleSet,
+    pub model: Model,
     /// Rule files in load order, then config files that had errors.
     pub files: Vec<FileReport>,
     pub warnings: Vec<Diagnostic>,
@@ -463,7 +440,12 @@ impl Loader {
         let mut files = self.files;
         files.extend(self.config_files);
         LoadReport {
-            ruleset: RuleSet::new(rules, self.flowbits.names, suppress, rate_filters),
+            model: Model {
+                rules,
+                flowbit_names: self.flowbits.names,
+                suppress,
+                rate_filters,
+            },
             files,
             warnings: self.warnings,
         }

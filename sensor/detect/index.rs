@@ -11,8 +11,19 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::model::{AddrSet, Direction, Proto, Rule, RuleId};
-use super::HeaderKey;
+use crate::rules::{AddrSet, Direction, Proto, Rule, RuleId};
+
+/// The header fields of a packet the address/port index needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderKey {
+    /// IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, …).
+    pub ip_proto: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Ports only for unfragmented (or first-fragment) TCP/UDP with a decoded header.
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+}
 
 /// One family's map: `starts[i]..starts[i+1]` → `sets[ids[i]]`.
 #[derive(Debug, Clone, Default)]
@@ -182,8 +193,6 @@ impl Interner {
 /// The compiled index of a [`super::RuleSet`].
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    /// Number of rules the index was built for; a mismatch means "not built".
-    built_for: Option<usize>,
     src4: V4Map,
     src6: RangeMap<u128>,
     dst4: V4Map,
@@ -270,7 +279,6 @@ impl Index {
         let dst4 = V4Map::new(d4.build(&mut interner));
         let dst6 = d6.build(&mut interner);
         Index {
-            built_for: Some(rules.len()),
             src4,
             src6,
             dst4,
@@ -278,10 +286,6 @@ impl Index {
             sets: interner.sets,
             broad: broad.into(),
         }
-    }
-
-    pub fn is_built_for(&self, n: usize) -> bool {
-        self.built_for == Some(n)
     }
 
     /// Number of boundary ranges and distinct rule-id sets (for tests and stats).

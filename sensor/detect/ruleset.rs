@@ -1,0 +1,177 @@
+//! The compiled rule set: a rule model with the matchers built over it (the header index and
+//! the content prefilter) and a generation number. Immutable once built, shared as
+//! `Arc<RuleSet>` and swapped whole on reload.
+//!
+//! Identity is the generation, never the address: a freed set's memory can hold the next one,
+//! and state that depends on the set (the suppress/rate_filter index, flowbit numbering, the
+//! flow-tracking decision) must be rebuilt for every new set, however quiet the link.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::content::{Prefilter, Scratch};
+use super::index::{self, HeaderKey, Index};
+use crate::rules::{Model, RateFilter, Rule, RuleId, Suppress};
+
+/// The last generation handed out; the first set built gets 1.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// An immutable, compiled rule set.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(in crate::detect) rules: Vec<Rule>,
+    pub(in crate::detect) flowbit_names: Vec<String>,
+    pub(in crate::detect) suppress: Vec<Suppress>,
+    pub(in crate::detect) rate_filters: Vec<RateFilter>,
+    /// The header index over the rules without a fast pattern.
+    pub(in crate::detect) index: Index,
+    /// The Aho–Corasick prefilter over the rules with a fast pattern: they become candidates
+    /// only when their fast pattern occurs in the payload ([`RuleSet::candidates`]).
+    pub(in crate::detect) prefilter: Prefilter,
+    generation: u64,
+}
+
+impl Default for RuleSet {
+    /// An empty set, with a generation of its own.
+    fn default() -> Self {
+        RuleSet::compile(Model::default())
+    }
+}
+
+impl RuleSet {
+    /// Builds the matchers over `model` and gives the set a new generation number.
+    pub fn compile(model: Model) -> RuleSet {
+        let Model {
+            rules,
+            flowbit_names,
+            suppress,
+            rate_filters,
+        } = model;
+        let index = Index::build(&rules);
+        let prefilter = Prefilter::build(&rules);
+        RuleSet {
+            rules,
+            flowbit_names,
+            suppress,
+            rate_filters,
+            index,
+            prefilter,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
+        }
+    }
+
+    /// A number no other set built by this process has: what "a new rule set" means.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The rules, in load order: a [`RuleId`] is a position here.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Rule `id`, if there is one.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Flowbit names; a flowbit id is a position here.
+    pub fn flowbit_names(&self) -> &[String] {
+        &self.flowbit_names
+    }
+
+    pub fn suppress(&self) -> &[Suppress] {
+        &self.suppress
+    }
+
+    pub fn rate_filters(&self) -> &[RateFilter] {
+        &self.rate_filters
+    }
+
+    /// The header index's size: (boundary ranges, distinct rule-id sets).
+    pub fn index_size(&self) -> (usize, usize) {
+        self.index.size()
+    }
+
+    /// The prefilter's size: (rules keyed on a fast pattern, automata).
+    pub fn prefilter_size(&self) -> (usize, usize) {
+        self.prefilter.size()
+    }
+
+    /// A prefilter scratch that fits this set, for [`RuleSet::candidates`].
+    pub fn scratch(&self) -> Scratch {
+        self.prefilter.scratch()
+    }
+
+    /// Appends to `out` the ids of the rules without a fast pattern whose protocol, addresses,
+    /// ports and direction match `key`, in ascending id order, each once. `out` is cleared
+    /// first. Costs one or two index lookups whatever the number of rules and addresses;
+    /// allocates nothing once `out` has grown.
+    pub fn header_candidates(&self, key: &HeaderKey, out: &mut Vec<RuleId>) {
+        self.index.candidates(&self.rules, key, out);
+    }
+
+    /// Whether rule `id`'s header (protocol, addresses, ports, direction) matches `key`.
+    pub fn header_matches(&self, id: RuleId, key: &HeaderKey) -> bool {
+        self.rule(id).is_some_and(|r| index::header_matches(r, key))
+    }
+
+    /// Writes to `out` (cleared first) every rule that may match a packet with header `key`
+    /// and `payload`, in ascending id order: the header index's answer merged with the content
+    /// rules whose fast pattern occurs in `payload` and whose header matches. Allocates nothing
+    /// once `out` has grown and `scratch` fits this set ([`Scratch::fit`]).
+    pub fn candidates(
+        &self,
+        key: &HeaderKey,
+        payload: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        self.header_candidates(key, out);
+        self.prefilter.scan(key, payload, scratch);
+        let before = out.len();
+        out.extend(
+            scratch
+                .candidates()
+                .iter()
+                .copied()
+                .filter(|&id| self.header_matches(id, key)),
+        );
+        if before > 0 && out.len() > before {
+            // Both lists are ascending and disjoint: a sort of a nearly sorted short list.
+            out.sort_unstable();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_set_has_its_own_generation() {
+        let a = RuleSet::default();
+        let b = RuleSet::default();
+        assert_ne!(a.generation(), b.generation());
+        assert!(a.generation() > 0 && b.generation() > 0);
+    }
+
+    #[test]
+    fn a_set_built_where_a_freed_one_lived_is_still_new() {
+        // The allocator readily hands a freed block of the same size to the next request:
+        // identity by address would take the second set for the first.
+        let first = Box::new(RuleSet::default());
+        let (addr, generation) = (&*first as *const RuleSet as usize, first.generation());
+        drop(first);
+        let second = Box::new(RuleSet::default());
+        let same_place = &*second as *const RuleSet as usize == addr;
+        assert_ne!(second.generation(), generation, "same place: {same_place}");
+    }
+}
