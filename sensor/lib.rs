@@ -6,6 +6,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`cli`] | argument structs (clap derive) |
+//! | [`safefs`] | creating, opening and deleting files without following planted links |
 //! | [`config`] | the TOML schema, defaults and validation |
 //! | [`capture`] | `PacketSource` (live, offline pcap, in-memory) and `RawPacket` |
 //! | [`decode`] | zero-copy packet views and the summary detection needs |
@@ -29,3 +30,4 @@ pub mod output;
 pub mod pipeline;
 pub mod ring;
 pub mod rules;
+pub mod safefs;
