@@ -382,12 +382,14 @@ fn create_dir(dir: &Path) -> Result<Vec<PathBuf>, DaemonError> {
     if dir.as_os_str().is_empty() {
         return Ok(Vec::new());
     }
-    safefs::Dir::create_all(dir).map(|(_, created)| created).map_err(|e| {
-        DaemonError::new(
-            DaemonErrorKind::Io,
-            format!("cannot create the directory: {e}"),
-        )
-    })
+    safefs::Dir::create_all(dir)
+        .map(|(_, created)| created)
+        .map_err(|e| {
+            DaemonError::new(
+                DaemonErrorKind::Io,
+                format!("cannot create the directory: {e}"),
+            )
+        })
 }
 
 /// The configured user/group, resolved; `None` when none is configured.
@@ -402,10 +404,7 @@ fn resolve_target(opts: &DaemonOptions) -> Result<Option<privs::Target>, DaemonE
 
 /// Drops to the configured user/group after handing it the sensor's own directories and
 /// files, or warns when running as root without one.
-fn drop_privileges(
-    target: Option<&privs::Target>,
-    own: &OwnFiles<'_>,
-) -> Result<(), DaemonError> {
+fn drop_privileges(target: Option<&privs::Target>, own: &OwnFiles<'_>) -> Result<(), DaemonError> {
     let Some(target) = target else {
         if privs::euid() == 0 {
             tracing::warn!(
@@ -443,7 +442,11 @@ fn check_usable(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonErro
             } else {
                 format!(
                     "{} (uid {}, gid {})",
-                    if opts.user.is_empty() { &opts.group } else { &opts.user },
+                    if opts.user.is_empty() {
+                        &opts.group
+                    } else {
+                        &opts.user
+                    },
                     privs::euid(),
                     privs::egid()
                 )
@@ -501,9 +504,8 @@ impl OwnFiles<'_> {
             return dir.open_own(name, false).ok();
         }
         let ring = self.ring?;
-        let is_ring_name = |n: &str| {
-            ring_files::parse_name(n).is_some_and(|(prefix, _, _)| prefix == ring.prefix)
-        };
+        let is_ring_name =
+            |n: &str| ring_files::parse_name(n).is_some_and(|(prefix, _, _)| prefix == ring.prefix);
         if is_ring_name(name) {
             return ring_files::open_own_ring_file(dir, name, self.linktype).ok();
         }

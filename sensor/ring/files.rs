@@ -292,7 +292,9 @@ pub fn open_own_ring_file(dir: &Dir, name: &str, linktype: u32) -> Result<File, 
         .map_err(|_| what("shorter than a pcap header"))?;
     let word = |i: usize| u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
     if word(0) != 0xa1b2_c3d4 || hdr[4..8] != [2, 0, 4, 0] {
-        return Err(what("not a pcap file written by the ring (magic or version)"));
+        return Err(what(
+            "not a pcap file written by the ring (magic or version)",
+        ));
     }
     if word(20) & 0x0fff_ffff != linktype {
         return Err(what(&format!(

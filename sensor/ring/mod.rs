@@ -86,13 +86,15 @@ impl Ring {
         let next_seq = listed.last().map_or(1, |f| f.seq + 1);
         let mut existing: Vec<RingFile> = listed
             .into_iter()
-            .filter(|f| match files::open_own_ring_file(&dir, &f.name, linktype as u32) {
-                Ok(_) => true,
-                Err(why) => {
-                    tracing::warn!("{why}: not the ring's own file; never rotated or deleted");
-                    false
-                }
-            })
+            .filter(
+                |f| match files::open_own_ring_file(&dir, &f.name, linktype as u32) {
+                    Ok(_) => true,
+                    Err(why) => {
+                        tracing::warn!("{why}: not the ring's own file; never rotated or deleted");
+                        false
+                    }
+                },
+            )
             .collect();
         if let Some(newest) = existing.last() {
             if files::read_index(&newest.path).is_none()
