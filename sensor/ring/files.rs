@@ -196,7 +196,10 @@ pub fn scan(pcap: &Path) -> io::Result<Scan> {
 ///
 /// # Errors
 /// The file cannot be read.
-pub fn scan_file(f: File) -> io::Result<Scan> {
+pub fn scan_file(mut f: File) -> io::Result<Scan> {
+    use std::io::{Seek, SeekFrom};
+    // From the start whatever the descriptor's offset (a dup shares it).
+    f.seek(SeekFrom::Start(0))?;
     let len = f.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 16, f);
     let mut index = FileIndex {
@@ -321,6 +324,10 @@ pub fn repair(dir: &Dir, name: &str, linktype: u32) -> io::Result<Option<FileInd
         }
     };
     let mut s = scan_file(f.try_clone()?)?;
+    if s.bad_header {
+        tracing::warn!(file = %pcap.display(), "ring file header unreadable; left alone");
+        return Ok(None);
+    }
     if s.whole_len < s.index.file_bytes {
         tracing::warn!(
             file = %pcap.display(),

@@ -455,6 +455,7 @@ impl Drop for Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn opts(dir: &Path, files: u32, file_size: u64) -> RingOptions {
         RingOptions {
