@@ -509,8 +509,9 @@ impl OwnFiles<'_> {
         if is_ring_name(name) {
             return ring_files::open_own_ring_file(dir, name, self.linktype).ok();
         }
+        // An index sidecar only beside a ring file of the sensor's own.
         let pcap = name.strip_prefix('.')?.strip_suffix(".idx")?;
-        if is_ring_name(pcap) {
+        if is_ring_name(pcap) && ring_files::open_own_ring_file(dir, pcap, self.linktype).is_ok() {
             return dir.open_own(name, false).ok();
         }
         None

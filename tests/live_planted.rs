@@ -223,7 +223,7 @@ fn user_directories_the_sensor_creates_stay_usable_after_the_drop() {
     assert!(
         !p.seen
             .iter()
-            .any(|l| l.contains("ring write failed") || l.contains("reopening")),
+            .any(|l| l.contains("ring write failed") || l.contains(" ERROR ")),
         "{:#?}",
         p.seen
     );
