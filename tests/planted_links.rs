@@ -429,30 +429,59 @@ fn outputs_appear_whole_or_not_at_all() {
         "a temporary file was left"
     );
 
-    // A corrupt ring file makes the carve fail part-way: no output, no temporary.
-    let mut bad = pcap_header(1);
-    bad.extend_from_slice(&0u32.to_le_bytes()); // ts_sec
-    bad.extend_from_slice(&0u32.to_le_bytes()); // ts_usec
-    bad.extend_from_slice(&100u32.to_le_bytes()); // caplen
-    bad.extend_from_slice(&50u32.to_le_bytes()); // wire_len < caplen: corrupt
-    bad.extend_from_slice(&[0u8; 100]);
-    fs::write(ring.join("nsm_00050_19700101000000.pcap"), bad).unwrap();
-    let failed = outdir.join("failed.pcap");
+    // A carve that fails part-way (the output's disk fills up): no output, no temporary.
+    let mut big = pcap_header(1);
+    for i in 0u32..400 {
+        big.extend_from_slice(&(1_172_053_074 + i).to_le_bytes()); // ts_sec
+        big.extend_from_slice(&0u32.to_le_bytes()); // ts_usec
+        big.extend_from_slice(&1000u32.to_le_bytes()); // caplen
+        big.extend_from_slice(&1000u32.to_le_bytes()); // wire_len
+        big.extend_from_slice(&[0u8; 1000]);
+    }
+    let big_ring = t.path().join("bigring");
+    fs::create_dir(&big_ring).unwrap();
+    fs::write(big_ring.join("nsm_00001_20070221101754.pcap"), big).unwrap();
+    let small = t.path().join("small");
+    let Some(_disk) = Tmpfs::mount(&small, "64k") else {
+        return;
+    };
+    let failed = small.join("failed.pcap");
     let o = run(bin()
         .args(["carve", "--ring-dir"])
-        .arg(&ring)
+        .arg(&big_ring)
         .arg("-w")
         .arg(&failed));
-    if o.status.code() != Some(0) {
-        assert!(!failed.exists(), "a partial output was left");
-        assert_eq!(
-            fs::read_dir(&outdir).unwrap().count(),
-            1,
-            "a temporary file was left"
-        );
-    } else {
-        // A reader that reads up to the corrupt record succeeds: then the output is whole.
-        assert!(failed.is_file());
+    assert_ne!(o.status.code(), Some(0), "a 400 KB carve fit in 64 KB");
+    assert!(!failed.exists(), "a partial output was left");
+    assert_eq!(
+        fs::read_dir(&small).unwrap().count(),
+        0,
+        "a temporary file was left"
+    );
+}
+
+/// A tmpfs mounted for the test, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            println!("SKIPPED the full-disk part: mount -t tmpfs failed");
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
 
