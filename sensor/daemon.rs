@@ -20,8 +20,10 @@
 //! format is documented in [`stats`].
 //!
 //! Privileges: the capture, rules, output and ring files are opened first; then, when a user
-//! or group is configured, the log and ring directories (and the files in them) are handed to
-//! that user and the process drops to it for good ([`privs`]).
+//! or group is configured, the directories the sensor created and its own files (its log
+//! files, ring files, index sidecars; nothing else) are handed to that user, the process
+//! drops to it for good ([`privs`]), and each directory is probed as that user: a sensor that
+//! could not write there exits 73 instead of running blind.
 
 mod privs;
 pub mod stats;
@@ -43,6 +45,9 @@ use crate::capture::{CaptureError, PacketSource};
 use crate::config::Config;
 use crate::detect::RuleSet;
 use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::ring::files as ring_files;
+use crate::ring::RingOptions;
+use crate::safefs;
 
 use stats::{StatsEvent, StatsLog};
 use worker::Shared;
@@ -119,6 +124,9 @@ pub enum DaemonErrorKind {
     Capture,
     /// A log/ring directory or file could not be created or written. Exit 1.
     Io,
+    /// After the privilege drop the sensor cannot create files in its log or ring directory
+    /// (it would run blind). Exit 73 (EX_CANTCREAT): fixing the directory needs an operator.
+    CantCreate,
     /// Switching user failed or could be undone. Exit 1.
     Privileges,
     /// The capture thread died, signals could not be set up, … Exit 1.
@@ -140,10 +148,12 @@ impl DaemonError {
         }
     }
 
-    /// 78 (EX_CONFIG) for configuration and rule errors, 1 for runtime failures.
+    /// 78 (EX_CONFIG) for configuration and rule errors, 73 (EX_CANTCREAT) for a directory the
+    /// sensor cannot write after dropping privileges, 1 for runtime failures.
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             DaemonErrorKind::Rules | DaemonErrorKind::BadFilter | DaemonErrorKind::Config => 78,
+            DaemonErrorKind::CantCreate => 73,
             _ => 1,
         }
     }
@@ -256,11 +266,18 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         opts.capture.bpf
     );
 
+    // Known before any file is opened: files the configured user owns (written after an
+    // earlier drop) are the sensor's own too.
+    let target = resolve_target(&opts)?;
+    if let Some(t) = &target {
+        safefs::trust_owner(t.uid);
+    }
     let ring_dir = opts.pipeline.ring.as_ref().map(|r| r.dir.clone());
     let mut dirs = vec![opts.log_dir.clone()];
     dirs.extend(ring_dir);
+    let mut created = Vec::new();
     for d in &dirs {
-        create_dir(d)?;
+        created.extend(create_dir(d)?);
     }
     let pipeline = Pipeline::new(&opts.pipeline, src.linktype(), src.snaplen()).map_err(|e| {
         DaemonError::new(
@@ -275,7 +292,14 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         None
     };
 
-    drop_privileges(&opts, &dirs)?;
+    let own = OwnFiles {
+        dirs: &dirs,
+        created: &created,
+        ring: opts.pipeline.ring.as_ref(),
+        linktype: src.linktype() as u32,
+    };
+    drop_privileges(target.as_ref(), &own)?;
+    check_usable(&opts, &dirs)?;
 
     let shared = Arc::new(Shared::new());
     let rules = Arc::new(ArcSwap::from_pointee(loaded.ruleset));
@@ -352,26 +376,36 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
     result
 }
 
-/// Creates `dir` (and parents) 0750 if missing.
-fn create_dir(dir: &Path) -> Result<(), DaemonError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
+/// Creates `dir` (and parents) 0750 if missing, never through a link as the last component;
+/// returns the directories it created.
+fn create_dir(dir: &Path) -> Result<Vec<PathBuf>, DaemonError> {
+    if dir.as_os_str().is_empty() {
+        return Ok(Vec::new());
     }
-    use std::os::unix::fs::PermissionsExt;
-    // The mode is set again after creation: DirBuilder's is filtered by the umask.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(dir)
-        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750)))
-        .map_err(|e| io_err("cannot create", dir, e))
+    safefs::Dir::create_all(dir)
+        .map(|(_, created)| created)
+        .map_err(|e| {
+            DaemonError::new(
+                DaemonErrorKind::Io,
+                format!("cannot create the directory: {e}"),
+            )
+        })
 }
 
-/// Drops to the configured user/group after handing it the log and ring directories, or warns
-/// when running as root without one.
-fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonError> {
+/// The configured user/group, resolved; `None` when none is configured.
+fn resolve_target(opts: &DaemonOptions) -> Result<Option<privs::Target>, DaemonError> {
     if opts.user.is_empty() && opts.group.is_empty() {
+        return Ok(None);
+    }
+    privs::resolve(&opts.user, &opts.group)
+        .map(Some)
+        .map_err(|e| DaemonError::new(DaemonErrorKind::Config, e.0))
+}
+
+/// Drops to the configured user/group after handing it the sensor's own directories and
+/// files, or warns when running as root without one.
+fn drop_privileges(target: Option<&privs::Target>, own: &OwnFiles<'_>) -> Result<(), DaemonError> {
+    let Some(target) = target else {
         if privs::euid() == 0 {
             tracing::warn!(
                 "running as root: set [daemon] user (or --user) to drop privileges after the capture is open"
@@ -379,15 +413,11 @@ fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonE
         }
         drop_capabilities();
         return Ok(());
-    }
-    let target = privs::resolve(&opts.user, &opts.group)
-        .map_err(|e| DaemonError::new(DaemonErrorKind::Config, e.0))?;
+    };
     if privs::euid() == 0 && target.uid != 0 {
-        for d in dirs {
-            hand_over(d, target.uid, target.gid);
-        }
+        hand_over(own, target.uid, target.gid);
     }
-    privs::drop_to(&target).map_err(|e| DaemonError::new(DaemonErrorKind::Privileges, e.0))?;
+    privs::drop_to(target).map_err(|e| DaemonError::new(DaemonErrorKind::Privileges, e.0))?;
     drop_capabilities();
     tracing::info!(
         "dropped privileges: running as {} (uid {}, gid {})",
@@ -395,6 +425,42 @@ fn drop_privileges(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonE
         target.uid,
         target.gid
     );
+    Ok(())
+}
+
+/// After the drop: the sensor must be able to create files in each of its directories (new
+/// ring files, logs reopened after logrotate), or it would run blind. Probed by creating and
+/// removing an unguessable file as the user the sensor now runs as.
+fn check_usable(opts: &DaemonOptions, dirs: &[PathBuf]) -> Result<(), DaemonError> {
+    for d in dirs {
+        if d.as_os_str().is_empty() {
+            continue;
+        }
+        if let Err(e) = safefs::Dir::open(d).and_then(|dir| dir.probe_writable()) {
+            let who = if opts.user.is_empty() && opts.group.is_empty() {
+                format!("uid {}", privs::euid())
+            } else {
+                format!(
+                    "{} (uid {}, gid {})",
+                    if opts.user.is_empty() {
+                        &opts.group
+                    } else {
+                        &opts.user
+                    },
+                    privs::euid(),
+                    privs::egid()
+                )
+            };
+            return Err(DaemonError::new(
+                DaemonErrorKind::CantCreate,
+                format!(
+                    "cannot create files in {} as {who}: {e}; give the directory to that user \
+                     (chown) or configure another one",
+                    d.display()
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -410,24 +476,95 @@ fn drop_capabilities() {
     }
 }
 
-/// Gives `dir` and the regular files directly in it that root owns to `uid:gid`, so that after
-/// the drop the sensor can still append to, reopen and rotate them. Failures are logged: the
-/// affected writes will report their own errors later.
-fn hand_over(dir: &Path, uid: u32, gid: u32) {
-    use std::os::unix::fs::{chown, MetadataExt};
-    let mut paths = vec![dir.to_path_buf()];
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        paths.extend(
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| e.path()),
-        );
+/// What the sensor may hand over to its user: the directories it created, its log and ring
+/// directories when they hold nothing but its files, and its own files in them.
+struct OwnFiles<'a> {
+    /// The log directory, then the ring directory.
+    dirs: &'a [PathBuf],
+    /// Directories created by this start-up, outermost first.
+    created: &'a [PathBuf],
+    ring: Option<&'a RingOptions>,
+    linktype: u32,
+}
+
+/// Log file names the sensor writes in LOGDIR.
+const LOG_NAMES: [&str; 4] = [
+    crate::output::ALERT_FULL_FILE,
+    crate::output::ALERT_FAST_FILE,
+    crate::output::EVE_FILE,
+    stats::STATS_FILE,
+];
+
+impl OwnFiles<'_> {
+    /// The entry `name` of `dir`, open, when it is unmistakably the sensor's: a log file it
+    /// names, a ring file of its prefix with the ring's header, or such a file's index
+    /// sidecar (each a regular file with one link owned by the sensor: see [`safefs`]).
+    fn own_file(&self, dir: &safefs::Dir, name: &str) -> Option<std::fs::File> {
+        if LOG_NAMES.contains(&name) {
+            return dir.open_own(name, false).ok();
+        }
+        let ring = self.ring?;
+        let is_ring_name =
+            |n: &str| ring_files::parse_name(n).is_some_and(|(prefix, _, _)| prefix == ring.prefix);
+        if is_ring_name(name) {
+            return ring_files::open_own_ring_file(dir, name, self.linktype).ok();
+        }
+        // An index sidecar only beside a ring file of the sensor's own.
+        let pcap = name.strip_prefix('.')?.strip_suffix(".idx")?;
+        if is_ring_name(pcap) && ring_files::open_own_ring_file(dir, pcap, self.linktype).is_ok() {
+            return dir.open_own(name, false).ok();
+        }
+        None
     }
-    for p in paths {
-        let owned_by_root = std::fs::symlink_metadata(&p).is_ok_and(|m| m.uid() == 0);
-        if owned_by_root {
-            if let Err(e) = chown(&p, Some(uid), Some(gid)) {
-                tracing::warn!("cannot give {} to uid {uid}: {e}", p.display());
+}
+
+/// Gives the sensor's own directories and files to `uid:gid`, so that after the drop the
+/// sensor can still append to, reopen and rotate them; nothing else is touched (a foreign
+/// `auth.log` in a shared LOGDIR stays root's). Every change goes through a descriptor opened
+/// without following links. Failures are logged: [`check_usable`] then refuses to run blind.
+fn hand_over(own: &OwnFiles<'_>, uid: u32, gid: u32) {
+    let root = privs::euid();
+    for p in own.created {
+        if let Err(e) = safefs::Dir::open(p).and_then(|d| d.chown(uid, gid)) {
+            tracing::warn!("cannot give {} to uid {uid}: {e}", p.display());
+        }
+    }
+    for d in own.dirs {
+        let Ok(dir) = safefs::Dir::open(d) else {
+            continue;
+        };
+        let names: Vec<String> = dir
+            .names()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| n.into_string().ok())
+            .collect();
+        let mut foreign = 0usize;
+        for name in &names {
+            let Some(f) = own.own_file(&dir, name) else {
+                foreign += usize::from(name != "evidence");
+                continue;
+            };
+            let owned_by_root = f.metadata().is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.uid() == root
+            });
+            if owned_by_root {
+                if let Err(e) = std::os::unix::fs::fchown(&f, Some(uid), Some(gid)) {
+                    tracing::warn!("cannot give {} to uid {uid}: {e}", dir.join(name).display());
+                }
+            }
+        }
+        // A directory this start-up did not create is the sensor's only when it holds the
+        // sensor's files and nothing else (never `/var/log` with its `auth.log`).
+        let ours = !own.created.contains(d) && foreign == 0 && !names.is_empty();
+        let dir_root = dir.metadata().is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.uid() == root
+        });
+        if ours && dir_root {
+            if let Err(e) = dir.chown(uid, gid) {
+                tracing::warn!("cannot give {} to uid {uid}: {e}", d.display());
             }
         }
     }

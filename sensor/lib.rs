@@ -6,6 +6,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`cli`] | argument structs (clap derive) |
+//! | [`safefs`] | creating, opening and deleting files without following planted links |
 //! | [`config`] | the TOML schema, defaults and validation |
 //! | [`diag`] | located diagnostics (`path:line:col: message`) |
 //! | [`capture`] | `PacketSource` (live, offline pcap, in-memory) and `RawPacket` |
@@ -31,3 +32,4 @@ pub mod output;
 pub mod pipeline;
 pub mod ring;
 pub mod rules;
+pub mod safefs;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// the same rank are siblings and use neither each other.
 const RANKS: &[(&str, u32)] = &[
     ("diag", 0),
+    ("safefs", 0),
     ("cli", 0),
     ("config", 1),
     ("pcap", 2),

@@ -181,8 +181,7 @@ fn ring_torn_file_repaired_at_open() {
     torn.extend_from_slice(&[0xe8, 3, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 100, 0, 0, 0]);
     torn.extend_from_slice(&frame(5, 100)[..40]);
     fs::write(&path, &torn).unwrap();
-    // And an older file that is shorter than its header (left by an earlier crash): the
-    // newest file is the one repaired; a stub newest is removed.
+    // The newest file is the one repaired.
     let mut ring = Ring::open(&o, 1, 65535).unwrap();
     assert_eq!(
         fs::read(&path).unwrap(),
@@ -209,11 +208,12 @@ fn ring_torn_file_repaired_at_open() {
     drop(Ring::open(&o, 1, 65535).unwrap());
     assert_eq!(fs::metadata(&newest).unwrap().len() as usize, good);
 
-    // A newest file shorter than its header is removed.
+    // A newest file shorter than its header is not unmistakably the ring's (no valid
+    // header): left alone, never truncated or deleted, but its number is not reused.
     let stub = d.path().join(files::file_name("nsm", 999, 3000));
     fs::write(&stub, [0xd4, 0xc3, 0xb2]).unwrap();
     let mut ring = Ring::open(&o, 1, 65535).unwrap();
-    assert!(!stub.exists());
+    assert_eq!(fs::read(&stub).unwrap(), [0xd4, 0xc3, 0xb2]);
     ring.write(4000, 0, 100, &frame(10, 100)).unwrap();
     assert_eq!(
         files::parse_name(ring.current_name().unwrap()).unwrap().1,

@@ -85,7 +85,11 @@ pub fn status_line(snap: &Snapshot) -> String {
     )
 }
 
-/// `LOGDIR/stats.log`, opened for appending (created 0640).
+/// Name of the stats file in LOGDIR.
+pub const STATS_FILE: &str = "stats.log";
+
+/// `LOGDIR/stats.log`, opened for appending (created 0640) without following a link, and
+/// only when it is the sensor's own file (see [`open_append`]).
 pub struct StatsLog {
     path: PathBuf,
     file: Option<File>,
@@ -95,7 +99,7 @@ impl StatsLog {
     /// # Errors
     /// The file cannot be created or opened.
     pub fn open(dir: &Path) -> io::Result<StatsLog> {
-        let path = dir.join("stats.log");
+        let path = dir.join(STATS_FILE);
         let file = Some(open_append(&path)?);
         Ok(StatsLog { path, file })
     }

@@ -2,6 +2,10 @@
 //! it, the conversation between the two hosts as tcpdump-like lines, a verdict (handshake?
 //! data each way? did the remote side answer?) and an evidence pcap. Headers are decoded
 //! here with etherparse (lax: a snaplen-cut frame still yields its headers).
+//!
+//! eve.json is anyone's text: its `capture_file` is a hint that must name a ring file inside
+//! the ring directory (never a path), and its strings are printed with control characters
+//! neutralised, as the Snort writers print rule text.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -11,11 +15,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::carve::{for_each_merged, select};
+use super::carve::{create_output, for_each_merged, select};
 use super::conversation::{decode, Conversation};
 use super::info::{summarize, Info};
 use super::pcapfile::Writer;
 use super::{parse_time, Error, ErrorKind, Time};
+use crate::output::snort;
+use crate::ring::files;
+use crate::safefs::{self, Dir};
 
 /// Options of an investigation.
 #[derive(Debug, Clone)]
@@ -169,17 +176,8 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
             })
     };
     let (a, b) = (field_ip("src_ip")?, field_ip("dest_ip")?);
-    if let Some(name) = alert.get("capture_file").and_then(Value::as_str) {
-        let p = opts.ring_dir.join(name);
-        if !p.is_file() {
-            return Err(Error::at(
-                ErrorKind::NotFound,
-                &p,
-                None,
-                "the ring file named by the alert is gone (rotated out of the ring?)",
-            ));
-        }
-    }
+    // The ring file the alert names, if it is one: eve.json is only a hint, never a path.
+    let named = ring_capture_file(&opts.ring_dir, alert)?;
     let sel = select(
         &opts.ring_dir,
         Some(t.add_secs(-opts.window_s)),
@@ -189,31 +187,27 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
         .pointer("/alert/signature_id")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let evidence = match &opts.evidence {
-        Some(p) => p.clone(),
+    let (evidence, tmp, file) = match &opts.evidence {
+        Some(p) => {
+            let (tmp, file) = create_output(&opts.ring_dir, p)?;
+            (p.clone(), tmp, file)
+        }
         None => {
-            let dir = opts.log_dir.join("evidence");
-            if !dir.is_dir() {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o750)
-                    .create(&dir)
-                    .map_err(|e| Error::io(&dir, &e))?;
-            }
-            dir.join(format!(
+            // LOGDIR/evidence, created 0750 and never reached through a link.
+            let dir = Dir::open(&opts.log_dir)
+                .and_then(|d| d.subdir("evidence", true))
+                .map_err(|e| Error::io(&opts.log_dir.join("evidence"), &e))?;
+            let p = dir.join(&format!(
                 "alert-{sid}-{}.pcap",
                 t.to_utc().format("%Y%m%dT%H%M%S")
-            ))
+            ));
+            let (tmp, file) = create_output(&opts.ring_dir, &p)?;
+            (p, tmp, file)
         }
     };
-    let mut w = Writer::create(&evidence, sel.linktype, sel.snaplen)?;
+    let mut w = Writer::on_file(file, &evidence, sel.linktype, sel.snaplen)?;
     let mut conv = Conversation::new(a, b);
-    let mut used: Vec<PathBuf> = alert
-        .get("capture_file")
-        .and_then(Value::as_str)
-        .map(|n| vec![opts.ring_dir.join(n)])
-        .unwrap_or_default();
+    let mut used: Vec<PathBuf> = named.into_iter().collect();
     let (from, to) = (t.add_secs(-opts.window_s), t.add_secs(opts.window_s));
     for_each_merged(&sel.files, Some(from), Some(to), |rf, ts, wire, data| {
         if let Some(h) = decode(sel.linktype, data) {
@@ -227,6 +221,7 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
         Ok(())
     })?;
     w.finish()?;
+    tmp.commit().map_err(|e| Error::io(&evidence, &e))?;
     used.sort();
     let files = used
         .iter()
@@ -300,6 +295,51 @@ impl Investigation {
             "evidence": self.evidence.display().to_string(),
         })
     }
+}
+
+/// The ring file an alert's `capture_file` names, when it is one: a plain file name in the
+/// ring's pattern, inside `ring_dir`, a regular file and not a link. Anything else (`../x`,
+/// `/etc/shadow`, a link planted in the ring directory) is ignored with a warning: the ring
+/// files are then found by time alone, as for an alert without `capture_file`.
+///
+/// # Errors
+/// A valid ring file name whose file is gone (rotated out of the ring).
+fn ring_capture_file(ring_dir: &Path, alert: &Value) -> Result<Option<PathBuf>, Error> {
+    let Some(name) = alert.get("capture_file").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    if !safefs::is_plain_name(name.as_ref()) || files::parse_name(name).is_none() {
+        tracing::warn!(
+            "the alert's capture_file {:?} is not a ring file name; ignored (ring files are found by time)",
+            printable(name)
+        );
+        return Ok(None);
+    }
+    let p = ring_dir.join(name);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_file() => Ok(Some(p)),
+        Ok(_) => {
+            tracing::warn!(
+                "{}: named by the alert's capture_file but not a regular file (a link?); ignored",
+                p.display()
+            );
+            Ok(None)
+        }
+        Err(_) => Err(Error::at(
+            ErrorKind::NotFound,
+            &p,
+            None,
+            "the ring file named by the alert is gone (rotated out of the ring?)",
+        )),
+    }
+}
+
+/// `s` with every control character a space, as the Snort writers print rule text
+/// ([`snort::write_text`]): text from eve.json never reaches a terminal raw.
+fn printable(s: &str) -> String {
+    let mut v = Vec::with_capacity(s.len());
+    snort::write_text(&mut v, s);
+    String::from_utf8_lossy(&v).into_owned()
 }
 
 /// Alerts of `eve.json` with their times, in file order. Lines that are not JSON (a line
@@ -394,9 +434,10 @@ fn choose<'a>(alerts: &'a [(Value, Time)], sel: &Selector) -> Option<(&'a Value,
 
 /// Snort fast-log-like line, in the EVE timestamp's own offset.
 fn fast_line(v: &Value, t: Time) -> String {
+    // Every field printed with its control characters neutralised (see `printable`).
     let s = |p: &str| {
         v.pointer(p)
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), printable))
             .unwrap_or_default()
     };
     let ts = v
@@ -418,7 +459,7 @@ fn fast_line(v: &Value, t: Time) -> String {
     format!(
         "{ts}  [**] [{}:{}:{}] {} [**] [Classification: {}] [Priority: {}] {{{}}} {} -> {}",
         v.pointer("/alert/gid")
-            .map_or_else(|| "1".to_string(), Value::to_string),
+            .map_or_else(|| "1".to_string(), |g| printable(&g.to_string())),
         s("/alert/signature_id"),
         s("/alert/rev"),
         s("/alert/signature"),

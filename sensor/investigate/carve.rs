@@ -1,14 +1,18 @@
 //! `nsm-sensor carve`: the ring's packets in a time range that match a BPF expression
 //! (tcpdump's language, compiled by libpcap), merged in time order across files, into one
-//! classic pcap. Files whose index says they lie outside the range are never opened.
+//! classic pcap. Files whose index says they lie outside the range are never opened. The
+//! output appears whole or not at all (a temporary file renamed into place) and is never one
+//! of the ring files it reads.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::pcapfile::{Reader, Writer};
 use super::{Error, ErrorKind, Time};
 use crate::ring::files::{self, FileIndex, RingFile};
+use crate::safefs::{self, TempFile};
 
 /// What a carve did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +65,8 @@ pub fn carve(
             Error::new(ErrorKind::Usage, format!("bad BPF expression {bpf:?}: {e}"))
         })?)
     };
-    let mut w = Writer::create(out, sel.linktype, sel.snaplen)?;
+    let (tmp, file) = create_output(ring_dir, out)?;
+    let mut w = Writer::on_file(file, out, sel.linktype, sel.snaplen)?;
     let mut in_range = 0u64;
     report.torn_files = for_each_merged(&sel.files, from, to, |_, ts, wire, data| {
         in_range += 1;
@@ -74,7 +79,54 @@ pub fn carve(
     report.packets_written = w.packets;
     report.bytes_written = w.bytes;
     w.finish()?;
+    tmp.commit().map_err(|e| Error::io(out, &e))?;
     Ok(report)
+}
+
+/// Opens the output `out` of an analyst command as a temporary file beside it (unguessable
+/// name, `O_EXCL`, 0640) that [`TempFile::commit`] renames into place once complete; dropped
+/// before that, it vanishes, so an error never leaves a partial output. An output that is one
+/// of the inputs is refused: the same file as a ring file of `ring_dir` (device and inode,
+/// whatever links lead to it), or any ring file name inside the ring directory (the sensor
+/// may be about to write it). Those are the only copy of the evidence.
+///
+/// # Errors
+/// `ErrorKind::Usage` for an output that is an input; `ErrorKind::Io` when the temporary file
+/// cannot be created (its directory's last component is a link, for one).
+pub(crate) fn create_output(ring_dir: &Path, out: &Path) -> Result<(TempFile, File), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: String| {
+        Err(Error::at(
+            ErrorKind::Usage,
+            out,
+            None,
+            format!("{why}; refusing to overwrite an input (write the output elsewhere)"),
+        ))
+    };
+    let id = |m: &std::fs::Metadata| (m.dev(), m.ino());
+    if let Ok(target) = std::fs::metadata(out) {
+        for f in files::list(ring_dir, None).unwrap_or_default() {
+            if std::fs::metadata(&f.path).is_ok_and(|m| id(&m) == id(&target)) {
+                return refuse(format!("is the ring file {}", f.path.display()));
+            }
+        }
+    }
+    let (out_dir, name) = safefs::split(out).map_err(|e| Error::io(out, &e))?;
+    let same_dir = match (std::fs::metadata(&out_dir), std::fs::metadata(ring_dir)) {
+        (Ok(a), Ok(b)) => id(&a) == id(&b),
+        _ => false,
+    };
+    if same_dir && files::parse_name(&name).is_some() {
+        return refuse(format!(
+            "is a ring file name inside the ring directory {}",
+            ring_dir.display()
+        ));
+    }
+    let mut tmp = safefs::atomic_output(out).map_err(|e| Error::io(out, &e))?;
+    let file = tmp
+        .take_file()
+        .ok_or_else(|| Error::at(ErrorKind::Io, out, None, "temporary file not open"))?;
+    Ok((tmp, file))
 }
 
 /// Ring files of a directory that may hold packets of a time range.

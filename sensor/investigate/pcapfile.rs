@@ -503,6 +503,15 @@ impl Writer {
             .mode(0o640)
             .open(path)
             .map_err(|e| Error::io(path, &e))?;
+        Writer::on_file(f, path, linktype, snaplen)
+    }
+
+    /// Writes the file header to `f`, a new empty file opened by the caller (see
+    /// `crate::safefs`); `path` names it in errors.
+    ///
+    /// # Errors
+    /// The header cannot be written.
+    pub fn on_file(f: File, path: &Path, linktype: u32, snaplen: u32) -> Result<Writer, Error> {
         let mut w = BufWriter::with_capacity(1 << 20, f);
         let mut hdr = [0u8; 24];
         hdr[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());

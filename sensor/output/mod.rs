@@ -5,14 +5,14 @@
 pub mod eve;
 pub mod snort;
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::Timestamps;
 use crate::decode::Packet;
 use crate::rules::Rule;
+use crate::safefs;
 
 /// Which files to write, where, and how to print times.
 #[derive(Debug, Clone)]
@@ -66,12 +66,15 @@ struct Sink {
 }
 
 impl Sink {
-    /// Opens for appending after cutting a torn last record (a crash mid-write, or a disk
-    /// that filled under another writer): readers then only ever see whole records, and the
-    /// first new record does not glue onto a fragment. `end` is what every record ends with.
-    fn open(path: PathBuf, end: &[u8]) -> io::Result<Sink> {
-        let file = open_append(&path)?;
-        if let Some(cut) = torn_tail(&path, end)? {
+    /// Opens `dir/name` for appending after cutting a torn last record (a crash mid-write, or
+    /// a disk that filled under another writer): readers then only ever see whole records,
+    /// and the first new record does not glue onto a fragment. `end` is what every record
+    /// ends with. The file is opened without following a link and must be the sensor's own
+    /// (see [`safefs::Dir::open_append`]), so the cut only ever shortens its own file.
+    fn open(dir: &safefs::Dir, name: &str, end: &[u8]) -> io::Result<Sink> {
+        let path = dir.join(name);
+        let file = dir.open_append(name)?;
+        if let Some(cut) = torn_tail(&file, end)? {
             file.set_len(cut.keep)?;
             tracing::warn!(
                 "{}: cut a torn last record ({} bytes) left by an interrupted write",
@@ -157,9 +160,8 @@ const TAIL_WINDOW: u64 = 1024 * 1024;
 
 /// Finds a torn last record: the file does not end with `end`. The cut keeps everything up
 /// to the last `end` within [`TAIL_WINDOW`] of the end of the file (nothing if none).
-fn torn_tail(path: &Path, end: &[u8]) -> io::Result<Option<Cut>> {
+fn torn_tail(f: &File, end: &[u8]) -> io::Result<Option<Cut>> {
     use std::os::unix::fs::FileExt;
-    let f = File::open(path)?;
     let len = f.metadata()?.len();
     if len == 0 {
         return Ok(None);
@@ -180,19 +182,16 @@ fn torn_tail(path: &Path, end: &[u8]) -> io::Result<Option<Cut>> {
     }))
 }
 
-/// Opens for appending; a new file is made 0640 whatever the umask. Shared by every log the
-/// sensor writes (the alert files here, `stats.log` in the daemon).
+/// Opens `path` for appending without following a link; a new (or empty) file is made 0640
+/// whatever the umask; an existing one must be the sensor's own (regular, one link, its
+/// owner). Shared by every log the sensor writes (the alert files here, `stats.log` in the
+/// daemon).
+///
+/// # Errors
+/// See [`safefs::Dir::open_append`]; the message names the path.
 pub(crate) fn open_append(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if meta.len() == 0 && meta.permissions().mode() & 0o777 != 0o640 {
-        file.set_permissions(fs::Permissions::from_mode(0o640))?;
-    }
-    Ok(file)
+    let (dir, name) = safefs::split(path)?;
+    safefs::Dir::open(&dir)?.open_append(&name)
 }
 
 /// Which format a sink holds.
@@ -216,19 +215,12 @@ pub struct Outputs {
 
 impl Outputs {
     /// Creates LOGDIR (0750, whatever the umask) and opens the enabled files for appending
-    /// (new files 0640).
+    /// (new files 0640), never through a link and only files that are the sensor's own.
     ///
     /// # Errors
     /// The directory or a file cannot be created or opened.
     pub fn open(opts: &OutputOptions) -> io::Result<Outputs> {
-        if !opts.dir.is_dir() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o750)
-                .create(&opts.dir)
-                .and_then(|()| fs::set_permissions(&opts.dir, fs::Permissions::from_mode(0o750)))
-                .map_err(|e| with_path(e, &opts.dir))?;
-        }
+        let (dir, _created) = safefs::Dir::create_all(&opts.dir)?;
         let mut sinks = Vec::new();
         for (on, format, name) in [
             (opts.alert_full, Format::Full, ALERT_FULL_FILE),
@@ -236,16 +228,12 @@ impl Outputs {
             (opts.eve, Format::Eve, EVE_FILE),
         ] {
             if on {
-                let path = opts.dir.join(name);
                 // alert_full records end with a blank line; the others are one line each.
                 let end: &[u8] = match format {
                     Format::Full => b"\n\n",
                     Format::Fast | Format::Eve => b"\n",
                 };
-                sinks.push((
-                    format,
-                    Sink::open(path.clone(), end).map_err(|e| with_path(e, &path))?,
-                ));
+                sinks.push((format, Sink::open(&dir, name, end)?));
             }
         }
         Ok(Outputs {

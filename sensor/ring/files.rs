@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::safefs::{self, Dir};
+
 /// Length of the classic pcap file header.
 pub const FILE_HEADER_LEN: u64 = 24;
 /// Length of a classic pcap record header.
@@ -120,38 +122,36 @@ pub fn index_path(pcap: &Path) -> PathBuf {
     pcap.with_file_name(format!(".{name}.idx"))
 }
 
-/// The index of `pcap` if its sidecar exists and matches the file's current size.
+/// The index of `pcap` if its sidecar exists and matches the file's current size. Neither
+/// the file nor the sidecar is read through a link.
 pub fn read_index(pcap: &Path) -> Option<FileIndex> {
-    let len = fs::metadata(pcap).ok()?.len();
-    let text = fs::read(index_path(pcap)).ok()?;
+    let (dir, name) = safefs::split(pcap).ok()?;
+    let dir = Dir::open(&dir).ok()?;
+    let len = dir.entry_metadata(&name).ok()?.st_size;
+    let text = dir.read_small(&index_name(&name), 64 * 1024).ok()?;
     let idx: FileIndex = serde_json::from_slice(&text).ok()?;
-    (idx.file_bytes == len).then_some(idx)
+    (i64::try_from(idx.file_bytes).ok() == Some(len)).then_some(idx)
 }
 
-/// Writes the sidecar atomically (temporary file + rename), mode 0640.
+/// Name of the index sidecar of the ring file `name`: `.NAME.idx`.
+pub fn index_name(name: &str) -> String {
+    format!(".{name}.idx")
+}
+
+/// Writes the sidecar atomically, mode 0640: an unguessable temporary file created `O_EXCL`
+/// beside it, renamed into place (a link planted at either name is never followed).
 ///
 /// # Errors
 /// The sidecar cannot be written.
 pub fn write_index(pcap: &Path, idx: &FileIndex) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = index_path(pcap);
-    let tmp = path.with_extension("idx.tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o640)
-        .open(&tmp)?;
-    // 0640 whatever the umask, like the pcap it describes.
-    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o640))?;
-    if let Err(e) = f.write_all(&serde_json::to_vec(idx).map_err(io::Error::other)?) {
-        // Disk full: leave no half-written temporary behind.
-        drop(f);
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    let (dir, name) = safefs::split(pcap)?;
+    let mut tmp = Dir::open(&dir)?.temp(&index_name(&name))?;
+    let text = serde_json::to_vec(idx).map_err(io::Error::other)?;
+    if let Some(f) = tmp.file() {
+        // Disk full: the temporary file is removed when `tmp` is dropped.
+        f.write_all(&text)?;
     }
-    drop(f);
-    fs::rename(&tmp, &path)
+    tmp.commit()
 }
 
 /// The index of `pcap`: the sidecar when current, else rebuilt by scanning the file (and the
@@ -188,7 +188,18 @@ pub struct Scan {
 /// # Errors
 /// The file cannot be opened or read.
 pub fn scan(pcap: &Path) -> io::Result<Scan> {
-    let f = File::open(pcap)?;
+    let (dir, name) = safefs::split(pcap)?;
+    scan_file(Dir::open(&dir)?.open_read(&name)?)
+}
+
+/// [`scan`] of an open file.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn scan_file(mut f: File) -> io::Result<Scan> {
+    use std::io::{Seek, SeekFrom};
+    // From the start whatever the descriptor's offset (a dup shares it).
+    f.seek(SeekFrom::Start(0))?;
     let len = f.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 16, f);
     let mut index = FileIndex {
@@ -266,17 +277,55 @@ pub fn scan(pcap: &Path) -> io::Result<Scan> {
     })
 }
 
-/// Cuts a torn file back to its last whole record. Returns the repaired index, or `None`
-/// when the file had no valid header and was removed.
+/// Why `name` in `dir` is not unmistakably a file the ring wrote, or the file (open for
+/// reading and writing) when it is: a regular file reached without a link, one link, the
+/// sensor's owner (see [`safefs::Dir::open_own`]), the ring's name pattern, and the header the
+/// ring writes (little-endian microsecond magic, version 2.4, link type `linktype`).
+pub fn open_own_ring_file(dir: &Dir, name: &str, linktype: u32) -> Result<File, String> {
+    if parse_name(name).is_none() {
+        return Err(format!(
+            "{}: not a ring file name",
+            dir.join(name).display()
+        ));
+    }
+    let mut f = dir.open_own(name, true).map_err(|e| e.to_string())?;
+    let mut hdr = [0u8; FILE_HEADER_LEN as usize];
+    let what = |m: &str| format!("{}: {m}", dir.join(name).display());
+    f.read_exact(&mut hdr)
+        .map_err(|_| what("shorter than a pcap header"))?;
+    let word = |i: usize| u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+    if word(0) != 0xa1b2_c3d4 || hdr[4..8] != [2, 0, 4, 0] {
+        return Err(what(
+            "not a pcap file written by the ring (magic or version)",
+        ));
+    }
+    if word(20) & 0x0fff_ffff != linktype {
+        return Err(what(&format!(
+            "link type {} is not the ring's {linktype}",
+            word(20) & 0x0fff_ffff
+        )));
+    }
+    Ok(f)
+}
+
+/// Cuts a torn ring file back to its last whole record and rewrites its index. Only a file
+/// that is unmistakably the ring's own ([`open_own_ring_file`]) is touched: `Ok(None)` (with a
+/// warning) for anything else, which is left as it is.
 ///
 /// # Errors
-/// The file cannot be read, truncated or removed.
-pub fn repair(pcap: &Path) -> io::Result<Option<FileIndex>> {
-    let mut s = scan(pcap)?;
+/// The file cannot be read or truncated, or the index cannot be written.
+pub fn repair(dir: &Dir, name: &str, linktype: u32) -> io::Result<Option<FileIndex>> {
+    let pcap = dir.join(name);
+    let f = match open_own_ring_file(dir, name, linktype) {
+        Ok(f) => f,
+        Err(why) => {
+            tracing::warn!("{why}: not the ring's own file; left alone");
+            return Ok(None);
+        }
+    };
+    let mut s = scan_file(f.try_clone()?)?;
     if s.bad_header {
-        tracing::warn!(file = %pcap.display(), "ring file shorter than a pcap header or not a pcap file: removed");
-        fs::remove_file(pcap)?;
-        let _ = fs::remove_file(index_path(pcap));
+        tracing::warn!(file = %pcap.display(), "ring file header unreadable; left alone");
         return Ok(None);
     }
     if s.whole_len < s.index.file_bytes {
@@ -286,12 +335,11 @@ pub fn repair(pcap: &Path) -> io::Result<Option<FileIndex>> {
             to = s.whole_len,
             "ring file ends in a torn record (crash?): truncated to the last whole record"
         );
-        let f = fs::OpenOptions::new().write(true).open(pcap)?;
         f.set_len(s.whole_len)?;
         f.sync_all()?;
         s.index.file_bytes = s.whole_len;
     }
-    write_index(pcap, &s.index)?;
+    write_index(&pcap, &s.index)?;
     Ok(Some(s.index))
 }
 

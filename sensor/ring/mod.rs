@@ -10,12 +10,13 @@
 pub mod files;
 
 use std::collections::VecDeque;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use files::{FileIndex, RingFile};
+
+use crate::safefs::Dir;
 
 /// Size of the write buffer: few, large writes.
 const BUF_CAPACITY: usize = 1 << 20;
@@ -72,20 +73,33 @@ impl Ring {
     /// Creates the directory (0750) if needed, rescans it, repairs a torn last record of the
     /// newest file and continues the sequence.
     ///
+    /// Only files that are unmistakably the ring's own (see [`files::open_own_ring_file`]:
+    /// regular, one link, the sensor's owner, the ring's name and header) join the ring and
+    /// are ever truncated or deleted; anything else with a ring-like name is left alone (with
+    /// a warning), though its sequence number is still skipped.
+    ///
     /// # Errors
     /// The directory cannot be created or read, or the newest file cannot be repaired.
     pub fn open(opts: &RingOptions, linktype: i32, snaplen: u32) -> io::Result<Ring> {
-        if !opts.dir.is_dir() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o750)
-                .create(&opts.dir)?;
-            fs::set_permissions(&opts.dir, fs::Permissions::from_mode(0o750))?;
-        }
-        let mut existing = files::list(&opts.dir, Some(&opts.prefix))?;
-        let next_seq = existing.last().map_or(1, |f| f.seq + 1);
+        let (dir, _created) = Dir::create_all(&opts.dir)?;
+        let listed = files::list(&opts.dir, Some(&opts.prefix))?;
+        let next_seq = listed.last().map_or(1, |f| f.seq + 1);
+        let mut existing: Vec<RingFile> = listed
+            .into_iter()
+            .filter(
+                |f| match files::open_own_ring_file(&dir, &f.name, linktype as u32) {
+                    Ok(_) => true,
+                    Err(why) => {
+                        tracing::warn!("{why}: not the ring's own file; never rotated or deleted");
+                        false
+                    }
+                },
+            )
+            .collect();
         if let Some(newest) = existing.last() {
-            if files::read_index(&newest.path).is_none() && files::repair(&newest.path)?.is_none() {
+            if files::read_index(&newest.path).is_none()
+                && files::repair(&dir, &newest.name, linktype as u32)?.is_none()
+            {
                 existing.pop();
             }
         }
@@ -272,23 +286,19 @@ impl Ring {
     }
 
     fn create_next(&mut self, first_sec: i64) -> io::Result<()> {
+        let dir = Dir::open(&self.dir)?;
         let (file, name, path) = loop {
             let name = files::file_name(&self.prefix, self.next_seq, first_sec);
             let path = self.dir.join(&name);
             self.next_seq += 1;
-            // create_new: never overwrite, even a file that appeared since the rescan.
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o640)
-                .open(&path)
-            {
+            // O_EXCL: never overwrite, never follow a link, even one that appeared since the
+            // rescan; mode 0640 set on the descriptor.
+            match dir.create_new(&name) {
                 Ok(f) => break (f, name, path),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
         };
-        file.set_permissions(fs::Permissions::from_mode(0o640))?;
         // pcap-savefile(5) header: magic (µs), version 2.4, thiszone 0, sigfigs 0, snaplen,
         // link type; written and flushed at once so a reader sees a valid empty file.
         let mut hdr = [0u8; 24];
@@ -299,7 +309,7 @@ impl Ring {
         hdr[20..24].copy_from_slice(&(self.linktype as u32).to_le_bytes());
         let mut file = file;
         if let Err(e) = file.write_all(&hdr).and_then(|()| file.flush()) {
-            let _ = fs::remove_file(&path);
+            let _ = dir.remove(&name);
             return Err(e);
         }
         let index = FileIndex {
@@ -335,16 +345,39 @@ impl Ring {
         res
     }
 
+    /// Drops the oldest closed file from the ring and deletes it, if it is still unmistakably
+    /// the ring's own (it could have been replaced since it was closed); anything else is left
+    /// on disk with a warning.
     fn delete_oldest(&mut self) -> bool {
         let Some(old) = self.closed.pop_front() else {
             return false;
         };
-        if let Err(e) = fs::remove_file(&old) {
-            if e.kind() != io::ErrorKind::NotFound {
+        let name = old
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = match Dir::open(&self.dir) {
+            Ok(d) => d,
+            Err(e) => {
                 tracing::warn!(file = %old.display(), error = %e, "cannot delete old ring file");
+                return true;
+            }
+        };
+        match files::open_own_ring_file(&dir, &name, self.linktype as u32) {
+            Ok(_) => {
+                if let Err(e) = dir.remove(&name) {
+                    tracing::warn!(file = %old.display(), error = %e, "cannot delete old ring file");
+                }
+                let _ = dir.remove(&files::index_name(&name));
+            }
+            Err(why) if old.exists() || std::fs::symlink_metadata(&old).is_ok() => {
+                tracing::warn!("{why}: no longer the ring's own file; not deleted");
+            }
+            Err(_) => {
+                // Gone already (an operator removed it): only its sidecar is left to remove.
+                let _ = dir.remove(&files::index_name(&name));
             }
         }
-        let _ = fs::remove_file(files::index_path(&old));
         true
     }
 
@@ -422,6 +455,7 @@ impl Drop for Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn opts(dir: &Path, files: u32, file_size: u64) -> RingOptions {
         RingOptions {
