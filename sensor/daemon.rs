@@ -39,13 +39,13 @@ use signal_hook::iterator::Signals;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::capture::live::{default_interface, LiveError, LiveErrorKind, LiveOptions, LiveSource};
-use crate::capture::{CaptureError, PacketSource};
+use crate::capture::PacketSource;
 use crate::config::Config;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::rules::RuleSet;
 
 use stats::{StatsEvent, StatsLog};
-use worker::Shared;
+use worker::{Shared, WorkerError};
 
 /// What a rule load produces: the compiled set, the warnings to log (skipped rules, replaced
 /// thresholds, …) and a one-line summary (`"1021 rules loaded, 3 skipped"`).
@@ -464,7 +464,7 @@ impl ControlPlane {
         interface: &str,
         mut ctl_rx: mpsc::UnboundedReceiver<Control>,
         mut reload_rx: mpsc::UnboundedReceiver<ReloadResult>,
-        mut done_rx: oneshot::Receiver<Result<(), CaptureError>>,
+        mut done_rx: oneshot::Receiver<Result<(), WorkerError>>,
     ) -> Result<(), DaemonError> {
         use tokio::time::{interval, interval_at, MissedTickBehavior};
         notify(&[
@@ -494,6 +494,10 @@ impl ControlPlane {
             tracing::info!("systemd watchdog every {} ms", w.as_millis());
         }
         let mut stalled = false;
+        // The interface's state as last shown in STATUS: a change is shown at once.
+        let mut health_tick = interval(Duration::from_millis(500));
+        health_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut shown_down: Option<String> = None;
 
         let outcome = loop {
             tokio::select! {
@@ -519,6 +523,13 @@ impl ControlPlane {
                         tracing::error!("capture thread stalled: withholding the watchdog ping");
                     }
                 }
+                _ = health_tick.tick() => {
+                    let snap = self.shared.snapshot();
+                    if snap.interface_down != shown_down {
+                        shown_down = snap.interface_down.clone();
+                        notify(&[sd_notify::NotifyState::Status(&stats::status_line(&snap))]);
+                    }
+                }
                 r = &mut done_rx => break r,
             }
         };
@@ -528,13 +539,19 @@ impl ControlPlane {
         self.write_stats(StatsEvent::Exit);
         match outcome {
             Ok(Ok(())) => {
-                tracing::info!("stopped cleanly");
+                match data_lost(&self.shared.snapshot()) {
+                    None => tracing::info!("stopped cleanly"),
+                    Some(what) => tracing::warn!("stopped; data was lost while running: {what}"),
+                }
                 Ok(())
             }
-            Ok(Err(e)) => Err(DaemonError::new(
+            Ok(Err(e @ WorkerError::Capture(_))) => Err(DaemonError::new(
                 DaemonErrorKind::Capture,
-                format!("capture failed: {e}"),
+                e.to_string(),
             )),
+            Ok(Err(e @ WorkerError::Dir(_))) => {
+                Err(DaemonError::new(DaemonErrorKind::Io, e.to_string()))
+            }
             Err(_) => Err(DaemonError::new(
                 DaemonErrorKind::Runtime,
                 "the capture thread died",
@@ -623,6 +640,20 @@ impl ControlPlane {
 
     fn write_stats(&mut self, event: StatsEvent) {
         let snap = self.shared.snapshot();
+        if let Some(log) = &mut self.stats_log {
+            // LOGDIR removed while running: the capture thread recreates it at its next
+            // flush; recreate it here too (the same way), so the line is not lost.
+            if log.is_removed() {
+                let dir = log.path().parent().map(Path::to_path_buf).unwrap_or_default();
+                let reopened = create_dir(&dir)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| log.reopen().map_err(|e| e.to_string()));
+                match reopened {
+                    Ok(()) => tracing::warn!("{} was removed while running: recreated", log.path().display()),
+                    Err(e) => tracing::error!("{} was removed and cannot be recreated: {e}", log.path().display()),
+                }
+            }
+        }
         let line = stats::format_line(event, self.started.elapsed(), &snap, self.rules_loaded);
         // The journal stamps its own time: log the line without it.
         tracing::info!(
@@ -639,6 +670,28 @@ impl ControlPlane {
         }
         notify(&[sd_notify::NotifyState::Status(&stats::status_line(&snap))]);
     }
+}
+
+/// What was lost while running, for the last line; `None` when nothing was.
+fn data_lost(snap: &worker::Snapshot) -> Option<String> {
+    let p = &snap.pipeline;
+    let mut what = Vec::new();
+    if p.alerts_dropped > 0 {
+        what.push(format!("{} alert(s) could not be written", p.alerts_dropped));
+    }
+    if p.ring_write_errors > 0 {
+        what.push(format!(
+            "{} ring write error(s) (packets missing from the ring)",
+            p.ring_write_errors
+        ));
+    }
+    if snap.dirs_recreated > 0 {
+        what.push(format!(
+            "a log or ring directory was removed {} time(s) (its files are gone)",
+            snap.dirs_recreated
+        ));
+    }
+    (!what.is_empty()).then(|| what.join(", "))
 }
 
 /// sd_notify, ignoring failures (no NOTIFY_SOCKET outside systemd is the normal case).

@@ -12,7 +12,7 @@ use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
-use crate::output::{AlertEvent, OutputOptions, Outputs};
+use crate::output::{AlertEvent, FileCount, OutputOptions, Outputs};
 use crate::ring::{self, Ring, RingOptions};
 use crate::rules::RuleSet;
 
@@ -37,7 +37,11 @@ pub struct Stats {
     /// (truncated transport, bad checksums) of frames that did.
     pub decode_errors: [u64; DecodeError::ALL.len()],
     pub ring_write_errors: u64,
+    /// Failed write attempts of the alert files (each may be retried and succeed later).
     pub output_write_errors: u64,
+    /// Alerts that did not reach every enabled alert file and never will (no room to keep
+    /// them until a write succeeded, or still unwritten at close).
+    pub alerts_dropped: u64,
     pub flows_evicted: u64,
 }
 
@@ -236,10 +240,29 @@ impl Pipeline {
         }
     }
 
-    /// Counters so far (flow evictions refreshed on each call).
+    /// Counters so far (flow evictions and dropped alerts refreshed on each call).
     pub fn stats(&mut self) -> &Stats {
         self.stats.flows_evicted = self.engine.flows().stats().evicted;
+        self.stats.alerts_dropped = self.outputs.as_ref().map_or(0, Outputs::dropped);
         &self.stats
+    }
+
+    /// Per alert file: records written, pending, dropped. Empty when no alert file is on.
+    pub fn output_counts(&self) -> Vec<FileCount> {
+        self.outputs.as_ref().map_or_else(Vec::new, Outputs::counts)
+    }
+
+    /// Flushes the ring and makes a last attempt at the alert files: what still cannot be
+    /// written is counted as dropped (see [`Stats::alerts_dropped`]). For the end of a run.
+    pub fn close(&mut self) {
+        self.flush();
+        if let Some(o) = self.outputs.as_mut() {
+            if let Err(e) = o.close() {
+                self.stats.output_write_errors += 1;
+                tracing::warn!("last alert write failed: {e}");
+            }
+        }
+        self.stats();
     }
 
     pub fn engine(&self) -> &Engine {
@@ -269,6 +292,28 @@ impl Pipeline {
                 self.stats.output_write_errors += 1;
             }
             self.output_result(result, "alert flush failed");
+        }
+    }
+
+    /// LOGDIR when the alert files are on and it (or one of the open files) was removed
+    /// while running.
+    pub fn removed_log_dir(&self) -> Option<&std::path::Path> {
+        self.outputs
+            .as_ref()
+            .filter(|o| o.is_removed())
+            .map(Outputs::dir)
+    }
+
+    /// RING_DIR when the ring is on and it (or the file being written) was removed while
+    /// running.
+    pub fn removed_ring_dir(&self) -> Option<&std::path::Path> {
+        self.ring.as_ref().filter(|r| r.is_removed()).map(Ring::dir)
+    }
+
+    /// After RING_DIR was recreated: the next packet starts a new ring file there.
+    pub fn restart_ring(&mut self) {
+        if self.ring.as_mut().is_some_and(Ring::restart) {
+            self.stats.ring_write_errors += 1;
         }
     }
 
