@@ -77,19 +77,23 @@ struct Loaded {
     path: Option<PathBuf>,
 }
 
+/// The built-in defaults, relative paths against the current directory.
+fn default_config() -> Loaded {
+    Loaded {
+        config: Config::default(),
+        base: std::env::current_dir().unwrap_or_default(),
+        from_file: false,
+        path: None,
+    }
+}
+
 fn load_config(path: Option<&Path>) -> Result<Loaded, Failure> {
     let path = match path {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
     };
     let Some(path) = path else {
-        let base = std::env::current_dir().unwrap_or_default();
-        return Ok(Loaded {
-            config: Config::default(),
-            base,
-            from_file: false,
-            path: None,
-        });
+        return Ok(default_config());
     };
     match Config::load(&path) {
         Ok(config) => {
@@ -427,31 +431,28 @@ pub fn run(args: RunArgs) -> Outcome {
         .iter()
         .map(|n| n.to_string())
         .collect();
-    let home = format!("[{}]", nets.join(","));
-    let why = format!("the subnets of {iface}");
-    let default_home = (!nets.is_empty()).then_some((home.as_str(), why.as_str()));
+    let default_home = (!nets.is_empty()).then(|| {
+        (
+            format!("[{}]", nets.join(",")),
+            format!("the subnets of {iface}"),
+        )
+    });
     if nets.is_empty() && args.rules.home_net.is_none() && !cfg.config.vars.contains_key("HOME_NET")
     {
         tracing::warn!("HOME_NET not configured and {iface} has no address: $HOME_NET is any");
     }
-    let rule_opts = load_options(&cfg, &args.rules, default_home);
-    let pipeline = pipeline_options(&cfg, &args.pipeline, false);
-    let mut opts = DaemonOptions::from_config(&cfg.config, pipeline);
-    opts.capture.interface = iface;
-    if let Some(f) = &args.pipeline.bpf {
-        opts.capture.bpf = f.clone();
-    }
-    opts.log_dir = match &args.pipeline.log_dir {
-        Some(d) => d.clone(),
-        None => resolve(&cfg.base, &cfg.config.output.dir),
-    };
-    if let Some(u) = &args.user {
-        opts.user = u.clone();
-    }
-    if let Some(g) = &args.group {
-        opts.group = g.clone();
-    }
+    let opts = daemon_options(&cfg, &args, &iface);
+    // SIGHUP re-reads the configuration file as Snort does: the same file (or the built-in
+    // defaults when none was read), the same command-line overrides on top.
+    let config_path = cfg.path.clone();
     let loader: RuleLoader = Box::new(move || {
+        let cfg = match &config_path {
+            Some(p) => load_config(Some(p)),
+            None => Ok(default_config()),
+        }
+        .map_err(|f| f.message.lines().map(str::to_string).collect::<Vec<_>>())?;
+        let home = default_home.as_ref().map(|(h, w)| (h.as_str(), w.as_str()));
+        let rule_opts = load_options(&cfg, &args.rules, home);
         let report = rules::load(&rule_opts);
         if !report.is_usable() {
             return Err(report.errors().map(|d| d.to_string()).collect());
@@ -465,9 +466,36 @@ pub fn run(args: RunArgs) -> Outcome {
             summary: format!("{} loaded, {} skipped", report.loaded(), report.skipped()),
             warnings: report.warnings.iter().map(|d| d.to_string()).collect(),
             ruleset: report.ruleset,
+            options: Some(daemon_options(&cfg, &args, &iface)),
         })
     });
     daemon::run(opts, loader).map_err(daemon_failure)
+}
+
+/// The daemon's options from the configuration with the command line on top. `iface` is the
+/// interface chosen at start-up: it stays when neither `-i` nor the file names one.
+fn daemon_options(cfg: &Loaded, args: &RunArgs, iface: &str) -> DaemonOptions {
+    let pipeline = pipeline_options(cfg, &args.pipeline, false);
+    let mut opts = DaemonOptions::from_config(&cfg.config, pipeline);
+    opts.capture.interface = match &args.interface {
+        Some(i) => i.clone(),
+        None if !cfg.config.capture.interface.is_empty() => cfg.config.capture.interface.clone(),
+        None => iface.to_string(),
+    };
+    if let Some(f) = &args.pipeline.bpf {
+        opts.capture.bpf = f.clone();
+    }
+    opts.log_dir = match &args.pipeline.log_dir {
+        Some(d) => d.clone(),
+        None => resolve(&cfg.base, &cfg.config.output.dir),
+    };
+    if let Some(u) = &args.user {
+        opts.user = u.clone();
+    }
+    if let Some(g) = &args.group {
+        opts.group = g.clone();
+    }
+    opts
 }
 
 fn daemon_failure(e: daemon::DaemonError) -> Failure {

@@ -98,6 +98,10 @@ pub struct Pipeline {
     decode_opts: DecodeOptions,
     engine: Engine,
     outputs: Option<Outputs>,
+    /// What `outputs` was opened with (a reload compares against it).
+    output_opts: Option<OutputOptions>,
+    /// Alerts dropped by alert files replaced on a reload.
+    dropped_before: u64,
     ring: Option<Ring>,
     hits: Vec<Hit>,
     stats: Stats,
@@ -129,6 +133,8 @@ impl Pipeline {
             decode_opts: opts.decode,
             engine: Engine::new(&opts.detect),
             outputs,
+            output_opts: opts.outputs.clone(),
+            dropped_before: 0,
             ring,
             hits: Vec::with_capacity(16),
             stats: Stats::default(),
@@ -243,7 +249,8 @@ impl Pipeline {
     /// Counters so far (flow evictions and dropped alerts refreshed on each call).
     pub fn stats(&mut self) -> &Stats {
         self.stats.flows_evicted = self.engine.flows().stats().evicted;
-        self.stats.alerts_dropped = self.outputs.as_ref().map_or(0, Outputs::dropped);
+        self.stats.alerts_dropped =
+            self.dropped_before + self.outputs.as_ref().map_or(0, Outputs::dropped);
         &self.stats
     }
 
@@ -315,6 +322,39 @@ impl Pipeline {
         if self.ring.as_mut().is_some_and(Ring::restart) {
             self.stats.ring_write_errors += 1;
         }
+    }
+
+    /// Applies what a reload may change without reopening the capture: which alert files
+    /// are written and how their times are printed, and checksum validation. New alert files
+    /// are opened before the old ones are closed, so on an error nothing changes.
+    ///
+    /// # Errors
+    /// A new alert file cannot be opened (the old files stay in use).
+    pub fn reconfigure(
+        &mut self,
+        outputs: Option<&OutputOptions>,
+        decode: DecodeOptions,
+    ) -> io::Result<()> {
+        self.decode_opts = decode;
+        if self.output_opts.as_ref() == outputs {
+            return Ok(());
+        }
+        let new = outputs.map(Outputs::open).transpose()?;
+        if let Some(mut old) = self.outputs.take() {
+            if let Err(e) = old.close() {
+                tracing::warn!("last write of the replaced alert files: {e}");
+            }
+            self.dropped_before += old.dropped();
+        }
+        self.outputs = new;
+        self.output_opts = outputs.cloned();
+        self.output_failing = false;
+        let device = |p: &std::path::Path| fs::metadata(p).ok().map(|m| m.dev());
+        self.shared_disk = match (&self.outputs, &self.ring) {
+            (Some(o), Some(r)) => device(o.dir()).is_some() && device(o.dir()) == device(r.dir()),
+            _ => false,
+        };
+        Ok(())
     }
 
     /// Reopens the alert files (logrotate).

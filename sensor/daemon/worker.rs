@@ -18,6 +18,8 @@ use arc_swap::ArcSwap;
 
 use crate::capture::live::{link_state, LinkState};
 use crate::capture::{CaptureError, Next, PacketSource, SourceStats};
+use crate::decode::DecodeOptions;
+use crate::output::OutputOptions;
 use crate::pipeline::{Pipeline, Stats};
 use crate::rules::RuleSet;
 
@@ -67,11 +69,22 @@ struct Health {
     dirs_recreated: u64,
 }
 
+/// What a reload of the configuration changes on the capture thread.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    pub outputs: Option<OutputOptions>,
+    pub decode: DecodeOptions,
+    pub flush_interval: Duration,
+}
+
 /// State shared between the capture thread and the control plane.
 #[derive(Debug)]
 pub struct Shared {
     pub stop: AtomicBool,
     pub reopen_logs: AtomicBool,
+    /// New settings from a reload, applied (and taken) at the next housekeeping.
+    pub settings: Mutex<Option<LiveSettings>>,
+    pub settings_changed: AtomicBool,
     /// Ask for a snapshot now (SIGUSR1); cleared by the capture thread when it publishes.
     pub publish_now: AtomicBool,
     /// Incremented at every publication.
@@ -88,6 +101,8 @@ impl Shared {
         Shared {
             stop: AtomicBool::new(false),
             reopen_logs: AtomicBool::new(false),
+            settings: Mutex::new(None),
+            settings_changed: AtomicBool::new(false),
             publish_now: AtomicBool::new(false),
             publish_seq: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(0),
@@ -105,6 +120,22 @@ impl Shared {
     }
 
     /// Time since the capture loop last did its housekeeping.
+    /// Hands new settings to the capture thread.
+    pub fn send_settings(&self, s: LiveSettings) {
+        match self.settings.lock() {
+            Ok(mut g) => *g = Some(s),
+            Err(p) => *p.into_inner() = Some(s),
+        }
+        self.settings_changed.store(true, Ordering::Release);
+    }
+
+    fn take_settings(&self) -> Option<LiveSettings> {
+        match self.settings.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        }
+    }
+
     pub fn heartbeat_age(&self) -> Duration {
         let now = self.epoch.elapsed().as_millis() as u64;
         Duration::from_millis(now.saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)))
@@ -130,7 +161,7 @@ pub fn capture_loop<S: PacketSource>(
     mut pipeline: Pipeline,
     rules: Arc<ArcSwap<RuleSet>>,
     shared: Arc<Shared>,
-    flush_every: Duration,
+    mut flush_every: Duration,
 ) -> Result<(), WorkerError> {
     let iface = src.name().to_string();
     // Only a source that is a network interface has a link to watch.
@@ -186,6 +217,18 @@ pub fn capture_loop<S: PacketSource>(
             match pipeline.reopen_logs() {
                 Ok(()) => tracing::info!("alert files reopened"),
                 Err(e) => tracing::error!("reopening the alert files: {e}"),
+            }
+        }
+        if shared.settings_changed.swap(false, Ordering::Acquire) {
+            if let Some(s) = shared.take_settings() {
+                flush_every = s.flush_interval;
+                next_flush = next_flush.min(now + flush_every);
+                match pipeline.reconfigure(s.outputs.as_ref(), s.decode) {
+                    Ok(()) => tracing::debug!("new output settings applied"),
+                    Err(e) => tracing::error!(
+                        "opening the alert files for the new configuration: {e}; the previous alert files stay in use"
+                    ),
+                }
             }
         }
         if idle && now >= next_idle {

@@ -15,7 +15,7 @@ use crate::decode::Packet;
 use crate::rules::Rule;
 
 /// Which files to write, where, and how to print times.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputOptions {
     pub dir: PathBuf,
     pub alert_full: bool,
