@@ -90,7 +90,7 @@ pub fn status_line(snap: &Snapshot) -> String {
         let _ = write!(s, " alerts_dropped={}", snap.pipeline.alerts_dropped);
     }
     if let Some(iface) = &snap.interface_down {
-        let _ = write!(s, "; interface {iface} is DOWN");
+        let _ = write!(s, "; interface down: {iface}");
     }
     s
 }
