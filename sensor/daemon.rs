@@ -565,10 +565,9 @@ impl ControlPlane {
                 }
                 Ok(())
             }
-            Ok(Err(e @ WorkerError::Capture(_))) => Err(DaemonError::new(
-                DaemonErrorKind::Capture,
-                e.to_string(),
-            )),
+            Ok(Err(e @ WorkerError::Capture(_))) => {
+                Err(DaemonError::new(DaemonErrorKind::Capture, e.to_string()))
+            }
             Ok(Err(e @ WorkerError::Dir(_))) => {
                 Err(DaemonError::new(DaemonErrorKind::Io, e.to_string()))
             }
@@ -703,7 +702,8 @@ impl ControlPlane {
             ));
         }
         if new.stats_interval != cur.stats_interval {
-            let secs = |d: Option<Duration>| d.map_or("off".into(), |d| format!("{} s", d.as_secs()));
+            let secs =
+                |d: Option<Duration>| d.map_or("off".into(), |d| format!("{} s", d.as_secs()));
             applied.push(format!(
                 "stats every {} -> {}",
                 secs(cur.stats_interval),
@@ -760,13 +760,23 @@ impl ControlPlane {
             // LOGDIR removed while running: the capture thread recreates it at its next
             // flush; recreate it here too (the same way), so the line is not lost.
             if log.is_removed() {
-                let dir = log.path().parent().map(Path::to_path_buf).unwrap_or_default();
+                let dir = log
+                    .path()
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
                 let reopened = create_dir(&dir)
                     .map_err(|e| e.to_string())
                     .and_then(|()| log.reopen().map_err(|e| e.to_string()));
                 match reopened {
-                    Ok(()) => tracing::warn!("{} was removed while running: recreated", log.path().display()),
-                    Err(e) => tracing::error!("{} was removed and cannot be recreated: {e}", log.path().display()),
+                    Ok(()) => tracing::warn!(
+                        "{} was removed while running: recreated",
+                        log.path().display()
+                    ),
+                    Err(e) => tracing::error!(
+                        "{} was removed and cannot be recreated: {e}",
+                        log.path().display()
+                    ),
                 }
             }
         }
@@ -807,12 +817,36 @@ fn restart_needed(cur: &DaemonOptions, new: &DaemonOptions) -> Vec<String> {
         }
     };
     let (c, n) = (&cur.capture, &new.capture);
-    diff("capture.interface", c.interface.clone(), n.interface.clone());
-    diff("capture.bpf", format!("{:?}", c.bpf), format!("{:?}", n.bpf));
-    diff("capture.snaplen", c.snaplen.to_string(), n.snaplen.to_string());
-    diff("capture.promisc", c.promisc.to_string(), n.promisc.to_string());
-    diff("capture.buffer_mb", c.buffer_mb.to_string(), n.buffer_mb.to_string());
-    diff("capture.timeout_ms", c.timeout_ms.to_string(), n.timeout_ms.to_string());
+    diff(
+        "capture.interface",
+        c.interface.clone(),
+        n.interface.clone(),
+    );
+    diff(
+        "capture.bpf",
+        format!("{:?}", c.bpf),
+        format!("{:?}", n.bpf),
+    );
+    diff(
+        "capture.snaplen",
+        c.snaplen.to_string(),
+        n.snaplen.to_string(),
+    );
+    diff(
+        "capture.promisc",
+        c.promisc.to_string(),
+        n.promisc.to_string(),
+    );
+    diff(
+        "capture.buffer_mb",
+        c.buffer_mb.to_string(),
+        n.buffer_mb.to_string(),
+    );
+    diff(
+        "capture.timeout_ms",
+        c.timeout_ms.to_string(),
+        n.timeout_ms.to_string(),
+    );
     let ring = |o: &DaemonOptions| {
         o.pipeline.ring.as_ref().map(|r| {
             (
@@ -866,9 +900,17 @@ fn restart_needed(cur: &DaemonOptions, new: &DaemonOptions) -> Vec<String> {
     );
     for (key, a, b) in [
         ("detect.tcp_timeout_s", cd.tcp_timeout_s, nd.tcp_timeout_s),
-        ("detect.tcp_new_timeout_s", cd.tcp_new_timeout_s, nd.tcp_new_timeout_s),
+        (
+            "detect.tcp_new_timeout_s",
+            cd.tcp_new_timeout_s,
+            nd.tcp_new_timeout_s,
+        ),
         ("detect.udp_timeout_s", cd.udp_timeout_s, nd.udp_timeout_s),
-        ("detect.other_timeout_s", cd.other_timeout_s, nd.other_timeout_s),
+        (
+            "detect.other_timeout_s",
+            cd.other_timeout_s,
+            nd.other_timeout_s,
+        ),
     ] {
         diff(key, a.to_string(), b.to_string());
     }
@@ -880,7 +922,10 @@ fn data_lost(snap: &worker::Snapshot) -> Option<String> {
     let p = &snap.pipeline;
     let mut what = Vec::new();
     if p.alerts_dropped > 0 {
-        what.push(format!("{} alert(s) could not be written", p.alerts_dropped));
+        what.push(format!(
+            "{} alert(s) could not be written",
+            p.alerts_dropped
+        ));
     }
     if p.ring_write_errors > 0 {
         what.push(format!(

@@ -129,13 +129,7 @@ fn replay(config: &Path, rules: &Path, log: &Path, ring: Option<&Path>, pcap: &P
 }
 
 /// [`replay`] without the exit code check.
-fn replay_any(
-    config: &Path,
-    rules: &Path,
-    log: &Path,
-    ring: Option<&Path>,
-    pcap: &Path,
-) -> Output {
+fn replay_any(config: &Path, rules: &Path, log: &Path, ring: Option<&Path>, pcap: &Path) -> Output {
     let mut cmd = bin();
     cmd.arg("replay")
         .arg("-c")
@@ -435,8 +429,18 @@ fn ring_larger_than_the_disk_is_said_once_at_start_up() {
     );
     // A ring that fits says nothing.
     fs::write(&config, "[ring]\nfiles = 2\nfile_size_mb = 1\n").unwrap();
-    let out = replay(&config, &rules, &disk.0.join("log2"), Some(&disk.0.join("ring2")), &pcap);
-    assert!(!text(&out.stderr).contains("files x "), "{}", text(&out.stderr));
+    let out = replay(
+        &config,
+        &rules,
+        &disk.0.join("log2"),
+        Some(&disk.0.join("ring2")),
+        &pcap,
+    );
+    assert!(
+        !text(&out.stderr).contains("files x "),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Ethernet + IPv4 + UDP to `dport`, 60 bytes (checksums left zero: validation is off).

@@ -108,7 +108,10 @@ fn sighup_rereads_the_configuration_file() {
     std::fs::write(wd.path("sensor.toml"), text).unwrap();
     hup_and_wait(&mut s, "rules reloaded in");
     assert!(
-        s.wait_for("configuration reloaded: alert files", Duration::from_secs(2)),
+        s.wait_for(
+            "configuration reloaded: alert files",
+            Duration::from_secs(2)
+        ),
         "output change not reported"
     );
     // `-l` on the command line beats `[output] dir`: no restart asked for, no move.
@@ -159,7 +162,9 @@ fn sighup_rereads_the_configuration_file() {
     hup_and_wait(&mut s, "keeping the");
     assert!(s.count("missing.rules") >= 1, "{:#?}", s.seen);
     net.udp_from_b(7777, 1);
-    assert!(eventually(Duration::from_secs(5), || fast(&log, 9200002, 7777) == 2));
+    assert!(eventually(Duration::from_secs(5), || fast(
+        &log, 9200002, 7777
+    ) == 2));
 
     // Capture settings need a restart: said, not applied; the rest of the file still is.
     std::fs::write(

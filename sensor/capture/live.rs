@@ -186,7 +186,8 @@ pub fn check_filter(bpf: &str, linktype: i32) -> Result<(), String> {
     if bpf.is_empty() {
         return Ok(());
     }
-    let fail = |e: &pcap::Error| format!("BPF filter {bpf:?} does not compile: {}", pcap_message(e));
+    let fail =
+        |e: &pcap::Error| format!("BPF filter {bpf:?} does not compile: {}", pcap_message(e));
     let dead = pcap::Capture::dead(pcap::Linktype(linktype)).map_err(|e| fail(&e))?;
     dead.compile(bpf, true).map(drop).map_err(|e| fail(&e))
 }

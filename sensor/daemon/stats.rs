@@ -196,6 +196,22 @@ mod tests {
     }
 
     #[test]
+    fn status_shows_a_down_interface_and_lost_alerts() {
+        let mut snap = Snapshot::default();
+        snap.pipeline.packets = 5;
+        assert_eq!(
+            status_line(&snap),
+            "packets=5 alerts=0 kernel_drops=0 if_drops=0"
+        );
+        snap.pipeline.alerts_dropped = 3;
+        snap.interface_down = Some("eth0 (administratively down)".into());
+        assert_eq!(
+            status_line(&snap),
+            "packets=5 alerts=0 kernel_drops=0 if_drops=0 alerts_dropped=3; interface down: eth0 (administratively down)"
+        );
+    }
+
+    #[test]
     fn stats_log_appends_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = StatsLog::open(dir.path()).unwrap();

@@ -194,6 +194,11 @@ pub fn capture_loop<S: PacketSource>(
                     }
                     true
                 }
+                // Down and up again before we looked: a flap, not a failure.
+                LinkState::Up if e.message.contains("went down") => {
+                    tracing::warn!("interface {iface} went down and came back: {}", e.message);
+                    true
+                }
                 _ => break Err(WorkerError::Capture(e)),
             },
         };
@@ -310,9 +315,14 @@ fn recreate_removed(pipeline: &mut Pipeline, health: &mut Health) -> Result<(), 
         health.dirs_recreated += 1;
         tracing::info!("{what}: alert files recreated");
     }
-    if let Some(dir) = pipeline.removed_ring_dir().map(std::path::Path::to_path_buf) {
+    if let Some(dir) = pipeline
+        .removed_ring_dir()
+        .map(std::path::Path::to_path_buf)
+    {
         let what = format!("the ring directory {}", dir.display());
-        tracing::warn!("{what} (or the ring file being written) was removed while running: recreating it");
+        tracing::warn!(
+            "{what} (or the ring file being written) was removed while running: recreating it"
+        );
         super::create_dir(&dir).map_err(|e| fatal(&what, &e))?;
         pipeline.restart_ring();
         health.dirs_recreated += 1;

@@ -385,12 +385,20 @@ impl Outputs {
     /// Alerts lost from at least one file: the most any file dropped (every file gets the
     /// same alerts, so an alert counts as written only when the worst file has it too).
     pub fn dropped(&self) -> u64 {
-        self.sinks.iter().map(|(_, _, s)| s.dropped).max().unwrap_or(0)
+        self.sinks
+            .iter()
+            .map(|(_, _, s)| s.dropped)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Alerts on disk in every file: the fewest any file holds.
     pub fn written(&self) -> u64 {
-        self.sinks.iter().map(|(_, _, s)| s.written).min().unwrap_or(0)
+        self.sinks
+            .iter()
+            .map(|(_, _, s)| s.written)
+            .min()
+            .unwrap_or(0)
     }
 
     /// Writes what is buffered one last time; records that still cannot be written are
