@@ -232,7 +232,8 @@ impl Pipeline {
             Ok(()) if self.output_failing && !outputs.is_failing() => {
                 tracing::info!(
                     errors = self.stats.output_write_errors,
-                    "alert writes succeed again"
+                    "alert writes succeed again; {} alert(s) dropped so far",
+                    self.dropped_before + outputs.dropped()
                 );
                 self.output_failing = false;
             }
