@@ -15,7 +15,7 @@ use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::{DetectOptions, RuleSet};
 use nsm_sensor::investigate;
-use nsm_sensor::output::OutputOptions;
+use nsm_sensor::output::{FileCount, OutputOptions};
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
 use nsm_sensor::rules::{self, LoadOptions};
@@ -60,6 +60,11 @@ type Outcome = Result<(), Failure>;
 /// The installed service's configuration, used when `-c` is not given and it exists.
 const SYSTEM_CONFIG: &str = "/etc/nsm-sensor/sensor.toml";
 
+/// Link types a replay filter is checked against before any input is opened.
+const LINKTYPE_ETHERNET: i32 = 1;
+const LINKTYPE_RAW: i32 = 101;
+const LINKTYPE_LINUX_SLL: i32 = 113;
+
 /// HOME_NET for `replay` and `check` when none is configured: RFC 1918 and ULA.
 const PRIVATE_NETS: &str = "[10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7]";
 
@@ -72,19 +77,23 @@ struct Loaded {
     path: Option<PathBuf>,
 }
 
+/// The built-in defaults, relative paths against the current directory.
+fn default_config() -> Loaded {
+    Loaded {
+        config: Config::default(),
+        base: std::env::current_dir().unwrap_or_default(),
+        from_file: false,
+        path: None,
+    }
+}
+
 fn load_config(path: Option<&Path>) -> Result<Loaded, Failure> {
     let path = match path {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
     };
     let Some(path) = path else {
-        let base = std::env::current_dir().unwrap_or_default();
-        return Ok(Loaded {
-            config: Config::default(),
-            base,
-            from_file: false,
-            path: None,
-        });
+        return Ok(default_config());
     };
     match Config::load(&path) {
         Ok(config) => {
@@ -135,13 +144,6 @@ fn load_options(
             tracing::info!("HOME_NET not configured: using {nets} ({why})");
             opts.vars.insert("HOME_NET".to_string(), nets.to_string());
         }
-    }
-    let threshold = &cfg.config.rules.threshold;
-    if !threshold.as_os_str().is_empty() && opts.threshold.is_none() {
-        tracing::warn!(
-            "threshold file {} not found; no threshold.conf entries apply",
-            resolve(&cfg.base, threshold).display()
-        );
     }
     opts
 }
@@ -251,6 +253,16 @@ pub fn replay(args: ReplayArgs) -> Outcome {
         .bpf
         .clone()
         .unwrap_or_else(|| cfg.config.capture.bpf.clone());
+    // A filter that compiles for no common link type is bad configuration (exit 78, as in
+    // `run`), whatever the inputs hold.
+    if let Err(e) = live::check_filter(&bpf, LINKTYPE_ETHERNET) {
+        let other = [LINKTYPE_RAW, LINKTYPE_LINUX_SLL]
+            .iter()
+            .any(|&lt| live::check_filter(&bpf, lt).is_ok());
+        if !other {
+            return Err(Failure::config(e));
+        }
+    }
     let files = capture::expand_inputs(&args.pcaps).map_err(|e| Failure::runtime(e.to_string()))?;
     let total_bytes: u64 = files
         .iter()
@@ -262,6 +274,8 @@ pub fn replay(args: ReplayArgs) -> Outcome {
     let started = Instant::now();
     let mut pipeline: Option<(i32, Pipeline)> = None;
     let mut read_errors = 0u64;
+    // Alert records of the pipeline segments already closed (one per link type).
+    let mut closed_counts: Vec<FileCount> = Vec::new();
     for file in &files {
         let mut src =
             OfflineSource::open(file, &bpf).map_err(|e| Failure::runtime(e.to_string()))?;
@@ -271,7 +285,8 @@ pub fn replay(args: ReplayArgs) -> Outcome {
         let reuse = matches!(&pipeline, Some((lt, _)) if *lt == linktype);
         if !reuse {
             if let Some((_, mut old)) = pipeline.take() {
-                old.flush();
+                old.close();
+                add_counts(&mut closed_counts, &old.output_counts());
             }
             let p = Pipeline::new(&opts, linktype, src.snaplen())
                 .map_err(|e| Failure::runtime(format!("opening outputs: {e}")))?;
@@ -302,8 +317,9 @@ pub fn replay(args: ReplayArgs) -> Outcome {
     let Some((_, mut p)) = pipeline else {
         return Err(Failure::runtime("no capture files to replay"));
     };
-    p.flush();
+    p.close();
     let s = p.stats().clone();
+    add_counts(&mut closed_counts, &p.output_counts());
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!(
         "replayed {} packets ({} bytes) from {} file{} in {:.3} s ({:.0} packets/s): {} alert{}, {} decode error{}{}",
@@ -326,7 +342,40 @@ pub fn replay(args: ReplayArgs) -> Outcome {
     if let Some(w) = s.checksum_warning() {
         tracing::warn!("{w}");
     }
+    // Every alert must be on disk: one that is not fails the replay (exit 1), counted.
+    let dropped = closed_counts.iter().map(|c| c.dropped).max().unwrap_or(0);
+    if dropped > 0 {
+        let written = closed_counts.iter().map(|c| c.written).min().unwrap_or(0);
+        let files: Vec<String> = closed_counts
+            .iter()
+            .map(|c| format!("{} {} written, {} dropped", c.name, c.written, c.dropped))
+            .collect();
+        let total = written + dropped;
+        println!(
+            "alerts written: {written} of {total}, {dropped} could not be written ({})",
+            files.join("; ")
+        );
+        let dir = opts.outputs.as_ref().map(|o| o.dir.display().to_string());
+        return Err(Failure::runtime(format!(
+            "{dropped} of {total} alerts could not be written to {}",
+            dir.unwrap_or_default()
+        )));
+    }
     Ok(())
+}
+
+/// Adds one pipeline segment's alert records to the totals, file by file.
+fn add_counts(totals: &mut Vec<FileCount>, more: &[FileCount]) {
+    for m in more {
+        match totals.iter_mut().find(|t| t.name == m.name) {
+            Some(t) => {
+                t.written += m.written;
+                t.pending += m.pending;
+                t.dropped += m.dropped;
+            }
+            None => totals.push(m.clone()),
+        }
+    }
 }
 
 /// A progress bar on stderr for long replays on a terminal.
@@ -380,31 +429,28 @@ pub fn run(args: RunArgs) -> Outcome {
         .iter()
         .map(|n| n.to_string())
         .collect();
-    let home = format!("[{}]", nets.join(","));
-    let why = format!("the subnets of {iface}");
-    let default_home = (!nets.is_empty()).then_some((home.as_str(), why.as_str()));
+    let default_home = (!nets.is_empty()).then(|| {
+        (
+            format!("[{}]", nets.join(",")),
+            format!("the subnets of {iface}"),
+        )
+    });
     if nets.is_empty() && args.rules.home_net.is_none() && !cfg.config.vars.contains_key("HOME_NET")
     {
         tracing::warn!("HOME_NET not configured and {iface} has no address: $HOME_NET is any");
     }
-    let rule_opts = load_options(&cfg, &args.rules, default_home);
-    let pipeline = pipeline_options(&cfg, &args.pipeline, false);
-    let mut opts = DaemonOptions::from_config(&cfg.config, pipeline);
-    opts.capture.interface = iface;
-    if let Some(f) = &args.pipeline.bpf {
-        opts.capture.bpf = f.clone();
-    }
-    opts.log_dir = match &args.pipeline.log_dir {
-        Some(d) => d.clone(),
-        None => resolve(&cfg.base, &cfg.config.output.dir),
-    };
-    if let Some(u) = &args.user {
-        opts.user = u.clone();
-    }
-    if let Some(g) = &args.group {
-        opts.group = g.clone();
-    }
+    let opts = daemon_options(&cfg, &args, &iface);
+    // SIGHUP re-reads the configuration file as Snort does: the same file (or the built-in
+    // defaults when none was read), the same command-line overrides on top.
+    let config_path = cfg.path.clone();
     let loader: RuleLoader = Box::new(move || {
+        let cfg = match &config_path {
+            Some(p) => load_config(Some(p)),
+            None => Ok(default_config()),
+        }
+        .map_err(|f| f.message.lines().map(str::to_string).collect::<Vec<_>>())?;
+        let home = default_home.as_ref().map(|(h, w)| (h.as_str(), w.as_str()));
+        let rule_opts = load_options(&cfg, &args.rules, home);
         let report = rules::load(&rule_opts);
         if !report.is_usable() {
             return Err(report.errors().map(|d| d.to_string()).collect());
@@ -418,9 +464,36 @@ pub fn run(args: RunArgs) -> Outcome {
             summary: format!("{} loaded, {} skipped", report.loaded(), report.skipped()),
             warnings: report.warnings.iter().map(|d| d.to_string()).collect(),
             ruleset: RuleSet::compile(report.model),
+            options: Some(daemon_options(&cfg, &args, &iface)),
         })
     });
     daemon::run(opts, loader).map_err(daemon_failure)
+}
+
+/// The daemon's options from the configuration with the command line on top. `iface` is the
+/// interface chosen at start-up: it stays when neither `-i` nor the file names one.
+fn daemon_options(cfg: &Loaded, args: &RunArgs, iface: &str) -> DaemonOptions {
+    let pipeline = pipeline_options(cfg, &args.pipeline, false);
+    let mut opts = DaemonOptions::from_config(&cfg.config, pipeline);
+    opts.capture.interface = match &args.interface {
+        Some(i) => i.clone(),
+        None if !cfg.config.capture.interface.is_empty() => cfg.config.capture.interface.clone(),
+        None => iface.to_string(),
+    };
+    if let Some(f) = &args.pipeline.bpf {
+        opts.capture.bpf = f.clone();
+    }
+    opts.log_dir = match &args.pipeline.log_dir {
+        Some(d) => d.clone(),
+        None => resolve(&cfg.base, &cfg.config.output.dir),
+    };
+    if let Some(u) = &args.user {
+        opts.user = u.clone();
+    }
+    if let Some(g) = &args.group {
+        opts.group = g.clone();
+    }
+    opts
 }
 
 fn daemon_failure(e: daemon::DaemonError) -> Failure {

@@ -10,10 +10,12 @@
 //!      └─> Mutex<Snapshot> every 250 ms ──────────> stats line, STATUS=, WATCHDOG=1
 //! ```
 //!
-//! Signals: `SIGHUP` reloads rules and threshold.conf off the capture thread and swaps the new
-//! set in between two packets (a failed reload keeps the running set and logs every
-//! diagnostic; HUPs arriving during a reload coalesce into one more reload), and reopens the
-//! log files; `SIGUSR1` writes a stats line; `SIGTERM`/`SIGINT` stop the capture (within the
+//! Signals: `SIGHUP` re-reads the configuration file, the rules and threshold.conf off the
+//! capture thread and swaps the new set in between two packets, applies the settings that do
+//! not need the capture reopened (which alert files are written, timestamps, checksum mode,
+//! flush and stats intervals, stats.log) and names in the log those that do (a failed reload
+//! keeps the running set and settings and logs every diagnostic; HUPs arriving during a
+//! reload coalesce into one more reload), and reopens the log files; `SIGUSR1` writes a stats line; `SIGTERM`/`SIGINT` stop the capture (within the
 //! capture timeout), flush, close the ring file after its last whole record and return `Ok`.
 //!
 //! Stats go to `tracing` (the journal under systemd) and to `LOGDIR/stats.log`; the line
@@ -41,7 +43,7 @@ use signal_hook::iterator::Signals;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::capture::live::{default_interface, LiveError, LiveErrorKind, LiveOptions, LiveSource};
-use crate::capture::{CaptureError, PacketSource};
+use crate::capture::PacketSource;
 use crate::config::Config;
 use crate::detect::RuleSet;
 use crate::pipeline::{Pipeline, PipelineOptions};
@@ -50,7 +52,7 @@ use crate::ring::RingOptions;
 use crate::safefs;
 
 use stats::{StatsEvent, StatsLog};
-use worker::Shared;
+use worker::{Shared, WorkerError};
 
 /// What a rule load produces: the compiled set, the warnings to log (skipped rules, replaced
 /// thresholds, …) and a one-line summary (`"1021 rules loaded, 3 skipped"`).
@@ -58,11 +60,17 @@ pub struct LoadedRules {
     pub ruleset: RuleSet,
     pub warnings: Vec<String>,
     pub summary: String,
+    /// The options from the configuration file as re-read for this load (with the
+    /// command-line overrides applied); `None` when the loader reads rules only. On a reload
+    /// what can change without reopening the capture is applied, the rest is named in the
+    /// log as needing a restart.
+    pub options: Option<DaemonOptions>,
 }
 
-/// Loads the configured rule files and threshold.conf. Called once at start-up and again on
-/// every SIGHUP, on a blocking-pool thread (after the privilege drop, so the files must be
-/// readable by the sensor's user). `Err` holds every diagnostic, each with file:line:col.
+/// Loads the configuration, the rule files and threshold.conf. Called once at start-up and
+/// again on every SIGHUP, on a blocking-pool thread (after the privilege drop, so the files
+/// must be readable by the sensor's user). `Err` holds every diagnostic, each with
+/// file:line:col; nothing of a failed load is applied.
 pub type RuleLoader = Box<dyn Fn() -> Result<LoadedRules, Vec<String>> + Send + Sync>;
 
 /// Everything `run` needs, built from the config with [`DaemonOptions::from_config`] and then
@@ -364,6 +372,7 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         reload_in_flight: false,
         reload_queued: false,
         reload_tx,
+        current: opts.clone(),
         publish_wait: Duration::from_millis(u64::from(opts.capture.timeout_ms.max(1)) + 250),
     };
     let interface = opts.capture.interface.clone();
@@ -590,6 +599,8 @@ struct ControlPlane {
     reload_in_flight: bool,
     reload_queued: bool,
     reload_tx: mpsc::UnboundedSender<ReloadResult>,
+    /// The options in effect (those a reload applied included).
+    current: DaemonOptions,
     /// How long SIGUSR1 waits for the capture thread to publish fresh counters.
     publish_wait: Duration,
 }
@@ -601,7 +612,7 @@ impl ControlPlane {
         interface: &str,
         mut ctl_rx: mpsc::UnboundedReceiver<Control>,
         mut reload_rx: mpsc::UnboundedReceiver<ReloadResult>,
-        mut done_rx: oneshot::Receiver<Result<(), CaptureError>>,
+        mut done_rx: oneshot::Receiver<Result<(), WorkerError>>,
     ) -> Result<(), DaemonError> {
         use tokio::time::{interval, interval_at, MissedTickBehavior};
         notify(&[
@@ -614,9 +625,14 @@ impl ControlPlane {
         tracing::info!("sensor running (pid {})", std::process::id());
 
         // An hour when disabled: the branch is switched off below anyway.
-        let period = opts.stats_interval.unwrap_or(Duration::from_secs(3600));
-        let mut stats_tick = interval_at(tokio::time::Instant::now() + period, period);
-        stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let stats_every = |every: Option<Duration>| {
+            let period = every.unwrap_or(Duration::from_secs(3600));
+            let mut t = interval_at(tokio::time::Instant::now() + period, period);
+            t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            t
+        };
+        let mut stats_period = self.current.stats_interval;
+        let mut stats_tick = stats_every(stats_period);
         let watchdog = if opts.watchdog {
             sd_notify::watchdog_enabled()
         } else {
@@ -631,6 +647,10 @@ impl ControlPlane {
             tracing::info!("systemd watchdog every {} ms", w.as_millis());
         }
         let mut stalled = false;
+        // The interface's state as last shown in STATUS: a change is shown at once.
+        let mut health_tick = interval(Duration::from_millis(500));
+        health_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut shown_down: Option<String> = None;
 
         let outcome = loop {
             tokio::select! {
@@ -645,7 +665,7 @@ impl ControlPlane {
                     }
                 },
                 Some(r) = reload_rx.recv() => self.on_reload_done(r),
-                _ = stats_tick.tick(), if opts.stats_interval.is_some() => self.write_stats(StatsEvent::Periodic),
+                _ = stats_tick.tick(), if stats_period.is_some() => self.write_stats(StatsEvent::Periodic),
                 _ = wd_tick.tick(), if watchdog.is_some() => {
                     let limit = watchdog.unwrap_or_default();
                     if self.shared.heartbeat_age() < limit {
@@ -656,7 +676,18 @@ impl ControlPlane {
                         tracing::error!("capture thread stalled: withholding the watchdog ping");
                     }
                 }
+                _ = health_tick.tick() => {
+                    let snap = self.shared.snapshot();
+                    if snap.interface_down != shown_down {
+                        shown_down = snap.interface_down.clone();
+                        notify(&[sd_notify::NotifyState::Status(&stats::status_line(&snap))]);
+                    }
+                }
                 r = &mut done_rx => break r,
+            }
+            if self.current.stats_interval != stats_period {
+                stats_period = self.current.stats_interval;
+                stats_tick = stats_every(stats_period);
             }
         };
         if !self.shared.stop.load(Ordering::Relaxed) {
@@ -665,13 +696,18 @@ impl ControlPlane {
         self.write_stats(StatsEvent::Exit);
         match outcome {
             Ok(Ok(())) => {
-                tracing::info!("stopped cleanly");
+                match data_lost(&self.shared.snapshot()) {
+                    None => tracing::info!("stopped cleanly"),
+                    Some(what) => tracing::warn!("stopped; data was lost while running: {what}"),
+                }
                 Ok(())
             }
-            Ok(Err(e)) => Err(DaemonError::new(
-                DaemonErrorKind::Capture,
-                format!("capture failed: {e}"),
-            )),
+            Ok(Err(e @ WorkerError::Capture(_))) => {
+                Err(DaemonError::new(DaemonErrorKind::Capture, e.to_string()))
+            }
+            Ok(Err(e @ WorkerError::Dir(_))) => {
+                Err(DaemonError::new(DaemonErrorKind::Io, e.to_string()))
+            }
             Err(_) => Err(DaemonError::new(
                 DaemonErrorKind::Runtime,
                 "the capture thread died",
@@ -681,7 +717,7 @@ impl ControlPlane {
 
     /// SIGHUP: reopen the logs now, and reload the rules (or queue one more reload).
     fn on_hup(&mut self) {
-        tracing::info!("SIGHUP: reloading rules and reopening log files");
+        tracing::info!("SIGHUP: reloading the configuration and rules, reopening log files");
         self.shared.reopen_logs.store(true, Ordering::Relaxed);
         if let Some(log) = &mut self.stats_log {
             if let Err(e) = log.reopen() {
@@ -710,7 +746,10 @@ impl ControlPlane {
     fn on_reload_done(&mut self, (result, took): ReloadResult) {
         self.reload_in_flight = false;
         match result {
-            Ok(loaded) => {
+            Ok(mut loaded) => {
+                if let Some(new) = loaded.options.take() {
+                    self.apply_options(new);
+                }
                 for w in &loaded.warnings {
                     tracing::warn!("{w}");
                 }
@@ -735,7 +774,7 @@ impl ControlPlane {
                     tracing::error!("{d}");
                 }
                 tracing::error!(
-                    "rule reload failed after {} ms with {} error(s): keeping the {} rules loaded",
+                    "reload failed after {} ms with {} error(s): keeping the {} rules loaded and the configuration in effect",
                     took.as_millis(),
                     diags.len(),
                     self.rules_loaded
@@ -744,6 +783,100 @@ impl ControlPlane {
         }
         if std::mem::take(&mut self.reload_queued) {
             self.start_reload();
+        }
+    }
+
+    /// Applies the options of a reloaded configuration that can change while capturing, and
+    /// names those that cannot (they keep their running values until a restart).
+    fn apply_options(&mut self, mut new: DaemonOptions) {
+        let restart = restart_needed(&self.current, &new);
+        if !restart.is_empty() {
+            tracing::warn!(
+                "configuration reloaded; these changes need a restart and are not in effect: {}",
+                restart.join(", ")
+            );
+        }
+        let cur = &mut self.current;
+        // Where the alert files go is LOGDIR's (restart only): keep it.
+        if let Some(o) = new.pipeline.outputs.as_mut() {
+            o.dir.clone_from(&cur.log_dir);
+        }
+        let mut applied = Vec::new();
+        let files = |o: &Option<crate::output::OutputOptions>| match o {
+            None => "none".to_string(),
+            Some(o) => {
+                let on: Vec<&str> = [
+                    (o.alert_full, crate::output::ALERT_FULL_FILE),
+                    (o.alert_fast, crate::output::ALERT_FAST_FILE),
+                    (o.eve, crate::output::EVE_FILE),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| *n)
+                .collect();
+                format!("{} ({:?} time)", on.join(" "), o.timestamps).to_lowercase()
+            }
+        };
+        if new.pipeline.outputs != cur.pipeline.outputs {
+            applied.push(format!(
+                "alert files {} -> {}",
+                files(&cur.pipeline.outputs),
+                files(&new.pipeline.outputs)
+            ));
+        }
+        if new.pipeline.decode != cur.pipeline.decode {
+            applied.push(format!(
+                "checksum validation {} -> {}",
+                on_off(cur.pipeline.decode.checksums),
+                on_off(new.pipeline.decode.checksums)
+            ));
+        }
+        if new.flush_interval != cur.flush_interval {
+            applied.push(format!(
+                "flush every {} ms -> {} ms",
+                cur.flush_interval.as_millis(),
+                new.flush_interval.as_millis()
+            ));
+        }
+        if new.stats_interval != cur.stats_interval {
+            let secs =
+                |d: Option<Duration>| d.map_or("off".into(), |d| format!("{} s", d.as_secs()));
+            applied.push(format!(
+                "stats every {} -> {}",
+                secs(cur.stats_interval),
+                secs(new.stats_interval)
+            ));
+        }
+        if new.stats_log != cur.stats_log {
+            applied.push(format!(
+                "stats.log {} -> {}",
+                on_off(cur.stats_log),
+                on_off(new.stats_log)
+            ));
+            if new.stats_log {
+                match StatsLog::open(&cur.log_dir) {
+                    Ok(log) => self.stats_log = Some(log),
+                    Err(e) => tracing::error!(
+                        "cannot open {}: {e}",
+                        cur.log_dir.join("stats.log").display()
+                    ),
+                }
+            } else {
+                self.stats_log = None;
+            }
+        }
+        cur.pipeline.outputs = new.pipeline.outputs;
+        cur.pipeline.decode = new.pipeline.decode;
+        cur.flush_interval = new.flush_interval;
+        cur.stats_interval = new.stats_interval;
+        cur.stats_log = new.stats_log;
+        self.shared.send_settings(worker::LiveSettings {
+            outputs: cur.pipeline.outputs.clone(),
+            decode: cur.pipeline.decode,
+            flush_interval: cur.flush_interval,
+        });
+        if !applied.is_empty() {
+            tracing::info!("configuration reloaded: {}", applied.join(", "));
         }
     }
 
@@ -760,6 +893,30 @@ impl ControlPlane {
 
     fn write_stats(&mut self, event: StatsEvent) {
         let snap = self.shared.snapshot();
+        if let Some(log) = &mut self.stats_log {
+            // LOGDIR removed while running: the capture thread recreates it at its next
+            // flush; recreate it here too (the same way), so the line is not lost.
+            if log.is_removed() {
+                let dir = log
+                    .path()
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let reopened = create_dir(&dir)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| log.reopen().map_err(|e| e.to_string()));
+                match reopened {
+                    Ok(()) => tracing::warn!(
+                        "{} was removed while running: recreated",
+                        log.path().display()
+                    ),
+                    Err(e) => tracing::error!(
+                        "{} was removed and cannot be recreated: {e}",
+                        log.path().display()
+                    ),
+                }
+            }
+        }
         let line = stats::format_line(event, self.started.elapsed(), &snap, self.rules_loaded);
         // The journal stamps its own time: log the line without it.
         tracing::info!(
@@ -776,6 +933,150 @@ impl ControlPlane {
         }
         notify(&[sd_notify::NotifyState::Status(&stats::status_line(&snap))]);
     }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// The settings that differ between the running options and a reloaded configuration but
+/// need the capture reopened, the directories handed over again or state rebuilt: each as
+/// `key (old -> new)`.
+fn restart_needed(cur: &DaemonOptions, new: &DaemonOptions) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut diff = |key: &str, a: String, b: String| {
+        if a != b {
+            v.push(format!("{key} ({a} -> {b})"));
+        }
+    };
+    let (c, n) = (&cur.capture, &new.capture);
+    diff(
+        "capture.interface",
+        c.interface.clone(),
+        n.interface.clone(),
+    );
+    diff(
+        "capture.bpf",
+        format!("{:?}", c.bpf),
+        format!("{:?}", n.bpf),
+    );
+    diff(
+        "capture.snaplen",
+        c.snaplen.to_string(),
+        n.snaplen.to_string(),
+    );
+    diff(
+        "capture.promisc",
+        c.promisc.to_string(),
+        n.promisc.to_string(),
+    );
+    diff(
+        "capture.buffer_mb",
+        c.buffer_mb.to_string(),
+        n.buffer_mb.to_string(),
+    );
+    diff(
+        "capture.timeout_ms",
+        c.timeout_ms.to_string(),
+        n.timeout_ms.to_string(),
+    );
+    let ring = |o: &DaemonOptions| {
+        o.pipeline.ring.as_ref().map(|r| {
+            (
+                r.dir.display().to_string(),
+                r.prefix.clone(),
+                r.files,
+                r.file_size,
+            )
+        })
+    };
+    match (ring(cur), ring(new)) {
+        (Some(a), Some(b)) => {
+            diff("ring.dir", a.0, b.0);
+            diff("ring.prefix", a.1, b.1);
+            diff("ring.files", a.2.to_string(), b.2.to_string());
+            diff(
+                "ring.file_size_mb",
+                (a.3 >> 20).to_string(),
+                (b.3 >> 20).to_string(),
+            );
+        }
+        (a, b) => diff(
+            "ring.enabled",
+            a.is_some().to_string(),
+            b.is_some().to_string(),
+        ),
+    }
+    diff(
+        "output.dir",
+        cur.log_dir.display().to_string(),
+        new.log_dir.display().to_string(),
+    );
+    diff("daemon.user", cur.user.clone(), new.user.clone());
+    diff("daemon.group", cur.group.clone(), new.group.clone());
+    diff(
+        "daemon.watchdog",
+        cur.watchdog.to_string(),
+        new.watchdog.to_string(),
+    );
+    // Flow and threshold state are sized at start; resizing would mean dropping it.
+    let (cd, nd) = (&cur.pipeline.detect, &new.pipeline.detect);
+    diff(
+        "detect.flow_memcap_mb",
+        (cd.flow_memcap >> 20).to_string(),
+        (nd.flow_memcap >> 20).to_string(),
+    );
+    diff(
+        "detect.threshold_memcap_mb",
+        (cd.threshold_memcap >> 20).to_string(),
+        (nd.threshold_memcap >> 20).to_string(),
+    );
+    for (key, a, b) in [
+        ("detect.tcp_timeout_s", cd.tcp_timeout_s, nd.tcp_timeout_s),
+        (
+            "detect.tcp_new_timeout_s",
+            cd.tcp_new_timeout_s,
+            nd.tcp_new_timeout_s,
+        ),
+        ("detect.udp_timeout_s", cd.udp_timeout_s, nd.udp_timeout_s),
+        (
+            "detect.other_timeout_s",
+            cd.other_timeout_s,
+            nd.other_timeout_s,
+        ),
+    ] {
+        diff(key, a.to_string(), b.to_string());
+    }
+    v
+}
+
+/// What was lost while running, for the last line; `None` when nothing was.
+fn data_lost(snap: &worker::Snapshot) -> Option<String> {
+    let p = &snap.pipeline;
+    let mut what = Vec::new();
+    if p.alerts_dropped > 0 {
+        what.push(format!(
+            "{} alert(s) could not be written",
+            p.alerts_dropped
+        ));
+    }
+    if p.ring_write_errors > 0 {
+        what.push(format!(
+            "{} ring write error(s) (packets missing from the ring)",
+            p.ring_write_errors
+        ));
+    }
+    if snap.dirs_recreated > 0 {
+        what.push(format!(
+            "a log or ring directory was removed {} time(s) (its files are gone)",
+            snap.dirs_recreated
+        ));
+    }
+    (!what.is_empty()).then(|| what.join(", "))
 }
 
 /// sd_notify, ignoring failures (no NOTIFY_SOCKET outside systemd is the normal case).

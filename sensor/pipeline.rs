@@ -13,7 +13,7 @@ use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
 use crate::detect::RuleSet;
-use crate::output::{AlertEvent, OutputOptions, Outputs};
+use crate::output::{AlertEvent, FileCount, OutputOptions, Outputs};
 use crate::ring::{self, Ring, RingOptions};
 
 /// Everything the pipeline needs besides the rules.
@@ -37,7 +37,11 @@ pub struct Stats {
     /// (truncated transport, bad checksums) of frames that did.
     pub decode_errors: [u64; DecodeError::ALL.len()],
     pub ring_write_errors: u64,
+    /// Failed write attempts of the alert files (each may be retried and succeed later).
     pub output_write_errors: u64,
+    /// Alerts that did not reach every enabled alert file and never will (no room to keep
+    /// them until a write succeeded, or still unwritten at close).
+    pub alerts_dropped: u64,
     pub flows_evicted: u64,
 }
 
@@ -94,6 +98,10 @@ pub struct Pipeline {
     decode_opts: DecodeOptions,
     engine: Engine,
     outputs: Option<Outputs>,
+    /// What `outputs` was opened with (a reload compares against it).
+    output_opts: Option<OutputOptions>,
+    /// Alerts dropped by alert files replaced on a reload.
+    dropped_before: u64,
     ring: Option<Ring>,
     hits: Vec<Hit>,
     stats: Stats,
@@ -125,6 +133,8 @@ impl Pipeline {
             decode_opts: opts.decode,
             engine: Engine::new(&opts.detect),
             outputs,
+            output_opts: opts.outputs.clone(),
+            dropped_before: 0,
             ring,
             hits: Vec::with_capacity(16),
             stats: Stats::default(),
@@ -222,7 +232,8 @@ impl Pipeline {
             Ok(()) if self.output_failing && !outputs.is_failing() => {
                 tracing::info!(
                     errors = self.stats.output_write_errors,
-                    "alert writes succeed again"
+                    "alert writes succeed again; {} alert(s) dropped so far",
+                    self.dropped_before + outputs.dropped()
                 );
                 self.output_failing = false;
             }
@@ -236,10 +247,30 @@ impl Pipeline {
         }
     }
 
-    /// Counters so far (flow evictions refreshed on each call).
+    /// Counters so far (flow evictions and dropped alerts refreshed on each call).
     pub fn stats(&mut self) -> &Stats {
         self.stats.flows_evicted = self.engine.flows().stats().evicted;
+        self.stats.alerts_dropped =
+            self.dropped_before + self.outputs.as_ref().map_or(0, Outputs::dropped);
         &self.stats
+    }
+
+    /// Per alert file: records written, pending, dropped. Empty when no alert file is on.
+    pub fn output_counts(&self) -> Vec<FileCount> {
+        self.outputs.as_ref().map_or_else(Vec::new, Outputs::counts)
+    }
+
+    /// Flushes the ring and makes a last attempt at the alert files: what still cannot be
+    /// written is counted as dropped (see [`Stats::alerts_dropped`]). For the end of a run.
+    pub fn close(&mut self) {
+        self.flush();
+        if let Some(o) = self.outputs.as_mut() {
+            if let Err(e) = o.close() {
+                self.stats.output_write_errors += 1;
+                tracing::warn!("last alert write failed: {e}");
+            }
+        }
+        self.stats();
     }
 
     pub fn engine(&self) -> &Engine {
@@ -270,6 +301,61 @@ impl Pipeline {
             }
             self.output_result(result, "alert flush failed");
         }
+    }
+
+    /// LOGDIR when the alert files are on and it (or one of the open files) was removed
+    /// while running.
+    pub fn removed_log_dir(&self) -> Option<&std::path::Path> {
+        self.outputs
+            .as_ref()
+            .filter(|o| o.is_removed())
+            .map(Outputs::dir)
+    }
+
+    /// RING_DIR when the ring is on and it (or the file being written) was removed while
+    /// running.
+    pub fn removed_ring_dir(&self) -> Option<&std::path::Path> {
+        self.ring.as_ref().filter(|r| r.is_removed()).map(Ring::dir)
+    }
+
+    /// After RING_DIR was recreated: the next packet starts a new ring file there.
+    pub fn restart_ring(&mut self) {
+        if self.ring.as_mut().is_some_and(Ring::restart) {
+            self.stats.ring_write_errors += 1;
+        }
+    }
+
+    /// Applies what a reload may change without reopening the capture: which alert files
+    /// are written and how their times are printed, and checksum validation. New alert files
+    /// are opened before the old ones are closed, so on an error nothing changes.
+    ///
+    /// # Errors
+    /// A new alert file cannot be opened (the old files stay in use).
+    pub fn reconfigure(
+        &mut self,
+        outputs: Option<&OutputOptions>,
+        decode: DecodeOptions,
+    ) -> io::Result<()> {
+        self.decode_opts = decode;
+        if self.output_opts.as_ref() == outputs {
+            return Ok(());
+        }
+        let new = outputs.map(Outputs::open).transpose()?;
+        if let Some(mut old) = self.outputs.take() {
+            if let Err(e) = old.close() {
+                tracing::warn!("last write of the replaced alert files: {e}");
+            }
+            self.dropped_before += old.dropped();
+        }
+        self.outputs = new;
+        self.output_opts = outputs.cloned();
+        self.output_failing = false;
+        let device = |p: &std::path::Path| fs::metadata(p).ok().map(|m| m.dev());
+        self.shared_disk = match (&self.outputs, &self.ring) {
+            (Some(o), Some(r)) => device(o.dir()).is_some() && device(o.dir()) == device(r.dir()),
+            _ => false,
+        };
+        Ok(())
     }
 
     /// Reopens the alert files (logrotate).

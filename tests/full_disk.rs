@@ -8,8 +8,13 @@
 //!   every alert, identical to the roomy run;
 //! - the ring makes room by deleting its oldest file and keeps recording;
 //! - failures are logged once per episode (a handful of lines, never one per packet);
-//! - exit 0; every pcap left passes `capinfos`; every EVE line parses, no torn last line
-//!   (records are written whole or cut back, never half).
+//! - a ring larger than the disk is said once at start-up (files x size against the room),
+//!   not once per rotation;
+//! - exit 0 when every alert reached the disk; exit 1 when some could not, with the summary
+//!   counting written and dropped alerts per file, and nothing counted as written that is
+//!   not in the file;
+//! - every pcap left passes `capinfos`; every EVE line parses, no torn last line (records are
+//!   written whole or cut back, never half).
 
 mod common;
 
@@ -118,6 +123,13 @@ fn workload(dir: &Path, frames: u32) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn replay(config: &Path, rules: &Path, log: &Path, ring: Option<&Path>, pcap: &Path) -> Output {
+    let out = replay_any(config, rules, log, ring, pcap);
+    expect_code(&out, 0);
+    out
+}
+
+/// [`replay`] without the exit code check.
+fn replay_any(config: &Path, rules: &Path, log: &Path, ring: Option<&Path>, pcap: &Path) -> Output {
     let mut cmd = bin();
     cmd.arg("replay")
         .arg("-c")
@@ -131,9 +143,7 @@ fn replay(config: &Path, rules: &Path, log: &Path, ring: Option<&Path>, pcap: &P
         None => cmd.arg("--no-ring"),
     };
     cmd.arg(pcap).env("RUST_LOG", "info");
-    let out = cmd.output().unwrap();
-    expect_code(&out, 0);
-    out
+    cmd.output().unwrap()
 }
 
 /// `N alerts` from the summary line.
@@ -250,15 +260,20 @@ fn ring_and_logs_on_a_full_disk() {
         fs::read(roomy_log.join("alert")).unwrap()
     );
 
-    // The ring made room by deleting its oldest files, and says so once per file at most.
+    // The ring made room by deleting its oldest files; that the disk is too small for it
+    // was said once, at start-up, and not again per deletion.
     let pcaps = ring_pcaps(&ring);
     let first_seq: u32 = pcaps[0].file_name().unwrap().to_str().unwrap()[4..9]
         .parse()
         .unwrap();
     assert!(first_seq > 1, "the oldest files were deleted: {pcaps:?}");
+    assert_eq!(
+        stderr.matches("files x ").count(),
+        1,
+        "one start-up warning:\n{stderr}"
+    );
     let made_room = stderr.matches("deleted the oldest ring file").count();
-    assert!(made_room >= 1, "no room made:\n{stderr}");
-    assert!(made_room <= 30, "{made_room} deletions logged");
+    assert_eq!(made_room, 0, "one line per rotation:\n{stderr}");
     let warnings = warn_lines(&out);
     assert!(warnings.len() <= 4, "warnings: {warnings:#?}");
     capinfos_ok(&pcaps);
@@ -285,12 +300,14 @@ fn no_room_at_all_keeps_files_whole() {
     // Leave about 150 kB: room for a few alert writes and no ring file to give up.
     let blocker = vec![0u8; 4 * 1024 * 1024 - 150 * 1024];
     fs::write(disk.0.join("blocker"), &blocker).unwrap_or(());
-    let out = replay(&config, &rules, &log, Some(&ring), &pcap);
+    let out = replay_any(&config, &rules, &log, Some(&ring), &pcap);
+    // Alerts were lost: the replay fails, and says how many.
+    expect_code(&out, 1);
     let alerts = summary_alerts(&out);
     assert!(alerts > 200, "detection goes on: {alerts}");
     let warnings = warn_lines(&out);
     assert!(
-        !warnings.is_empty() && warnings.len() <= 4,
+        !warnings.is_empty() && warnings.len() <= 5,
         "one warning per episode: {warnings:#?}"
     );
     // Whatever reached the disk is whole: fewer lines than alerts, none torn.
@@ -305,10 +322,124 @@ fn no_room_at_all_keeps_files_whole() {
         full.is_empty() || full.ends_with("\n\n"),
         "alert: torn last record"
     );
+    let full_records = full.matches("\n\n").count() as u64;
+    // The summary counts, per file, exactly what is on disk as written and the rest as
+    // dropped; overall, an alert is written only when every file has it.
+    let w = WrittenLine::parse(&out);
+    assert_eq!(w.file("alert.fast"), (fast, alerts - fast), "{}", w.line);
+    assert_eq!(w.file("eve.json"), (eve, alerts - eve), "{}", w.line);
+    assert_eq!(
+        w.file("alert"),
+        (full_records, alerts - full_records),
+        "{}",
+        w.line
+    );
+    let written = fast.min(eve).min(full_records);
+    assert_eq!((w.written, w.total), (written, alerts), "{}", w.line);
+    assert_eq!(w.dropped, alerts - written, "{}", w.line);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} of {alerts} alerts could not be written to {}",
+            alerts - written,
+            log.display()
+        )),
+        "{stderr}"
+    );
     capinfos_ok(&ring_pcaps(&ring));
     println!(
-        "no room: {alerts} alerts detected, {fast} fast / {eve} EVE lines on disk, {} warnings",
-        warnings.len()
+        "no room: {alerts} alerts detected, {fast} fast / {eve} EVE lines on disk, {} warnings; {}",
+        warnings.len(),
+        w.line
+    );
+}
+
+/// The summary's `alerts written: W of N, D could not be written (alert.fast W1 written, D1
+/// dropped; …)` line.
+struct WrittenLine {
+    line: String,
+    written: u64,
+    total: u64,
+    dropped: u64,
+}
+
+impl WrittenLine {
+    fn parse(out: &Output) -> WrittenLine {
+        let s = text(&out.stdout);
+        let line = s
+            .lines()
+            .find(|l| l.starts_with("alerts written: "))
+            .unwrap_or_else(|| panic!("no 'alerts written' line in the summary:\n{s}"))
+            .to_string();
+        let words: Vec<&str> = line.split(' ').collect();
+        let num = |i: usize| words[i].trim_end_matches(',').parse::<u64>().unwrap();
+        WrittenLine {
+            written: num(2),
+            total: num(4),
+            dropped: num(5),
+            line,
+        }
+    }
+
+    /// (written, dropped) of one file.
+    fn file(&self, name: &str) -> (u64, u64) {
+        let inner = self.line.split_once('(').unwrap().1.trim_end_matches(')');
+        for part in inner.split("; ") {
+            let w: Vec<&str> = part.split(' ').collect();
+            if w[0] == name {
+                return (w[1].parse().unwrap(), w[3].parse().unwrap());
+            }
+        }
+        panic!("{name} not in {}", self.line)
+    }
+}
+
+/// The ring is configured far larger than its disk: one warning at start-up naming
+/// files x size and the room there is.
+#[test]
+fn ring_larger_than_the_disk_is_said_once_at_start_up() {
+    if !can_run(&[]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "8m") else {
+        return;
+    };
+    let rules = tmp.path().join("t.rules");
+    fs::write(&rules, RULES).unwrap();
+    let config = tmp.path().join("sensor.toml");
+    fs::write(
+        &config,
+        "[output]\ntimestamps = \"utc\"\n[ring]\nfiles = 20\nfile_size_mb = 4\n",
+    )
+    .unwrap();
+    let pcap = common::shared().join("seed/botcc-2007-02-21.pcap");
+    let ring = disk.0.join("ring");
+    let out = replay(&config, &rules, &disk.0.join("log"), Some(&ring), &pcap);
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("files x ")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let l = lines[0];
+    assert!(l.contains("WARN"), "{l}");
+    assert!(
+        l.contains("20 files x 4.0 MiB = 80.0 MiB configured in")
+            && l.contains(&ring.display().to_string())
+            && l.contains("has room for "),
+        "{l}"
+    );
+    // A ring that fits says nothing.
+    fs::write(&config, "[ring]\nfiles = 2\nfile_size_mb = 1\n").unwrap();
+    let out = replay(
+        &config,
+        &rules,
+        &disk.0.join("log2"),
+        Some(&disk.0.join("ring2")),
+        &pcap,
+    );
+    assert!(
+        !text(&out.stderr).contains("files x "),
+        "{}",
+        text(&out.stderr)
     );
 }
 

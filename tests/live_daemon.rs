@@ -67,6 +67,7 @@ fn file_loader(path: std::path::PathBuf) -> RuleLoader {
             ruleset: RuleSet::default(),
             warnings: vec![],
             summary: format!("text {}", text.trim()),
+            options: None,
         })
     })
 }

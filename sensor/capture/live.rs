@@ -175,6 +175,63 @@ impl LiveSource {
     }
 }
 
+/// Compiles `bpf` for frames of `linktype` without any capture open, so that a bad filter is
+/// reported as bad configuration before any input is touched. `Err` holds the expression and
+/// libpcap's message (`BPF filter "tcp port ((" does not compile: syntax error`).
+///
+/// # Errors
+/// The expression does not compile for that link type.
+pub fn check_filter(bpf: &str, linktype: i32) -> Result<(), String> {
+    let bpf = bpf.trim();
+    if bpf.is_empty() {
+        return Ok(());
+    }
+    let fail =
+        |e: &pcap::Error| format!("BPF filter {bpf:?} does not compile: {}", pcap_message(e));
+    let dead = pcap::Capture::dead(pcap::Linktype(linktype)).map_err(|e| fail(&e))?;
+    dead.compile(bpf, true).map(drop).map_err(|e| fail(&e))
+}
+
+/// Whether an interface carries traffic, from sysfs (Linux).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Administratively up and the link is not down.
+    Up,
+    /// Down; the text says how (`administratively down`, `no carrier (operstate down)`).
+    Down(String),
+    /// The interface no longer exists.
+    Gone,
+    /// Cannot tell (no sysfs).
+    Unknown,
+}
+
+/// The state of `name` from `/sys/class/net/NAME/{flags,operstate}`: `flags` without
+/// `IFF_UP` is an administrative down (`ip link set … down`); `operstate` `down` or
+/// `lowerlayerdown` is a link without carrier. `unknown` (loopback, tun) counts as up.
+pub fn link_state(name: &str) -> LinkState {
+    const IFF_UP: u32 = 0x1;
+    let sys = std::path::Path::new("/sys/class/net");
+    if !sys.is_dir() || name.is_empty() {
+        return LinkState::Unknown;
+    }
+    let dir = sys.join(name);
+    if !dir.exists() {
+        return LinkState::Gone;
+    }
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let flags = read("flags");
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok();
+    if flags.is_some_and(|f| f & IFF_UP == 0) {
+        return LinkState::Down("administratively down".into());
+    }
+    match read("operstate").trim() {
+        s @ ("down" | "lowerlayerdown" | "notpresent") => {
+            LinkState::Down(format!("no carrier (operstate {s})"))
+        }
+        _ => LinkState::Up,
+    }
+}
+
 /// libpcap's text without the crate's "libpcap error: " prefix.
 fn pcap_message(e: &pcap::Error) -> String {
     match e {

@@ -5,11 +5,12 @@
 //! keys in a fixed order so `grep`/`awk` stay simple:
 //!
 //! ```text
-//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0
+//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0
 //! ```
 //!
 //! `event` is `periodic`, `signal` (SIGUSR1) or `exit`; `ring_file` is `-` when no
-//! ring file is open; the `decode.*` keys are [`DecodeError::name`]s in
+//! ring file is open; `alerts_dropped` counts alerts that never reached every alert file
+//! (disk full for too long, or unwritten at exit); the `decode.*` keys are [`DecodeError::name`]s in
 //! [`DecodeError::ALL`] order; `kernel_drops`/`if_drops`/`received` come from `pcap_stats`.
 
 use std::fmt::Write as _;
@@ -55,7 +56,7 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
         s,
         "{now} event={} uptime_s={} packets={} bytes={} kernel_drops={} if_drops={} received={} \
          alerts={} rules={rules} ring_file={ring} flows_evicted={} ring_write_errors={} \
-         output_write_errors={}",
+         output_write_errors={} alerts_dropped={}",
         event.name(),
         uptime.as_secs(),
         p.packets,
@@ -67,6 +68,7 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
         p.flows_evicted,
         p.ring_write_errors,
         p.output_write_errors,
+        p.alerts_dropped,
     );
     for (kind, n) in DecodeError::ALL.iter().zip(p.decode_errors.iter()) {
         let _ = write!(s, " decode.{}={n}", kind.name());
@@ -74,15 +76,23 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
     s
 }
 
-/// The short form for systemd's `STATUS=`.
+/// The short form for systemd's `STATUS=`: the counters, then what is wrong right now (the
+/// interface is down, alerts were lost).
 pub fn status_line(snap: &Snapshot) -> String {
-    format!(
+    let mut s = format!(
         "packets={} alerts={} kernel_drops={} if_drops={}",
         snap.pipeline.packets,
         snap.pipeline.alerts,
         snap.source.kernel_dropped,
         snap.source.if_dropped
-    )
+    );
+    if snap.pipeline.alerts_dropped > 0 {
+        let _ = write!(s, " alerts_dropped={}", snap.pipeline.alerts_dropped);
+    }
+    if let Some(iface) = &snap.interface_down {
+        let _ = write!(s, "; interface down: {iface}");
+    }
+    s
 }
 
 /// Name of the stats file in LOGDIR.
@@ -124,6 +134,14 @@ impl StatsLog {
         f.write_all(buf.as_bytes())
     }
 
+    /// Whether the open file was deleted (LOGDIR removed while running), or none is open.
+    pub fn is_removed(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.file
+            .as_ref()
+            .is_none_or(|f| f.metadata().is_ok_and(|m| m.nlink() == 0))
+    }
+
     /// Closes and reopens the file (after logrotate moved it).
     ///
     /// # Errors
@@ -153,7 +171,7 @@ mod tests {
             .map(|kv| kv.split('=').next().unwrap())
             .collect();
         assert_eq!(
-            &keys[..13],
+            &keys[..14],
             [
                 "event",
                 "uptime_s",
@@ -167,10 +185,11 @@ mod tests {
                 "ring_file",
                 "flows_evicted",
                 "ring_write_errors",
-                "output_write_errors"
+                "output_write_errors",
+                "alerts_dropped"
             ]
         );
-        assert_eq!(keys.len(), 13 + DecodeError::ALL.len());
+        assert_eq!(keys.len(), 14 + DecodeError::ALL.len());
         assert!(
             line.contains(" event=periodic uptime_s=61 packets=12 "),
             "{line}"
@@ -178,6 +197,22 @@ mod tests {
         assert!(line.contains(" kernel_drops=1 "), "{line}");
         assert!(line.contains(" rules=7 ring_file=- "), "{line}");
         assert!(line.ends_with(" decode.bad_icmp_checksum=5"), "{line}");
+    }
+
+    #[test]
+    fn status_shows_a_down_interface_and_lost_alerts() {
+        let mut snap = Snapshot::default();
+        snap.pipeline.packets = 5;
+        assert_eq!(
+            status_line(&snap),
+            "packets=5 alerts=0 kernel_drops=0 if_drops=0"
+        );
+        snap.pipeline.alerts_dropped = 3;
+        snap.interface_down = Some("eth0 (administratively down)".into());
+        assert_eq!(
+            status_line(&snap),
+            "packets=5 alerts=0 kernel_drops=0 if_drops=0 alerts_dropped=3; interface down: eth0 (administratively down)"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::rules::Rule;
 use crate::safefs;
 
 /// Which files to write, where, and how to print times.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputOptions {
     pub dir: PathBuf,
     pub alert_full: bool,
@@ -61,7 +61,12 @@ struct Sink {
     /// Buffer length at which the next write is attempted (grows after a failure so a full
     /// disk costs one attempt per `BUF_SIZE` of new alerts, not one per alert).
     write_at: usize,
-    /// Records dropped because the pending buffer was full.
+    /// Whole records in `buf`, not yet on disk.
+    pending: u64,
+    /// Records that reached the file.
+    written: u64,
+    /// Records lost: dropped because the pending buffer was full, or still pending when the
+    /// file was closed.
     dropped: u64,
 }
 
@@ -87,6 +92,8 @@ impl Sink {
             path,
             buf: Vec::with_capacity(BUF_SIZE),
             write_at: BUF_SIZE,
+            pending: 0,
+            written: 0,
             dropped: 0,
         })
     }
@@ -106,6 +113,7 @@ impl Sink {
             ));
         }
         self.buf.extend_from_slice(record);
+        self.pending += 1;
         if self.buf.len() >= self.write_at {
             self.write_out()?;
         }
@@ -122,6 +130,7 @@ impl Sink {
         match self.file.write_all(&self.buf) {
             Ok(()) => {
                 self.buf.clear();
+                self.written += std::mem::take(&mut self.pending);
                 self.write_at = BUF_SIZE;
                 Ok(())
             }
@@ -139,10 +148,27 @@ impl Sink {
         self.write_at > BUF_SIZE
     }
 
+    /// Last attempt to write; what is still pending then is lost and counted as dropped.
+    fn close(&mut self) -> io::Result<()> {
+        let result = self.write_out();
+        self.dropped += std::mem::take(&mut self.pending);
+        self.buf.clear();
+        result
+    }
+
+    /// Whether the open file was deleted (its directory removed): writes go nowhere.
+    fn is_removed(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.file.metadata().is_ok_and(|m| m.nlink() == 0)
+    }
+
     /// Reopens the path (logrotate moved the file); records not yet written go to the new
-    /// file.
+    /// file. Records still buffered are written to the old file first (logrotate's copy
+    /// keeps them) unless it was deleted.
     fn reopen(&mut self) -> io::Result<()> {
-        let _ = self.write_out();
+        if !self.is_removed() {
+            let _ = self.write_out();
+        }
         self.file = open_append(&self.path)?;
         self.write_at = BUF_SIZE;
         Ok(())
@@ -194,6 +220,19 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     safefs::Dir::open(&dir)?.open_append(&name)
 }
 
+/// What became of the alert records of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileCount {
+    /// File name in LOGDIR (`alert.fast`).
+    pub name: &'static str,
+    /// Records on disk.
+    pub written: u64,
+    /// Records kept in memory, waiting for a write to succeed.
+    pub pending: u64,
+    /// Records lost (no room to keep them, or still pending at close).
+    pub dropped: u64,
+}
+
 /// Which format a sink holds.
 #[derive(Clone, Copy)]
 enum Format {
@@ -209,7 +248,7 @@ enum Format {
 pub struct Outputs {
     dir: PathBuf,
     timestamps: Timestamps,
-    sinks: Vec<(Format, Sink)>,
+    sinks: Vec<(Format, &'static str, Sink)>,
     scratch: Vec<u8>,
 }
 
@@ -233,7 +272,11 @@ impl Outputs {
                     Format::Full => b"\n\n",
                     Format::Fast | Format::Eve => b"\n",
                 };
-                sinks.push((format, Sink::open(&dir, name, end)?));
+                sinks.push((
+                    format,
+                    name,
+                    Sink::open(&dir, name, end).map_err(|e| with_path(e, &dir.join(name)))?,
+                ));
             }
         }
         Ok(Outputs {
@@ -256,7 +299,7 @@ impl Outputs {
     /// for the next attempt unless that file's pending buffer is full (then it is dropped).
     pub fn alert(&mut self, ev: &AlertEvent<'_>) -> io::Result<()> {
         let mut result = Ok(());
-        for (format, sink) in &mut self.sinks {
+        for (format, _, sink) in &mut self.sinks {
             self.scratch.clear();
             match format {
                 Format::Full => snort::format_full(ev, self.timestamps, &mut self.scratch),
@@ -272,9 +315,15 @@ impl Outputs {
         result
     }
 
+    /// Whether LOGDIR or one of the open files was removed while running (alerts would go
+    /// to deleted files): the caller recreates the directory and calls [`Outputs::reopen`].
+    pub fn is_removed(&self) -> bool {
+        !self.dir.is_dir() || self.sinks.iter().any(|(_, _, s)| s.is_removed())
+    }
+
     /// Whether some file has records it could not write yet (a failure episode).
     pub fn is_failing(&self) -> bool {
-        self.sinks.iter().any(|(_, s)| s.is_failing())
+        self.sinks.iter().any(|(_, _, s)| s.is_failing())
     }
 
     /// Writes every file's buffered records.
@@ -283,7 +332,7 @@ impl Outputs {
     /// A write failure (every file is still tried; the records stay buffered).
     pub fn flush(&mut self) -> io::Result<()> {
         let mut result = Ok(());
-        for (_, sink) in &mut self.sinks {
+        for (_, _, sink) in &mut self.sinks {
             if let Err(e) = sink.write_out() {
                 if result.is_ok() {
                     result = Err(with_path(e, &sink.path));
@@ -299,8 +348,59 @@ impl Outputs {
     /// A file cannot be reopened (every file is still tried).
     pub fn reopen(&mut self) -> io::Result<()> {
         let mut result = Ok(());
-        for (_, sink) in &mut self.sinks {
+        for (_, _, sink) in &mut self.sinks {
             if let Err(e) = sink.reopen() {
+                if result.is_ok() {
+                    result = Err(with_path(e, &sink.path));
+                }
+            }
+        }
+        result
+    }
+}
+
+impl Outputs {
+    /// Per file: records written, pending and dropped so far.
+    pub fn counts(&self) -> Vec<FileCount> {
+        self.sinks
+            .iter()
+            .map(|(_, name, s)| FileCount {
+                name,
+                written: s.written,
+                pending: s.pending,
+                dropped: s.dropped,
+            })
+            .collect()
+    }
+
+    /// Alerts lost from at least one file: the most any file dropped (every file gets the
+    /// same alerts, so an alert counts as written only when the worst file has it too).
+    pub fn dropped(&self) -> u64 {
+        self.sinks
+            .iter()
+            .map(|(_, _, s)| s.dropped)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Alerts on disk in every file: the fewest any file holds.
+    pub fn written(&self) -> u64 {
+        self.sinks
+            .iter()
+            .map(|(_, _, s)| s.written)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Writes what is buffered one last time; records that still cannot be written are
+    /// counted as dropped (see [`Outputs::counts`]). Later alerts are buffered afresh.
+    ///
+    /// # Errors
+    /// A write failure (every file is still tried).
+    pub fn close(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for (_, _, sink) in &mut self.sinks {
+            if let Err(e) = sink.close() {
                 if result.is_ok() {
                     result = Err(with_path(e, &sink.path));
                 }
@@ -312,7 +412,7 @@ impl Outputs {
 
 impl Drop for Outputs {
     fn drop(&mut self) {
-        let _ = self.flush();
+        let _ = self.close();
     }
 }
 

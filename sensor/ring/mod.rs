@@ -67,6 +67,9 @@ pub struct Ring {
     write_errors: u64,
     /// Inside a run of failing writes (warn once per episode).
     failing: bool,
+    /// The file system was found too small for the configured ring at open (said once
+    /// then): deleting files early to make room is expected and not logged each time.
+    short_of_room: bool,
 }
 
 impl Ring {
@@ -82,7 +85,8 @@ impl Ring {
     /// The directory cannot be created or read, or the newest file cannot be repaired.
     pub fn open(opts: &RingOptions, linktype: i32, snaplen: u32) -> io::Result<Ring> {
         let (dir, _created) = Dir::create_all(&opts.dir)?;
-        let listed = files::list(&opts.dir, Some(&opts.prefix))?;
+        let listed = files::list(&opts.dir, Some(&opts.prefix))
+            .map_err(|e| with_path(e, "cannot list the ring directory", &opts.dir))?;
         let next_seq = listed.last().map_or(1, |f| f.seq + 1);
         let mut existing: Vec<RingFile> = listed
             .into_iter()
@@ -98,12 +102,22 @@ impl Ring {
             .collect();
         if let Some(newest) = existing.last() {
             if files::read_index(&newest.path).is_none()
-                && files::repair(&dir, &newest.name, linktype as u32)?.is_none()
+                && files::repair(&dir, &newest.name, linktype as u32)
+                    .map_err(|e| with_path(e, "cannot repair ring file", &newest.path))?
+                    .is_none()
             {
                 existing.pop();
             }
         }
+        let short_of_room = match room_warning(opts, &existing) {
+            Some(w) => {
+                tracing::warn!("{w}");
+                true
+            }
+            None => false,
+        };
         Ok(Ring {
+            short_of_room,
             dir: opts.dir.clone(),
             prefix: opts.prefix.clone(),
             max_files: opts.files.max(1) as usize,
@@ -150,7 +164,8 @@ impl Ring {
     fn note(&mut self, res: io::Result<()>) -> io::Result<()> {
         match &res {
             Err(e) if !self.failing => {
-                tracing::warn!(error = %e, "ring write failed; packets are dropped from the ring until writes succeed");
+                let at = self.current_path().unwrap_or(&self.dir).display();
+                tracing::warn!("ring write to {at} failed: {e}; packets are dropped from the ring until writes succeed");
                 self.failing = true;
             }
             Err(_) => {}
@@ -245,6 +260,35 @@ impl Ring {
         self.make_room_for_disk_full()
     }
 
+    /// Whether the ring directory or the file being written was removed while running
+    /// (packets would go to a deleted file, rotation would fail): the caller recreates the
+    /// directory and calls [`Ring::restart`].
+    pub fn is_removed(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let file_gone = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.file.metadata().is_ok_and(|m| m.nlink() == 0));
+        file_gone || !self.dir.is_dir()
+    }
+
+    /// After the directory was removed (and recreated by the caller): lets go of the
+    /// deleted file with the records still buffered for it (counted as a write error), and
+    /// forgets the files that are gone. The next packet opens a new file; the sequence
+    /// continues.
+    ///
+    /// Returns whether buffered records were lost that way.
+    pub fn restart(&mut self) -> bool {
+        let lost = self.cur.take().is_some() && !self.buf.is_empty();
+        if lost {
+            self.write_errors += 1;
+        }
+        self.buf.clear();
+        self.closed.retain(|p| p.exists());
+        self.failing = false;
+        lost
+    }
+
     /// Write failures so far (each lost the records buffered at that moment).
     pub fn write_errors(&self) -> u64 {
         self.write_errors
@@ -280,7 +324,11 @@ impl Ring {
         let oldest = self.closed.front().cloned();
         let deleted = self.delete_oldest();
         if let (true, Some(p)) = (deleted, oldest) {
-            tracing::info!(file = %p.display(), "disk full: deleted the oldest ring file to make room");
+            if self.short_of_room {
+                tracing::debug!(file = %p.display(), "disk full: deleted the oldest ring file to make room");
+            } else {
+                tracing::info!(file = %p.display(), "disk full: deleted the oldest ring file to make room");
+            }
         }
         deleted
     }
@@ -419,6 +467,51 @@ impl Ring {
         self.buf.clear();
         res
     }
+}
+
+/// A warning when the file system of `opts.dir` cannot hold the configured ring: files ×
+/// size against the room there is (free space for unprivileged users, `statvfs`, plus the
+/// ring files already there, which the ring will reuse). `None` when it fits or cannot be
+/// told.
+fn room_warning(opts: &RingOptions, existing: &[RingFile]) -> Option<String> {
+    let st = rustix::fs::statvfs(&opts.dir).ok()?;
+    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    let ours: u64 = existing
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let room = free.saturating_add(ours);
+    let want = u64::from(opts.files.max(1)).saturating_mul(opts.file_size);
+    (want > room).then(|| {
+        format!(
+            "ring: {} files x {} = {} configured in {}, but its file system has room for {} \
+             ({} free + {} of ring files already there): the ring will hold less, deleting its \
+             oldest files early whenever the disk is full",
+            opts.files.max(1),
+            human(opts.file_size),
+            human(want),
+            opts.dir.display(),
+            human(room),
+            human(free),
+            human(ours),
+        )
+    })
+}
+
+/// Bytes as MiB (or KiB below one MiB), one decimal.
+fn human(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// Names the file or directory in an I/O error, keeping its kind.
+fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
 /// `ENOSPC` or `EDQUOT`: deleting a file may cure it.

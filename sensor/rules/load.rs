@@ -34,7 +34,9 @@ impl LoadOptions {
     /// The options a configuration names: its `[rules]` paths resolved against the config
     /// file's directory (`config_path`; `None`: the current directory) and its `[vars]`. An
     /// empty classification/reference path means the file of that name beside the config
-    /// file if there is one, else Snort's built-in table; an empty threshold path means none.
+    /// file if there is one, else Snort's built-in table; an empty threshold path means none
+    /// (a threshold path that names no readable file is an error of the load, like a missing
+    /// rule file: a typo must not silently disable every suppress).
     pub fn from_config(cfg: &crate::config::Config, config_path: Option<&Path>) -> Self {
         let base = config_path
             .and_then(Path::parent)
@@ -53,7 +55,7 @@ impl LoadOptions {
             vars: cfg.vars.clone(),
             classification: beside(r.classification, "classification.config"),
             reference: beside(r.reference, "reference.config"),
-            threshold: r.threshold.is_file().then_some(r.threshold),
+            threshold: (!r.threshold.as_os_str().is_empty()).then_some(r.threshold),
         }
     }
 }
@@ -356,6 +358,16 @@ impl Loader {
                         self.files[file_idx].error(
                             l.span(inc.offset),
                             "includes nested too deeply (an include loop?)",
+                        );
+                    } else if target.is_dir() {
+                        // Snort 2.9 (`ParseInclude`) fails on a directory too; `-r` and
+                        // `[rules] files` are the way to load a directory of `*.rules`.
+                        self.files[file_idx].error(
+                            l.span(inc.offset),
+                            format!(
+                                "cannot include {}: it is a directory, expected a rule file (list directories in [rules] files or -r)",
+                                target.display()
+                            ),
                         );
                     } else if !target.is_file() {
                         self.files[file_idx].error(
