@@ -86,7 +86,7 @@ fn reloads(p: &mut Proc) -> (usize, bool) {
     let done: Vec<&String> = p
         .seen
         .iter()
-        .filter(|l| l.contains("rules reloaded in") || l.contains("rule reload failed"))
+        .filter(|l| l.contains("rules reloaded in") || l.contains("reload failed after"))
         .collect();
     let ok = done.last().is_some_and(|l| l.contains("rules reloaded in"));
     (done.len(), ok)
@@ -171,7 +171,7 @@ fn fifty_sighups_alternating_good_and_broken_rules_under_traffic() {
     assert!(settled, "reloads did not settle");
     let (done, last_ok) = last;
     let hups = s.count("SIGHUP");
-    let failed = s.count("rule reload failed");
+    let failed = s.count("reload failed after");
     println!(
         "storm: 50 SIGHUPs in {} ms; {hups} logged, {done} reloads ran ({failed} failed), {} coalesced",
         storm.as_millis(),
