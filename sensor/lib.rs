@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`cli`] | argument structs (clap derive) |
 //! | [`config`] | the TOML schema, defaults and validation |
+//! | [`pcap`] | the one pcap/pcapng reader and writer (sizes never trusted) |
 //! | [`capture`] | `PacketSource` (live, offline pcap, in-memory) and `RawPacket` |
 //! | [`decode`] | zero-copy packet views and the summary detection needs |
 //! | [`rules`] | Snort rule text → immutable [`rules::RuleSet`] |
@@ -26,6 +27,7 @@ pub mod decode;
 pub mod detect;
 pub mod investigate;
 pub mod output;
+pub mod pcap;
 pub mod pipeline;
 pub mod ring;
 pub mod rules;
