@@ -242,7 +242,9 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
                 files.push(info);
             }
             // Rotated out since it was read: the packets are in the evidence already.
-            Err(e) if e.kind() == ErrorKind::NotFound => warnings.push(format!("{e}: not summarized")),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                warnings.push(format!("{e}: not summarized"))
+            }
             Err(e) => return Err(e),
         }
     }

@@ -170,7 +170,9 @@ pub(crate) fn select(dir: &Path, from: Option<Time>, to: Option<Time>) -> Result
         files: keep,
         linktype,
         snaplen,
-        span: lo.zip(hi).map(|(l, h)| (Time::from_micros(l), Time::from_micros(h))),
+        span: lo
+            .zip(hi)
+            .map(|(l, h)| (Time::from_micros(l), Time::from_micros(h))),
         vanished,
         notes,
     })
@@ -237,14 +239,16 @@ pub(crate) fn for_each_merged(
                         if t.kind() == pcap::ErrorKind::Truncated {
                             m.torn.push(r.path().to_path_buf());
                         } else {
-                            m.notes.push(format!("{t}; the rest of the file is skipped"));
+                            m.notes
+                                .push(format!("{t}; the rest of the file is skipped"));
                         }
                     }
                     return Ok(None);
                 }
                 Err(e) if e.kind() == pcap::ErrorKind::Io => return Err(e.into()),
                 Err(e) => {
-                    m.notes.push(format!("{e}; the rest of the file is skipped"));
+                    m.notes
+                        .push(format!("{e}; the rest of the file is skipped"));
                     return Ok(None);
                 }
             }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::pcap::{Format, Reader};
 use super::{linktype_name, Error, Time};
+use crate::pcap::{Format, Reader};
 
 /// Summary of one capture file.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,10 @@ pub fn summarize(path: &Path) -> Result<Info, Error> {
         }
     }
     let warning = r.tail().map(|t| {
-        format!("{t}; read up to the last whole record (offset {})", r.position())
+        format!(
+            "{t}; read up to the last whole record (offset {})",
+            r.position()
+        )
     });
     // Bytes read: a pipe has no size beforehand.
     let file_bytes = r.file_size().unwrap_or(r.position());

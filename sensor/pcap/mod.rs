@@ -33,7 +33,10 @@ pub const MAX_SEC: i64 = 253_402_300_799;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Classic pcap; `nanos` for the nanosecond magic, `swapped` for big-endian files.
-    Pcap { nanos: bool, swapped: bool },
+    Pcap {
+        nanos: bool,
+        swapped: bool,
+    },
     PcapNg,
 }
 
@@ -69,6 +72,18 @@ pub struct Packet<'a> {
     pub snaplen: u32,
     /// Offset of the record in the file.
     pub offset: u64,
+}
+
+/// One record's place in the reader's buffer and its header fields: what
+/// [`Reader::advance`] returns; [`Reader::data`] gives its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub ts: Option<Timestamp>,
+    pub wire_len: u32,
+    pub linktype: u32,
+    pub snaplen: u32,
+    pub offset: u64,
+    data: std::ops::Range<usize>,
 }
 
 /// What went wrong, broadly.

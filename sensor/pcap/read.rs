@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::{
-    Error, ErrorKind, Format, Interface, Packet, Timestamp, MAX_BLOCK, MAX_RECORD, MAX_SEC,
+    Error, ErrorKind, Format, Interface, Packet, Record, Timestamp, MAX_BLOCK, MAX_RECORD, MAX_SEC,
 };
 
 /// Size of one read (and of the buffer, unless the file is smaller or a block larger).
@@ -179,6 +179,25 @@ impl Reader {
     /// offset. Reading may go on after a corrupt pcapng block (the next block is at its
     /// stated length); after a corrupt classic record the reader ends.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, Error> {
+        let Some(r) = self.advance()? else {
+            return Ok(None);
+        };
+        Ok(Some(Packet {
+            ts: r.ts,
+            wire_len: r.wire_len,
+            data: self.data(&r),
+            linktype: r.linktype,
+            snaplen: r.snaplen,
+            offset: r.offset,
+        }))
+    }
+
+    /// Like [`Reader::next_packet`], but the record's bytes are fetched apart with
+    /// [`Reader::data`] (for a caller that may skip the record and read on).
+    ///
+    /// # Errors
+    /// As [`Reader::next_packet`].
+    pub fn advance(&mut self) -> Result<Option<Record>, Error> {
         if self.tail.is_some() {
             return Ok(None);
         }
@@ -187,14 +206,13 @@ impl Reader {
             Format::PcapNg => loop {
                 match self.pcapng_block(false)? {
                     Block::Packet(range, ts, wire, iface) => {
-                        let data = self.buf.get(range).unwrap_or(&[]);
-                        return Ok(Some(Packet {
+                        return Ok(Some(Record {
                             ts,
                             wire_len: wire,
-                            data,
                             linktype: iface.linktype,
                             snaplen: iface.snaplen,
                             offset: self.last_block,
+                            data: range,
                         }));
                     }
                     Block::Other => {}
@@ -204,7 +222,12 @@ impl Reader {
         }
     }
 
-    fn next_pcap(&mut self, swapped: bool) -> Result<Option<Packet<'_>>, Error> {
+    /// The bytes of `r`, the record [`Reader::advance`] returned last.
+    pub fn data(&self, r: &Record) -> &[u8] {
+        self.buf.get(r.data.clone()).unwrap_or(&[])
+    }
+
+    fn next_pcap(&mut self, swapped: bool) -> Result<Option<Record>, Error> {
         let at = self.pos;
         if !self.fill(16)? {
             return self.torn_or_end(at, "record header");
@@ -257,18 +280,18 @@ impl Reader {
         };
         let range = self.start + 16..self.start + len;
         self.consume(len);
-        Ok(Some(Packet {
+        Ok(Some(Record {
             ts: Some(ts),
             wire_len: wire,
-            data: &self.buf[range],
             linktype: iface.linktype,
             snaplen: iface.snaplen,
             offset: at,
+            data: range,
         }))
     }
 
     /// At `at` fewer bytes than a header: a clean end when none are left, else a torn tail.
-    fn torn_or_end(&mut self, at: u64, what: &str) -> Result<Option<Packet<'_>>, Error> {
+    fn torn_or_end(&mut self, at: u64, what: &str) -> Result<Option<Record>, Error> {
         let left = self.end - self.start;
         if left > 0 {
             self.tail = Some(self.err(
@@ -338,7 +361,11 @@ impl Reader {
                 }
             };
         } else if shb {
-            return Err(self.err(ErrorKind::Format, at, "pcapng file without a section header"));
+            return Err(self.err(
+                ErrorKind::Format,
+                at,
+                "pcapng file without a section header",
+            ));
         }
         let total = rd_u32(&self.buf[self.start + 4..self.start + 8], self.be);
         let min = if btype == 0x0a0d_0d0a { 28 } else { 12 };
@@ -371,7 +398,11 @@ impl Reader {
             1 => {
                 // IDB: linktype u16, reserved u16, snaplen u32, options.
                 if body.len() < 8 {
-                    return Err(self.err(ErrorKind::Format, at, "interface description block too short (20 bytes expected)"));
+                    return Err(self.err(
+                        ErrorKind::Format,
+                        at,
+                        "interface description block too short (20 bytes expected)",
+                    ));
                 }
                 let linktype = u32::from(rd_u16(&body[0..2], be));
                 let snaplen = rd_u32(&body[4..8], be);
@@ -412,7 +443,11 @@ impl Reader {
                 // EPB: if_id u32, ts hi, ts lo, caplen, origlen, data.
                 // OPB: if_id u16, drops u16, ts hi, ts lo, caplen, len, data.
                 if body.len() < 20 {
-                    return Err(self.err(ErrorKind::Format, at, "packet block too short (32 bytes expected)"));
+                    return Err(self.err(
+                        ErrorKind::Format,
+                        at,
+                        "packet block too short (32 bytes expected)",
+                    ));
                 }
                 let if_id = if btype == 6 {
                     rd_u32(&body[0..4], be)
@@ -445,7 +480,10 @@ impl Reader {
                     return Err(self.err(
                         ErrorKind::Format,
                         at,
-                        format!("timestamp out of range ({ticks} ticks of 1/{} s, offset {} s)", iface.tps, iface.offset),
+                        format!(
+                            "timestamp out of range ({ticks} ticks of 1/{} s, offset {} s)",
+                            iface.tps, iface.offset
+                        ),
                     ));
                 };
                 let data = body_start + 20..body_start + 20 + caplen as usize;
@@ -454,10 +492,18 @@ impl Reader {
             3 => {
                 // SPB: original length, data (cut by the first interface's snaplen).
                 if body.len() < 4 {
-                    return Err(self.err(ErrorKind::Format, at, "simple packet block too short (16 bytes expected)"));
+                    return Err(self.err(
+                        ErrorKind::Format,
+                        at,
+                        "simple packet block too short (16 bytes expected)",
+                    ));
                 }
                 let Some(&iface) = self.section.first() else {
-                    return Err(self.err(ErrorKind::Format, at, "simple packet block before any interface"));
+                    return Err(self.err(
+                        ErrorKind::Format,
+                        at,
+                        "simple packet block before any interface",
+                    ));
                 };
                 let wire = rd_u32(&body[0..4], be);
                 let mut caplen = (body.len() - 4).min(wire as usize).min(MAX_RECORD as usize);

@@ -161,7 +161,13 @@ fn pcapng_interfaces_of_different_link_types() {
     assert!(tail.is_none());
     let lts: Vec<u32> = pk.iter().map(|p| p.1).collect();
     assert_eq!(lts, [1, 101, 1]);
-    assert_eq!(pk[1].0, Some(Timestamp { sec: 2, nsec: 500_000_000 }));
+    assert_eq!(
+        pk[1].0,
+        Some(Timestamp {
+            sec: 2,
+            nsec: 500_000_000
+        })
+    );
 }
 
 /// if_tsresol beyond u64 and an if_tsoffset that overflows are errors, not wrapped times.
@@ -304,7 +310,10 @@ fn big_records_and_many_records() {
     assert!(tail.is_none());
     assert_eq!(pk.len(), 20_001);
     assert_eq!(pk[0].2, big);
-    assert!(pk[1..].iter().enumerate().all(|(i, p)| p.2 == [i as u8; 100]));
+    assert!(pk[1..]
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p.2 == [i as u8; 100]));
 }
 
 #[test]
@@ -312,9 +321,27 @@ fn writer_round_trip() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("w.pcap");
     let mut w = Writer::create(&p, 101, 1500).unwrap();
-    w.write(Timestamp { sec: 5, nsec: 123_456_000 }, 60, b"data").unwrap();
+    w.write(
+        Timestamp {
+            sec: 5,
+            nsec: 123_456_000,
+        },
+        60,
+        b"data",
+    )
+    .unwrap();
     w.finish().unwrap();
     let (pk, tail) = read_all(&p).unwrap();
     assert!(tail.is_none());
-    assert_eq!(pk, [(Some(Timestamp { sec: 5, nsec: 123_456_000 }), 101, b"data".to_vec())]);
+    assert_eq!(
+        pk,
+        [(
+            Some(Timestamp {
+                sec: 5,
+                nsec: 123_456_000
+            }),
+            101,
+            b"data".to_vec()
+        )]
+    );
 }
