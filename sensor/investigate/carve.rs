@@ -131,6 +131,15 @@ pub(crate) struct Selection {
 /// meanwhile (rotated out) is skipped with a note.
 pub(crate) fn select(dir: &Path, from: Option<Time>, to: Option<Time>) -> Result<Selection, Error> {
     let all = files::list(dir, None).map_err(|e| Error::io(dir, &e))?;
+    select_listed(all, from, to)
+}
+
+/// [`select`] over a listing already made (the ring may have rotated since).
+fn select_listed(
+    all: Vec<RingFile>,
+    from: Option<Time>,
+    to: Option<Time>,
+) -> Result<Selection, Error> {
     let total = all.len();
     let (from_us, to_us) = (from.map(Time::as_micros), to.map(Time::as_micros));
     let mut keep = Vec::new();
@@ -292,4 +301,69 @@ pub(crate) fn for_each_merged(
         pending[i] = next;
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_file(dir: &Path, seq: u64, packets: &[(u32, &[u8])]) -> RingFile {
+        let name = files::file_name("nsm", seq, 1_000);
+        let path = dir.join(&name);
+        let mut w = Writer::create(&path, 1, 65535).unwrap();
+        for (sec, data) in packets {
+            w.write(
+                pcap::Timestamp {
+                    sec: i64::from(*sec),
+                    nsec: 0,
+                },
+                data.len() as u32,
+                data,
+            )
+            .unwrap();
+        }
+        w.finish().unwrap();
+        RingFile {
+            prefix: "nsm".into(),
+            seq,
+            first_sec: 1_000,
+            name,
+            path,
+        }
+    }
+
+    /// Regression: carve failed when a ring file rotated out between the directory listing
+    /// and reading its index. It is skipped with a note.
+    #[test]
+    fn file_vanished_after_listing_is_skipped_with_a_note() {
+        let d = tempfile::tempdir().unwrap();
+        let a = ring_file(d.path(), 1, &[(1_000, b"aaaa")]);
+        let b = ring_file(d.path(), 2, &[(1_001, b"bbbb")]);
+        std::fs::remove_file(&a.path).unwrap();
+        let sel = select_listed(vec![a.clone(), b], None, None).unwrap();
+        assert_eq!(sel.vanished, [a.path.clone()]);
+        assert_eq!(sel.files.len(), 1);
+        assert!(sel.notes[0].contains("vanished"), "{:?}", sel.notes);
+    }
+
+    /// Regression: a ring file selected by its index and deleted before it is opened made the
+    /// whole carve fail. The other files are still read.
+    #[test]
+    fn file_vanished_after_selection_is_skipped_with_a_note() {
+        let d = tempfile::tempdir().unwrap();
+        let a = ring_file(d.path(), 1, &[(1_000, b"aaaa")]);
+        let b = ring_file(d.path(), 2, &[(1_001, b"bbbb"), (1_002, b"cccc")]);
+        let sel = select_listed(vec![a.clone(), b], None, None).unwrap();
+        assert_eq!(sel.files.len(), 2);
+        std::fs::remove_file(&a.path).unwrap();
+        let mut seen = Vec::new();
+        let merged = for_each_merged(&sel.files, None, None, |_, _, _, data| {
+            seen.push(data.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [b"bbbb".to_vec(), b"cccc".to_vec()]);
+        assert_eq!(merged.vanished, [a.path]);
+        assert!(merged.notes[0].contains("vanished"), "{:?}", merged.notes);
+    }
 }
