@@ -341,7 +341,7 @@ mod tests {
         let b = ring_file(d.path(), 2, &[(1_001, b"bbbb")]);
         std::fs::remove_file(&a.path).unwrap();
         let sel = select_listed(vec![a.clone(), b], None, None).unwrap();
-        assert_eq!(sel.vanished, [a.path.clone()]);
+        assert_eq!(sel.vanished, std::slice::from_ref(&a.path));
         assert_eq!(sel.files.len(), 1);
         assert!(sel.notes[0].contains("vanished"), "{:?}", sel.notes);
     }

@@ -244,8 +244,9 @@ impl Reader {
                     "record length {caplen} is larger than libpcap's maximum {MAX_RECORD}: corrupt record"
                 ),
             );
+            // The next record cannot be found: the file ends here either way.
+            self.tail = Some(e.clone());
             if self.strict {
-                self.tail = Some(e);
                 return Ok(None);
             }
             return Err(e);

@@ -74,7 +74,10 @@ fn epb(if_id: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
     block(6, &body)
 }
 
-fn read_all(p: &Path) -> Result<(Vec<(Option<Timestamp>, u32, Vec<u8>)>, Option<Error>), Error> {
+/// Time, link type and bytes of each record.
+type Records = Vec<(Option<Timestamp>, u32, Vec<u8>)>;
+
+fn read_all(p: &Path) -> Result<(Records, Option<Error>), Error> {
     let mut r = Reader::open(p)?;
     let mut v = Vec::new();
     while let Some(pk) = r.next_packet()? {
