@@ -376,3 +376,69 @@ fn carve_ranges_reversed_or_outside_the_ring() {
         text(&out.stdout)
     );
 }
+
+/// Regression: `carve` failed when a ring file rotated out while it ran (a file listed, then
+/// deleted before it was read). Carves during a fast rotation all succeed; a vanished file is
+/// a note.
+#[test]
+fn carve_while_the_ring_rotates() {
+    let d = tempfile::tempdir().unwrap();
+    let ring = d.path().join("ring");
+    fs::create_dir_all(&ring).unwrap();
+    let mut frames = Vec::new();
+    for i in 0..20_000u32 {
+        let f = frame(
+            [192, 168, 0, 31],
+            [10, 1, 1, 1],
+            L4::Udp(5353, 53),
+            &[0; 100],
+        );
+        frames.push((T0 + i64::from(i / 1000), (i % 1000) * 1000, f));
+    }
+    let src = d.path().join("src.pcap");
+    write_pcap(&src, &frames);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rotating = {
+        let (stop, ring) = (stop.clone(), ring.clone());
+        std::thread::spawn(move || {
+            let name = |n: u64| ring.join(format!("nsm_{n:05}_20070221101750.pcap"));
+            let mut n = 1u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fs::copy(&src, name(n)).unwrap();
+                if n > 3 {
+                    let old = name(n - 3);
+                    let _ = fs::remove_file(&old);
+                    let _ = fs::remove_file(nsm_sensor::ring::files::index_path(&old));
+                }
+                n += 1;
+            }
+            n
+        })
+    };
+    let out_pcap = d.path().join("out.pcap");
+    let mut failures = Vec::new();
+    for _ in 0..30 {
+        let out = common::run(
+            bin()
+                .args(["carve", "--ring-dir"])
+                .arg(&ring)
+                .arg("-w")
+                .arg(&out_pcap),
+        );
+        let err = text(&out.stderr);
+        if out.status.code() != Some(0) {
+            failures.push(err);
+        } else if err.contains("No such file") {
+            failures.push(format!("exit 0 but: {err}"));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rotated = rotating.join().unwrap();
+    assert!(rotated > 4, "the ring did not rotate");
+    assert!(
+        failures.is_empty(),
+        "{} of 30 carves failed: {}",
+        failures.len(),
+        failures[0]
+    );
+}

@@ -339,3 +339,61 @@ fn pcapng_with_mixed_link_types_replays_every_packet() {
     assert_eq!(linktypes, [1, 101, 113]);
     assert_eq!(in_ring, packets);
 }
+
+/// Regression: `replay` read a pcapng file's snaplen from its first 64 bytes only, so a
+/// section header with options (longer than that) gave the ring the wrong snaplen. The ring
+/// now takes the interface's own.
+#[test]
+fn pcapng_snaplen_behind_a_long_section_header() {
+    let d = tempfile::tempdir().unwrap();
+    // SHB with a 100-byte shb_userappl option (code 4), then an IDB of snaplen 1500.
+    let app = vec![b'a'; 100];
+    let shb_body = [
+        &le(0x1a2b_3c4d)[..],
+        &[1, 0, 0, 0],
+        &[0xff; 8],
+        &4u16.to_le_bytes(),
+        &100u16.to_le_bytes(),
+        &app,
+        &[0, 0, 0, 0],
+    ]
+    .concat();
+    let mut ng = block(0x0a0d_0d0a, &shb_body);
+    ng.extend(block(
+        1,
+        &[&1u16.to_le_bytes()[..], &[0, 0], &le(1500)].concat(),
+    ));
+    let f = frame([192, 168, 1, 1], [10, 1, 1, 1], L4::Udp(5353, 53), b"q");
+    let ticks = T0 as u64 * 1_000_000;
+    ng.extend(block(
+        6,
+        &[
+            &le(0)[..],
+            &le((ticks >> 32) as u32),
+            &le(ticks as u32),
+            &le(f.len() as u32),
+            &le(f.len() as u32),
+            &f,
+        ]
+        .concat(),
+    ));
+    let input = d.path().join("long-shb.pcapng");
+    fs::write(&input, &ng).unwrap();
+    let rules = rules(d.path());
+    let ring = d.path().join("ring");
+    let mut args = replay_args(&rules, &d.path().join("log"), input.to_str().unwrap());
+    let no_ring = args.iter().position(|a| a == "--no-ring").unwrap();
+    args.splice(
+        no_ring..=no_ring,
+        ["--ring-dir".to_string(), ring.to_str().unwrap().to_string()],
+    );
+    let out = common::run(bin().args(&args));
+    expect_code(&out, 0);
+    let file = fs::read_dir(&ring)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .expect("a ring file");
+    let r = Reader::open(&file).unwrap();
+    assert_eq!(r.interfaces()[0].snaplen, 1500);
+}
