@@ -46,7 +46,7 @@ bench: build
 	benches/replay-bench.sh
 
 fuzz: deps
-	NSM_FUZZ_FRAMES=1000000 NSM_FUZZ_RULES=100000 $(CARGO) test --release --test fuzz -- --nocapture
+	NSM_FUZZ_FRAMES=1000000 NSM_FUZZ_RULES=100000 NSM_FUZZ_HEADERS=200000 NSM_FUZZ_HEADER_RUNS=300 $(CARGO) test --release --test fuzz -- --nocapture
 
 check: deps
 	$(CARGO) fmt --check

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nsm_sensor::capture::live;
-use nsm_sensor::capture::{self, Next, OfflineSource, PacketSource};
+use nsm_sensor::capture::{self, OfflineSource, PacketSource};
 use nsm_sensor::cli::{
     CarveArgs, CheckArgs, InfoArgs, InvestigateArgs, PipelineArgs, ReplayArgs, RuleArgs, RunArgs,
 };
@@ -15,7 +15,7 @@ use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::{DetectOptions, RuleSet};
 use nsm_sensor::investigate;
-use nsm_sensor::output::{FileCount, OutputOptions};
+use nsm_sensor::output::OutputOptions;
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
 use nsm_sensor::ring::RingOptions;
 use nsm_sensor::rules::{self, LoadOptions};
@@ -272,37 +272,42 @@ pub fn replay(args: ReplayArgs) -> Outcome {
     let mut progress = Progress::new(!args.quiet && std::io::stderr().is_terminal(), total_bytes);
 
     let started = Instant::now();
-    let mut pipeline: Option<(i32, Pipeline)> = None;
-    let mut read_errors = 0u64;
-    // Alert records of the pipeline segments already closed (one per link type).
-    let mut closed_counts: Vec<FileCount> = Vec::new();
+    // One pipeline for every file and link type: the summary totals over everything.
+    let mut pipeline: Option<Pipeline> = None;
+    let open = |linktype: i32, snaplen: u32| {
+        Pipeline::new(&opts, linktype, snaplen)
+            .map_err(|e| Failure::runtime(format!("opening outputs: {e}")))
+    };
+    let (mut read_errors, mut unreadable, mut first) = (0u64, 0usize, None);
     for file in &files {
-        let mut src =
-            OfflineSource::open(file, &bpf).map_err(|e| Failure::runtime(e.to_string()))?;
-        let linktype = src.linktype();
-        // A new link type needs a new ring file (one link type per pcap file): a new pipeline
-        // segment. Detection state restarts with it.
-        let reuse = matches!(&pipeline, Some((lt, _)) if *lt == linktype);
-        if !reuse {
-            if let Some((_, mut old)) = pipeline.take() {
-                old.close();
-                add_counts(&mut closed_counts, &old.output_counts());
+        // Each input is read once, from start to end: pipes and FIFOs work like files.
+        let mut src = match OfflineSource::open(file, &bpf) {
+            Ok(s) => s,
+            Err(e) => {
+                unreadable += 1;
+                tracing::warn!("{e}: skipped");
+                continue;
             }
-            let p = Pipeline::new(&opts, linktype, src.snaplen())
-                .map_err(|e| Failure::runtime(format!("opening outputs: {e}")))?;
-            pipeline = Some((linktype, p));
-        }
-        let Some((_, p)) = pipeline.as_mut() else {
-            continue;
         };
+        first.get_or_insert((src.linktype(), src.snaplen()));
         loop {
-            match src.next_packet() {
-                Ok(Next::Packet(raw)) => {
+            match src.next_frame() {
+                Ok(Some((linktype, snaplen, raw))) => {
+                    let p = match pipeline.as_mut() {
+                        Some(p) => p,
+                        None => pipeline.insert(open(linktype, snaplen)?),
+                    };
+                    if p.linktype() != linktype {
+                        p.set_linktype(linktype, snaplen).map_err(|e| {
+                            Failure::runtime(format!(
+                                "opening the ring for link type {linktype}: {e}"
+                            ))
+                        })?;
+                    }
                     progress.advance(16 + raw.data.len() as u64);
                     p.process(&ruleset, &raw);
                 }
-                Ok(Next::Timeout) => continue,
-                Ok(Next::End) => break,
+                Ok(None) => break,
                 Err(e) => {
                     // A torn or corrupt record: keep what came before, say so, go on.
                     read_errors += 1;
@@ -314,19 +319,31 @@ pub fn replay(args: ReplayArgs) -> Outcome {
     }
     progress.finish();
     let elapsed = started.elapsed();
-    let Some((_, mut p)) = pipeline else {
-        return Err(Failure::runtime("no capture files to replay"));
+    let mut p = match (pipeline, first) {
+        (Some(p), _) => p,
+        // Readable files without a packet: the outputs exist all the same.
+        (None, Some((linktype, snaplen))) => open(linktype, snaplen)?,
+        (None, None) if files.is_empty() => {
+            return Err(Failure::runtime("no capture files to replay"))
+        }
+        (None, None) => {
+            return Err(Failure::runtime(format!(
+                "none of the {} capture file{} could be read",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            )))
+        }
     };
     p.close();
     let s = p.stats().clone();
-    add_counts(&mut closed_counts, &p.output_counts());
+    let closed_counts = p.output_counts();
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!(
-        "replayed {} packets ({} bytes) from {} file{} in {:.3} s ({:.0} packets/s): {} alert{}, {} decode error{}{}",
+        "replayed {} packets ({} bytes) from {} file{} in {:.3} s ({:.0} packets/s): {} alert{}, {} decode error{}{}{}",
         s.packets,
         s.bytes,
-        files.len(),
-        if files.len() == 1 { "" } else { "s" },
+        files.len() - unreadable,
+        if files.len() - unreadable == 1 { "" } else { "s" },
         secs,
         s.packets as f64 / secs,
         s.alerts,
@@ -334,6 +351,7 @@ pub fn replay(args: ReplayArgs) -> Outcome {
         s.decode_error_total(),
         if s.decode_error_total() == 1 { "" } else { "s" },
         if read_errors > 0 { format!(", {read_errors} unreadable file tail(s)") } else { String::new() },
+        if unreadable > 0 { format!(", {unreadable} unreadable file(s) skipped") } else { String::new() },
     );
     let breakdown = s.decode_breakdown();
     if !breakdown.is_empty() {
@@ -362,20 +380,6 @@ pub fn replay(args: ReplayArgs) -> Outcome {
         )));
     }
     Ok(())
-}
-
-/// Adds one pipeline segment's alert records to the totals, file by file.
-fn add_counts(totals: &mut Vec<FileCount>, more: &[FileCount]) {
-    for m in more {
-        match totals.iter_mut().find(|t| t.name == m.name) {
-            Some(t) => {
-                t.written += m.written;
-                t.pending += m.pending;
-                t.dropped += m.dropped;
-            }
-            None => totals.push(m.clone()),
-        }
-    }
 }
 
 /// A progress bar on stderr for long replays on a terminal.
@@ -517,6 +521,9 @@ pub fn info(args: InfoArgs) -> Outcome {
     for (i, path) in args.pcaps.iter().enumerate() {
         match investigate::summarize(path) {
             Ok(info) => {
+                if let Some(w) = &info.warning {
+                    tracing::warn!("{w}");
+                }
                 let written = if args.json {
                     writeln!(out, "{}", info.to_json())
                 } else {
@@ -565,6 +572,9 @@ pub fn carve(args: CarveArgs) -> Outcome {
             torn.display()
         );
     }
+    for note in &report.notes {
+        tracing::warn!("{note}");
+    }
     Ok(())
 }
 
@@ -598,6 +608,9 @@ pub fn investigate(args: InvestigateArgs) -> Outcome {
     opts.selector = args.selector.clone();
     opts.evidence = args.out.clone();
     let found = investigate::investigate(&opts).map_err(|e| tool_failure(&e))?;
+    for w in &found.warnings {
+        tracing::warn!("{w}");
+    }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         writeln!(out, "{}", found.to_json())

@@ -9,6 +9,7 @@
 //! | [`safefs`] | creating, opening and deleting files without following planted links |
 //! | [`config`] | the TOML schema, defaults and validation |
 //! | [`diag`] | located diagnostics (`path:line:col: message`) |
+//! | [`pcap`] | the one pcap/pcapng reader and writer (sizes never trusted) |
 //! | [`capture`] | `PacketSource` (live, offline pcap, in-memory) and `RawPacket` |
 //! | [`decode`] | zero-copy packet views and the summary detection needs |
 //! | [`rules`] | Snort rule text → the rule model ([`rules::Model`]) |
@@ -29,6 +30,7 @@ pub mod detect;
 pub mod diag;
 pub mod investigate;
 pub mod output;
+pub mod pcap;
 pub mod pipeline;
 pub mod ring;
 pub mod rules;

@@ -109,6 +109,12 @@ pub struct Pipeline {
     /// The alert files and the ring are on one file system: deleting a ring file frees room
     /// for alerts.
     shared_disk: bool,
+    /// Options of the ring, for the rings of further link types ([`Pipeline::set_linktype`]).
+    ring_opts: Option<RingOptions>,
+    /// The link type the pipeline was opened for: its ring has the configured prefix.
+    first_linktype: i32,
+    /// Rings of the other link types met so far, kept open while frames of another flow.
+    parked: Vec<(i32, Option<Ring>)>,
 }
 
 impl Pipeline {
@@ -140,7 +146,47 @@ impl Pipeline {
             stats: Stats::default(),
             output_failing: false,
             shared_disk,
+            ring_opts: opts.ring.clone(),
+            first_linktype: linktype,
+            parked: Vec::new(),
         })
+    }
+
+    /// The link type frames are decoded as.
+    pub fn linktype(&self) -> i32 {
+        self.linktype
+    }
+
+    /// Switches to frames of `linktype` (a pcapng file whose interfaces differ, or the next
+    /// replayed file). Decoding follows it; the ring writes them to files of their own, since
+    /// a pcap file has one link type: the configured prefix for the first link type,
+    /// `PREFIX_ltN` for every other (still `PREFIX_…_NNNNN_TIME.pcap`, so `carve` and
+    /// `investigate` find them). Detection state (flows, thresholds) and the alert files
+    /// carry on, so counters total over everything.
+    ///
+    /// # Errors
+    /// The ring for the new link type cannot be opened.
+    pub fn set_linktype(&mut self, linktype: i32, snaplen: u32) -> io::Result<()> {
+        if linktype == self.linktype {
+            return Ok(());
+        }
+        let ring = match self.parked.iter().position(|(lt, _)| *lt == linktype) {
+            Some(i) => self.parked.swap_remove(i).1,
+            None => match &self.ring_opts {
+                Some(o) => {
+                    let mut o = o.clone();
+                    if linktype != self.first_linktype {
+                        o.prefix = format!("{}_lt{linktype}", o.prefix);
+                    }
+                    Some(Ring::open(&o, linktype, snaplen)?)
+                }
+                None => None,
+            },
+        };
+        let old = std::mem::replace(&mut self.ring, ring);
+        self.parked.push((self.linktype, old));
+        self.linktype = linktype;
+        Ok(())
     }
 
     /// Ring write, decode, detect, alert output for one frame. Never panics on frame bytes;
@@ -289,7 +335,8 @@ impl Pipeline {
 
     /// Flushes alert files and the ring; failures are counted and logged once per episode.
     pub fn flush(&mut self) {
-        if let Some(r) = self.ring.as_mut() {
+        let parked = self.parked.iter_mut().filter_map(|(_, r)| r.as_mut());
+        for r in self.ring.iter_mut().chain(parked) {
             if r.flush().is_err() {
                 self.stats.ring_write_errors += 1;
             }

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nsm_sensor::investigate::pcapfile::Reader;
 use nsm_sensor::investigate::{carve, parse_time, Time};
+use nsm_sensor::pcap::Reader;
 use nsm_sensor::ring::{files, Ring, RingOptions};
 
 const INPUT: &str = "/work/shared/data/pcaps/tcpreplay__test.pcap";
@@ -16,7 +16,7 @@ fn read_all(p: &Path) -> Vec<Rec> {
     let mut r = Reader::open(p).unwrap();
     let mut v = Vec::new();
     while let Some(pk) = r.next_packet().unwrap() {
-        v.push((pk.ts.unwrap(), pk.wire_len, pk.data.to_vec()));
+        v.push((pk.ts.unwrap().into(), pk.wire_len, pk.data.to_vec()));
     }
     v
 }

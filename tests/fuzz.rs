@@ -7,13 +7,19 @@
 //!   decoder knows and several it does not, with outputs and ring on, every ET rule file
 //!   loaded and catch-all rules so that the formatters run on the mutated packets too;
 //! - rule text and TOML configuration: mutated through `rules::load_text` and
-//!   `Config::from_str`, every failure a `path:line:col: message` diagnostic.
+//!   `Config::from_str`, every failure a `path:line:col: message` diagnostic;
+//! - capture-file headers: pcap and pcapng files that lie about snaplen, caplen, block lengths,
+//!   IDB counts, if_tsresol/if_tsoffset and byte order, or are cut short, read by the pcap
+//!   reader in process, and a share given to `info`, `carve` and `investigate` under
+//!   `ulimit -v` (exit 0 or 1, never a signal; peak RSS under 100 MB).
 //!
 //! Complements `rules_fuzz.rs` (single-line ET mutations): here whole multi-line files,
 //! variables, control bytes and the diagnostics' printed form.
 //!
-//! Sizes come from `NSM_FUZZ_FRAMES` (default 50,000) and `NSM_FUZZ_RULES` (default 20,000);
-//! `make fuzz` runs a million frames in release. `NSM_FUZZ_SEED` changes the seed.
+//! Sizes come from `NSM_FUZZ_FRAMES` (default 50,000), `NSM_FUZZ_RULES` (default 20,000),
+//! `NSM_FUZZ_HEADERS` (files read in process, default 3,000) and `NSM_FUZZ_HEADER_RUNS`
+//! (files given to the three commands, default 20); `make fuzz` runs a million frames in
+//! release. `NSM_FUZZ_SEED` changes the seed.
 //! At the end every ring file must pass `capinfos` and every EVE line parse as JSON, and each
 //! alert must be exactly one `alert.fast` line and one EVE line (no forged records).
 
@@ -1046,4 +1052,309 @@ fn mutated_configs_give_located_diagnostics() {
     }
     println!("config fuzz: {count} mutated configs, {failures} rejected with located diagnostics");
     assert!(failures > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile capture-file headers: lying snaplen, caplen, block lengths, IDB counts, if_tsresol
+// and if_tsoffset, SHB byte order, truncations. Every file is read in process by the pcap
+// reader (no panic, no allocation beyond the file), and a share of them is given to `info`,
+// `carve` and `investigate` under `ulimit -v` with the peak RSS measured.
+
+fn put32(v: &mut Vec<u8>, x: u32, be: bool) {
+    v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
+}
+
+/// A lie for a 32-bit size field: huge, just over a limit, zero, odd, or the truth.
+fn lie32(rng: &mut Rng, real: u32) -> u32 {
+    *rng.pick(&[
+        0xffff_ffff,
+        0xffff_fff0,
+        0x8000_0000,
+        262_145,
+        262_144,
+        16 << 20,
+        (16 << 20) + 4,
+        0,
+        1,
+        real.wrapping_add(4),
+        real.wrapping_sub(4),
+        real,
+        real,
+        real,
+    ])
+}
+
+/// A pcapng block: type, length, body (padded), length; the lengths may lie.
+fn ng_block(rng: &mut Rng, be: bool, btype: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while body.len() % 4 != 0 {
+        body.push(0);
+    }
+    let total = (body.len() + 12) as u32;
+    let mut b = Vec::new();
+    put32(&mut b, btype, be);
+    put32(
+        &mut b,
+        if rng.chance(10) {
+            lie32(rng, total)
+        } else {
+            total
+        },
+        be,
+    );
+    b.extend_from_slice(&body);
+    put32(
+        &mut b,
+        if rng.chance(5) {
+            lie32(rng, total)
+        } else {
+            total
+        },
+        be,
+    );
+    b
+}
+
+fn hostile_capture(rng: &mut Rng, frame: &[u8]) -> Vec<u8> {
+    let be = rng.chance(30);
+    let mut f = Vec::new();
+    if rng.chance(40) {
+        // Classic pcap: µs or ns magic in either byte order.
+        let magic = if rng.chance(50) {
+            0xa1b2_c3d4
+        } else {
+            0xa1b2_3c4d
+        };
+        put32(&mut f, magic, be);
+        f.extend_from_slice(if be { &[0, 2, 0, 4] } else { &[2, 0, 4, 0] });
+        f.extend_from_slice(&[0; 8]);
+        put32(&mut f, lie32(rng, 65_535), be);
+        put32(
+            &mut f,
+            *rng.pick(&[1, 101, 113, 276, 0x0fff_ffff, u32::MAX]),
+            be,
+        );
+        for _ in 0..rng.below(6) {
+            let n = frame.len() as u32;
+            put32(&mut f, 1_172_053_074, be);
+            put32(&mut f, if rng.chance(10) { u32::MAX } else { 1000 }, be);
+            put32(&mut f, if rng.chance(25) { lie32(rng, n) } else { n }, be);
+            put32(&mut f, if rng.chance(15) { lie32(rng, n) } else { n }, be);
+            f.extend_from_slice(frame);
+        }
+    } else {
+        for _section in 0..1 + rng.below(2) {
+            let mut shb = Vec::new();
+            // Byte-order magic, possibly wrong; version; section length.
+            let bom = if rng.chance(5) {
+                0x1a2b_3c4e
+            } else {
+                0x1a2b_3c4d
+            };
+            put32(&mut shb, bom, be);
+            shb.extend_from_slice(&[1, 0, 0, 0]);
+            shb.extend_from_slice(&[0xff; 8]);
+            f.extend(ng_block(rng, be, 0x0a0d_0d0a, &shb));
+            let idbs = if rng.chance(10) {
+                200
+            } else {
+                1 + rng.below(3)
+            };
+            for _ in 0..idbs {
+                let mut idb = Vec::new();
+                let lt = *rng.pick(&[1u16, 101, 113, 276, 9999]);
+                idb.extend_from_slice(&if be {
+                    lt.to_be_bytes()
+                } else {
+                    lt.to_le_bytes()
+                });
+                idb.extend_from_slice(&[0, 0]);
+                put32(&mut idb, lie32(rng, 65_535), be);
+                if rng.chance(40) {
+                    // if_tsresol, any byte.
+                    let code: u16 = 9;
+                    idb.extend_from_slice(&if be {
+                        code.to_be_bytes()
+                    } else {
+                        code.to_le_bytes()
+                    });
+                    idb.extend_from_slice(&if be {
+                        1u16.to_be_bytes()
+                    } else {
+                        1u16.to_le_bytes()
+                    });
+                    idb.extend_from_slice(&[rng.byte(), 0, 0, 0]);
+                }
+                if rng.chance(30) {
+                    // if_tsoffset, often extreme.
+                    let code: u16 = 14;
+                    idb.extend_from_slice(&if be {
+                        code.to_be_bytes()
+                    } else {
+                        code.to_le_bytes()
+                    });
+                    idb.extend_from_slice(&if be {
+                        8u16.to_be_bytes()
+                    } else {
+                        8u16.to_le_bytes()
+                    });
+                    let off = *rng.pick(&[i64::MAX, i64::MIN, -1, 1 << 40, 3600]);
+                    idb.extend_from_slice(&if be {
+                        off.to_be_bytes()
+                    } else {
+                        off.to_le_bytes()
+                    });
+                }
+                f.extend(ng_block(rng, be, 1, &idb));
+            }
+            for _ in 0..rng.below(6) {
+                let n = frame.len() as u32;
+                let mut epb = Vec::new();
+                put32(&mut epb, if rng.chance(10) { lie32(rng, 0) } else { 0 }, be);
+                put32(&mut epb, rng.next() as u32, be);
+                put32(&mut epb, rng.next() as u32, be);
+                put32(&mut epb, if rng.chance(25) { lie32(rng, n) } else { n }, be);
+                put32(&mut epb, n, be);
+                epb.extend_from_slice(frame);
+                let btype = *rng.pick(&[6, 6, 6, 3, 2]);
+                f.extend(ng_block(rng, be, btype, &epb));
+            }
+        }
+    }
+    // Truncation, or a few bytes of a header flipped.
+    if rng.chance(30) && !f.is_empty() {
+        let cut = rng.below(f.len());
+        f.truncate(cut);
+    }
+    if rng.chance(20) && !f.is_empty() {
+        let at = rng.below(f.len().min(64));
+        f[at] = rng.byte();
+    }
+    f
+}
+
+/// Runs the binary under a 400 MB address-space limit; returns the exit code (`None`: killed
+/// by a signal) and the peak RSS in KiB.
+fn run_limited(args: &[&std::ffi::OsStr]) -> (Option<i32>, u64, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 400000; exec /usr/bin/time -f 'peak_rss_kb=%M' \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_nsm-sensor"))
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run sh");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let rss = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak_rss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    (out.status.code(), rss, err)
+}
+
+#[test]
+fn hostile_capture_headers_under_a_memory_limit() {
+    use nsm_sensor::pcap::Reader;
+    let files = env_count("NSM_FUZZ_HEADERS", 3_000);
+    let runs = env_count("NSM_FUZZ_HEADER_RUNS", 20);
+    let mut rng = Rng(seed() ^ 0x9e37_79b9);
+    let tmp = tempfile::tempdir().unwrap();
+    let frame = {
+        let mut f = vec![0u8; 14];
+        f[12] = 0x08;
+        let ip = ipv4_packet(
+            &mut rng,
+            [192, 168, 0, 31],
+            [161, 53, 178, 240],
+            6,
+            &[0; 20],
+        );
+        f.extend_from_slice(&ip);
+        f
+    };
+    let path = tmp.path().join("h.pcap");
+    let mut packets = 0u64;
+    for _ in 0..files {
+        let bytes = hostile_capture(&mut rng, &frame);
+        fs::write(&path, &bytes).unwrap();
+        if let Ok(mut r) = Reader::open(&path) {
+            let mut n = 0;
+            // A corrupt pcapng block may be followed by readable ones: read on, boundedly.
+            while n < 1000 {
+                match r.next_packet() {
+                    Ok(Some(p)) => {
+                        assert!(p.data.len() <= bytes.len(), "record larger than its file");
+                        packets += 1;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {}
+                }
+                n += 1;
+            }
+        }
+    }
+    eprintln!("hostile headers: {files} files read in process, {packets} packets");
+    if !Path::new("/usr/bin/time").exists() {
+        eprintln!("skipped the memory-limited runs: /usr/bin/time not installed");
+        return;
+    }
+    let ring = tmp.path().join("ring");
+    let log = tmp.path().join("log");
+    fs::create_dir_all(&ring).unwrap();
+    fs::create_dir_all(&log).unwrap();
+    let name = "nsm_00001_20070221101754.pcap";
+    let alert = serde_json::json!({
+        "timestamp": "2007-02-21T10:17:54.000000+0000", "event_type": "alert",
+        "src_ip": "192.168.0.31", "src_port": 2253, "dest_ip": "161.53.178.240", "dest_port": 6667,
+        "proto": "TCP", "capture_file": name,
+        "alert": {"action": "allowed", "gid": 1, "signature_id": 1, "rev": 1, "signature": "x",
+                  "category": "x", "severity": 3},
+    });
+    fs::write(log.join("eve.json"), format!("{alert}\n")).unwrap();
+    let file = ring.join(name);
+    let out = tmp.path().join("out.pcap");
+    for i in 0..runs {
+        let bytes = hostile_capture(&mut rng, &frame);
+        fs::write(&file, &bytes).unwrap();
+        let _ = fs::remove_file(files_index(&file));
+        let cmds: [Vec<&std::ffi::OsStr>; 3] = [
+            vec!["info".as_ref(), file.as_os_str()],
+            vec![
+                "carve".as_ref(),
+                "--ring-dir".as_ref(),
+                ring.as_os_str(),
+                "-w".as_ref(),
+                out.as_os_str(),
+            ],
+            vec![
+                "investigate".as_ref(),
+                "-l".as_ref(),
+                log.as_os_str(),
+                "--ring-dir".as_ref(),
+                ring.as_os_str(),
+            ],
+        ];
+        for args in cmds {
+            let (code, rss, err) = run_limited(&args);
+            let keep = tmp.path().join(format!("failing-{i}.pcap"));
+            let ok = matches!(code, Some(0 | 1)) && rss < 100_000;
+            if !ok {
+                fs::write(&keep, &bytes).unwrap();
+                let _ = fs::copy(&keep, "/tmp/nsm-fuzz-hostile.pcap");
+            }
+            assert!(
+                ok,
+                "{:?} on a hostile file (kept as /tmp/nsm-fuzz-hostile.pcap): exit {code:?}, peak RSS {rss} KiB\n{err}",
+                args[0]
+            );
+        }
+    }
+}
+
+/// The index sidecar of a ring file (rebuilt for every new hostile file).
+fn files_index(p: &Path) -> PathBuf {
+    nsm_sensor::ring::files::index_path(p)
 }

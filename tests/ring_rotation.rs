@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nsm_sensor::investigate::pcapfile::Reader;
+use nsm_sensor::pcap::Reader;
 use nsm_sensor::ring::{files, Ring, RingOptions};
 
 /// A frame: Ethernet + IPv4 + UDP, `len` bytes, the index stamped into the payload so every

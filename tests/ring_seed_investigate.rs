@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use nsm_sensor::investigate::pcapfile::Reader;
 use nsm_sensor::investigate::{investigate, InvestigateOptions};
+use nsm_sensor::pcap::Reader;
 use nsm_sensor::ring::{Ring, RingOptions};
 
 const SEED: &str = "/work/shared/data/seed/botcc-2007-02-21.pcap";

@@ -1,11 +1,16 @@
 //! Packet sources: offline pcap/pcapng files and in-memory frames here, live capture in
 //! [`live`]. A source hands out [`RawPacket`]s borrowed from its buffer, valid until the next
 //! read. Sources never decode or write.
+//!
+//! Offline files are read by the product's own reader ([`crate::pcap::Reader`]), once, from
+//! start to end: a pipe (`tcpdump -w - | nsm-sensor replay /dev/stdin`) or a FIFO works like
+//! a file, and a pcapng file whose interfaces have different link types yields every packet
+//! with its own (libpcap refuses such files). A BPF filter is compiled by libpcap, once per
+//! link type, and applied in memory.
 
 pub mod live;
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One captured frame, borrowed from the source's buffer.
@@ -60,9 +65,11 @@ pub trait PacketSource {
     /// A read failure of the underlying capture or file (a truncated file's last record is an
     /// error after the packets before it were delivered).
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError>;
-    /// pcap link type (`LINKTYPE_*`) of every frame of this source.
+    /// pcap link type (`LINKTYPE_*`) of the frame delivered last (before the first: of the
+    /// source's first interface). Only a pcapng file changes it, from one interface to the
+    /// next.
     fn linktype(&self) -> i32;
-    /// Snapshot length.
+    /// Snapshot length (of the frame delivered last, like [`PacketSource::linktype`]).
     fn snaplen(&self) -> u32;
     /// Capture counters; offline sources report zero drops.
     fn stats(&mut self) -> SourceStats {
@@ -72,41 +79,55 @@ pub trait PacketSource {
     fn name(&self) -> &str;
 }
 
-/// A pcap or pcapng file read through libpcap, optionally with a BPF filter.
+/// A pcap or pcapng file (or pipe, or FIFO) read once, optionally with a BPF filter.
 pub struct OfflineSource {
-    cap: pcap::Capture<pcap::Offline>,
+    reader: crate::pcap::Reader,
+    bpf: String,
+    /// Filters compiled so far, by link type.
+    programs: Vec<(u32, ::pcap::BpfProgram)>,
+    /// Link type and snaplen of the packet delivered last (before any: the first interface).
     linktype: i32,
     snaplen: u32,
     name: String,
     delivered: u64,
+    /// The torn or corrupt tail has been reported.
+    tail_reported: bool,
 }
 
 impl OfflineSource {
-    /// Opens `path` (classic pcap or pcapng) and applies `bpf` when non-empty.
+    /// Opens `path` (classic pcap or pcapng; a regular file, pipe or FIFO) and, when `bpf` is
+    /// non-empty, compiles it for the link type of the file's first interface.
     ///
     /// # Errors
-    /// The file cannot be opened or is not a capture file libpcap reads; the BPF expression
-    /// does not compile.
+    /// The file cannot be opened or its header read, or is not a capture file; the BPF
+    /// expression does not compile.
     pub fn open(path: &Path, bpf: &str) -> Result<Self, CaptureError> {
         let name = path.display().to_string();
-        let err = |message: String| CaptureError {
+        let reader = crate::pcap::Reader::open(path).map_err(|e| CaptureError {
             source: name.clone(),
-            message,
-        };
-        let mut cap = pcap::Capture::from_file(path).map_err(|e| err(e.to_string()))?;
-        if !bpf.trim().is_empty() {
-            cap.filter(bpf, true)
-                .map_err(|e| err(format!("BPF filter {bpf:?}: {e}")))?;
-        }
-        let linktype = cap.get_datalink().0;
-        let snaplen = file_snaplen(path).unwrap_or(65535);
-        Ok(OfflineSource {
-            cap,
-            linktype,
-            snaplen,
+            message: e.message().to_string(),
+        })?;
+        let first = reader.interfaces().first().copied();
+        let mut src = OfflineSource {
+            reader,
+            bpf: bpf.trim().to_string(),
+            programs: Vec::new(),
+            linktype: first.map_or(1, |i| i32::try_from(i.linktype).unwrap_or(-1)),
+            snaplen: first.map_or(65_535, |i| i.snaplen),
             name,
             delivered: 0,
-        })
+            tail_reported: false,
+        };
+        if let Some(i) = first {
+            if !src.bpf.is_empty() {
+                let prog = compile(&src.bpf, i.linktype).map_err(|message| CaptureError {
+                    source: src.name.clone(),
+                    message,
+                })?;
+                src.programs.push((i.linktype, prog));
+            }
+        }
+        Ok(src)
     }
 
     /// Frames delivered so far.
@@ -115,25 +136,92 @@ impl OfflineSource {
     }
 }
 
+/// `bpf` compiled by libpcap for `linktype`.
+fn compile(bpf: &str, linktype: u32) -> Result<::pcap::BpfProgram, String> {
+    let lt = i32::try_from(linktype).map_err(|_| format!("link type {linktype} out of range"))?;
+    let dead = ::pcap::Capture::dead(::pcap::Linktype(lt)).map_err(|e| format!("libpcap: {e}"))?;
+    dead.compile(bpf, true)
+        .map_err(|e| format!("BPF filter {bpf:?}: {e}"))
+}
+
+impl OfflineSource {
+    /// The next frame with the link type and snaplen of its interface (a pcapng file may mix
+    /// interfaces of several link types); `None` at the end.
+    ///
+    /// # Errors
+    /// As [`PacketSource::next_packet`].
+    pub fn next_frame(&mut self) -> Result<Option<(i32, u32, RawPacket<'_>)>, CaptureError> {
+        let rec = loop {
+            let rec = match self.reader.advance() {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    return match self.reader.tail() {
+                        Some(t) if !self.tail_reported => {
+                            self.tail_reported = true;
+                            Err(CaptureError {
+                                source: self.name.clone(),
+                                message: format!(
+                                    "after packet {}: offset {}: {}; read up to the last whole record",
+                                    self.delivered,
+                                    t.offset().unwrap_or(0),
+                                    t.message()
+                                ),
+                            })
+                        }
+                        _ => Ok(None),
+                    }
+                }
+                Err(e) => {
+                    return Err(CaptureError {
+                        source: self.name.clone(),
+                        message: format!(
+                            "after packet {}: offset {}: {}",
+                            self.delivered,
+                            e.offset().unwrap_or(0),
+                            e.message()
+                        ),
+                    })
+                }
+            };
+            if self.bpf.is_empty() {
+                break rec;
+            }
+            let i = match self.programs.iter().position(|(lt, _)| *lt == rec.linktype) {
+                Some(i) => i,
+                None => {
+                    let prog =
+                        compile(&self.bpf, rec.linktype).map_err(|message| CaptureError {
+                            source: self.name.clone(),
+                            message,
+                        })?;
+                    self.programs.push((rec.linktype, prog));
+                    self.programs.len() - 1
+                }
+            };
+            if self.programs[i].1.filter(self.reader.data(&rec)) {
+                break rec;
+            }
+        };
+        self.linktype = i32::try_from(rec.linktype).unwrap_or(-1);
+        self.snaplen = rec.snaplen;
+        self.delivered += 1;
+        let ts = rec.ts.unwrap_or_default();
+        let raw = RawPacket {
+            ts_sec: ts.sec,
+            ts_usec: ts.nsec / 1000,
+            wire_len: rec.wire_len,
+            data: self.reader.data(&rec),
+        };
+        Ok(Some((self.linktype, self.snaplen, raw)))
+    }
+}
+
 impl PacketSource for OfflineSource {
     fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                self.delivered += 1;
-                Ok(Next::Packet(RawPacket {
-                    ts_sec: p.header.ts.tv_sec,
-                    ts_usec: u32::try_from(p.header.ts.tv_usec).unwrap_or(0),
-                    wire_len: p.header.len,
-                    data: p.data,
-                }))
-            }
-            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Timeout),
-            Err(e) => Err(CaptureError {
-                source: self.name.clone(),
-                message: format!("after packet {}: {e}", self.delivered),
-            }),
-        }
+        Ok(match self.next_frame()? {
+            Some((_, _, raw)) => Next::Packet(raw),
+            None => Next::End,
+        })
     }
 
     fn linktype(&self) -> i32 {
@@ -146,43 +234,6 @@ impl PacketSource for OfflineSource {
 
     fn name(&self) -> &str {
         &self.name
-    }
-}
-
-/// The snapshot length recorded in a capture file's header: classic pcap (either byte
-/// order) or the first Interface Description Block of a pcapng file.
-pub fn file_snaplen(path: &Path) -> Option<u32> {
-    let mut head = [0u8; 64];
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => return None,
-        }
-    }
-    let head = &head[..n];
-    let le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    if head.len() < 24 {
-        return None;
-    }
-    match le(&head[0..4]) {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => Some(le(&head[16..20])),
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => Some(be(&head[16..20])),
-        0x0a0d_0d0a => {
-            // Section Header Block; its length tells where the first IDB starts.
-            let bom = le(&head[8..12]);
-            let rd: &dyn Fn(&[u8]) -> u32 = if bom == 0x1a2b_3c4d { &le } else { &be };
-            let shb_len = rd(&head[4..8]) as usize;
-            let idb = head.get(shb_len..shb_len + 16)?;
-            if rd(&idb[0..4]) != 1 {
-                return None;
-            }
-            Some(rd(&idb[12..16]))
-        }
-        _ => None,
     }
 }
 

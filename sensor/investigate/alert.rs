@@ -1,7 +1,7 @@
 //! `nsm-sensor investigate`: from an alert in `LOGDIR/eve.json` to the ring files around
 //! it, the conversation between the two hosts as tcpdump-like lines, a verdict (handshake?
-//! data each way? did the remote side answer?) and an evidence pcap. Headers are decoded
-//! here with etherparse (lax: a snaplen-cut frame still yields its headers).
+//! data each way? did the remote side answer?) and an evidence pcap. Headers come from the
+//! product's one decoder (see `conversation`).
 //!
 //! eve.json is anyone's text: its `capture_file` is a hint that must name a ring file inside
 //! the ring directory (never a path), and its strings are printed with control characters
@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 use super::carve::{create_output, for_each_merged, select};
 use super::conversation::{decode, Conversation};
 use super::info::{summarize, Info};
-use super::pcapfile::Writer;
 use super::{parse_time, Error, ErrorKind, Time};
 use crate::output::snort;
+use crate::pcap::Writer;
 use crate::ring::files;
 use crate::safefs::{self, Dir};
 
@@ -142,6 +142,8 @@ pub struct Investigation {
     pub packet_lines: Vec<String>,
     pub verdict: String,
     pub evidence: PathBuf,
+    /// Ring files read only in part (a torn last record, a corrupt record) or gone.
+    pub warnings: Vec<String>,
 }
 
 /// Runs an investigation (see the module docs).
@@ -209,10 +211,10 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     let mut conv = Conversation::new(a, b);
     let mut used: Vec<PathBuf> = named.into_iter().collect();
     let (from, to) = (t.add_secs(-opts.window_s), t.add_secs(opts.window_s));
-    for_each_merged(&sel.files, Some(from), Some(to), |rf, ts, wire, data| {
-        if let Some(h) = decode(sel.linktype, data) {
+    let merged = for_each_merged(&sel.files, Some(from), Some(to), |rf, ts, wire, data| {
+        if let Some(h) = decode(sel.linktype, data, wire) {
             if conv.add(ts, &h) {
-                w.write(ts, wire, data)?;
+                w.write(ts.into(), wire, data)?;
                 if !used.contains(&rf.path) {
                     used.push(rf.path.clone());
                 }
@@ -223,10 +225,24 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     w.finish()?;
     tmp.commit().map_err(|e| Error::io(&evidence, &e))?;
     used.sort();
-    let files = used
-        .iter()
-        .map(|p| summarize(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut warnings = sel.notes;
+    warnings.extend(merged.notes);
+    let mut files = Vec::with_capacity(used.len());
+    for p in &used {
+        match summarize(p) {
+            Ok(info) => {
+                if let Some(w) = &info.warning {
+                    warnings.push(w.clone());
+                }
+                files.push(info);
+            }
+            // Rotated out since it was read: the packets are in the evidence already.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                warnings.push(format!("{e}: not summarized"))
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let verdict = conv.verdict(alert.get("dest_port").and_then(Value::as_u64));
     Ok(Investigation {
         alert_line: fast_line(alert, t),
@@ -241,6 +257,7 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
         packet_lines: conv.lines,
         verdict,
         evidence,
+        warnings,
     })
 }
 

@@ -3,14 +3,16 @@
 //! classic pcap. Files whose index says they lie outside the range are never opened. The
 //! output appears whole or not at all (a temporary file renamed into place) and is never one
 //! of the ring files it reads.
+//! ring rotates while an analyst carves: a file that vanishes between listing and reading
+//! is skipped with a note, a file that ends in a torn record is read up to it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::pcapfile::{Reader, Writer};
 use super::{Error, ErrorKind, Time};
+use crate::pcap::{self, Reader, Writer};
 use crate::ring::files::{self, FileIndex, RingFile};
 use crate::safefs::{self, TempFile};
 
@@ -31,15 +33,23 @@ pub struct CarveReport {
     pub bytes_written: u64,
     /// Files that ended in a torn record (being written, or a crash); read up to it.
     pub torn_files: Vec<PathBuf>,
+    /// Files that vanished (rotated out of the ring) between listing and reading: skipped.
+    pub vanished: Vec<PathBuf>,
+    /// What the analyst should know: torn, corrupt or vanished files, a range the ring does
+    /// not overlap.
+    pub notes: Vec<String>,
+    /// Earliest and latest packet of the whole ring (`None` when it holds none).
+    pub ring_span: Option<(Time, Time)>,
 }
 
 /// Carves `[from, to]` (inclusive; `None` open) matching `bpf` (empty: everything) out of
 /// the ring in `ring_dir` into `out`.
 ///
 /// # Errors
-/// The ring directory cannot be read; a BPF compile error (`ErrorKind::Usage`); ring files
-/// of different link types; a corrupt ring file (naming file and offset); `out` cannot be
-/// written.
+/// A reversed range (`ErrorKind::Usage`); the ring directory cannot be read; a BPF compile
+/// error (`ErrorKind::Usage`); ring files of different link types; a read failure (naming
+/// file and offset); `out` cannot be written. Torn, corrupt and vanished files are notes,
+/// not errors.
 pub fn carve(
     ring_dir: &Path,
     from: Option<Time>,
@@ -47,19 +57,29 @@ pub fn carve(
     bpf: &str,
     out: &Path,
 ) -> Result<CarveReport, Error> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("reversed time range: --from {f} is after --to {t}"),
+            ));
+        }
+    }
     let sel = select(ring_dir, from, to)?;
     let mut report = CarveReport {
         out: out.to_path_buf(),
         files_total: sel.total,
         files_read: sel.files.len(),
-        files_skipped: sel.total - sel.files.len(),
+        files_skipped: sel.total - sel.files.len() - sel.vanished.len(),
+        vanished: sel.vanished.clone(),
+        ring_span: sel.span,
         ..CarveReport::default()
     };
     let program = if bpf.trim().is_empty() {
         None
     } else {
         let lt = i32::try_from(sel.linktype).unwrap_or(1);
-        let dead = pcap::Capture::dead(pcap::Linktype(lt))
+        let dead = ::pcap::Capture::dead(::pcap::Linktype(lt))
             .map_err(|e| Error::new(ErrorKind::Io, format!("libpcap: {e}")))?;
         Some(dead.compile(bpf, true).map_err(|e| {
             Error::new(ErrorKind::Usage, format!("bad BPF expression {bpf:?}: {e}"))
@@ -68,14 +88,29 @@ pub fn carve(
     let (tmp, file) = create_output(ring_dir, out)?;
     let mut w = Writer::on_file(file, out, sel.linktype, sel.snaplen)?;
     let mut in_range = 0u64;
-    report.torn_files = for_each_merged(&sel.files, from, to, |_, ts, wire, data| {
+    let merged = for_each_merged(&sel.files, from, to, |_, ts, wire, data| {
         in_range += 1;
         if program.as_ref().is_none_or(|p| p.filter(data)) {
-            w.write(ts, wire, data)?;
+            w.write(ts.into(), wire, data)?;
         }
         Ok(())
     })?;
+    report.notes = sel.notes;
+    report.notes.extend(merged.notes);
+    report.torn_files = merged.torn;
+    report.vanished.extend(merged.vanished);
     report.packets_in_range = in_range;
+    if in_range == 0 {
+        let range = |t: Option<Time>| t.map_or_else(|| "…".to_string(), |t| t.to_string());
+        report.notes.push(match sel.span {
+            Some((lo, hi)) => format!(
+                "the ring holds no packet from {} to {}: its packets span {lo} to {hi}",
+                range(from),
+                range(to)
+            ),
+            None => format!("the ring in {} holds no packets", ring_dir.display()),
+        });
+    }
     report.packets_written = w.packets;
     report.bytes_written = w.bytes;
     w.finish()?;
@@ -136,17 +171,44 @@ pub(crate) struct Selection {
     pub files: Vec<(RingFile, FileIndex)>,
     pub linktype: u32,
     pub snaplen: u32,
+    /// Earliest and latest packet of every ring file, selected or not.
+    pub span: Option<(Time, Time)>,
+    /// Listed, then gone before their index could be read (rotated out).
+    pub vanished: Vec<PathBuf>,
+    pub notes: Vec<String>,
 }
 
 /// Lists the ring files of `dir` (any prefix) and keeps those whose index overlaps
-/// `[from, to]`; a missing or stale index is rebuilt from the file.
+/// `[from, to]`; a missing or stale index is rebuilt from the file. A file that vanishes
+/// meanwhile (rotated out) is skipped with a note.
 pub(crate) fn select(dir: &Path, from: Option<Time>, to: Option<Time>) -> Result<Selection, Error> {
     let all = files::list(dir, None).map_err(|e| Error::io(dir, &e))?;
+    select_listed(all, from, to)
+}
+
+/// [`select`] over a listing already made (the ring may have rotated since).
+fn select_listed(
+    all: Vec<RingFile>,
+    from: Option<Time>,
+    to: Option<Time>,
+) -> Result<Selection, Error> {
     let total = all.len();
     let (from_us, to_us) = (from.map(Time::as_micros), to.map(Time::as_micros));
     let mut keep = Vec::new();
+    let (mut vanished, mut notes) = (Vec::new(), Vec::new());
+    let (mut lo, mut hi): (Option<i64>, Option<i64>) = (None, None);
     for f in all {
-        let idx = files::load_or_rebuild_index(&f.path).map_err(|e| Error::io(&f.path, &e))?;
+        let idx = match files::load_or_rebuild_index(&f.path) {
+            Ok(idx) => idx,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                notes.push(vanished_note(&f.path));
+                vanished.push(f.path);
+                continue;
+            }
+            Err(e) => return Err(Error::io(&f.path, &e)),
+        };
+        lo = idx.min_us.map(|m| lo.map_or(m, |l| l.min(m))).or(lo);
+        hi = idx.max_us.map(|m| hi.map_or(m, |h| h.max(m))).or(hi);
         if idx.overlaps(from_us, to_us) {
             keep.push((f, idx));
         }
@@ -169,7 +231,28 @@ pub(crate) fn select(dir: &Path, from: Option<Time>, to: Option<Time>) -> Result
         files: keep,
         linktype,
         snaplen,
+        span: lo
+            .zip(hi)
+            .map(|(l, h)| (Time::from_micros(l), Time::from_micros(h))),
+        vanished,
+        notes,
     })
+}
+
+fn vanished_note(p: &Path) -> String {
+    format!(
+        "{}: vanished while being read (rotated out of the ring): skipped",
+        p.display()
+    )
+}
+
+/// What reading the ring files met besides packets.
+#[derive(Debug, Default)]
+pub(crate) struct Merged {
+    /// Files that end in a torn record; read up to it.
+    pub torn: Vec<PathBuf>,
+    pub vanished: Vec<PathBuf>,
+    pub notes: Vec<String>,
 }
 
 /// One file's next packet, owned so the heap can hold it.
@@ -180,26 +263,30 @@ struct Pending {
 }
 
 /// Calls `f` for every packet of `files` within `[from, to]`, in time order (ties: file
-/// order). Returns the files that ended in a torn record.
+/// order). A file that vanished, is no capture file, ends in a torn record or holds a corrupt
+/// one is read as far as it can be and noted.
+///
+/// # Errors
+/// A read failure of the operating system, or an error of `f`.
 pub(crate) fn for_each_merged(
     files: &[(RingFile, FileIndex)],
     from: Option<Time>,
     to: Option<Time>,
     mut f: impl FnMut(&RingFile, Time, u32, &[u8]) -> Result<(), Error>,
-) -> Result<Vec<PathBuf>, Error> {
+) -> Result<Merged, Error> {
     // Ring files are written with µs timestamps: compare at that precision.
     let (from, to) = (from.map(|t| t.as_micros()), to.map(|t| t.as_micros()));
     let in_range =
         |t: Time| from.is_none_or(|x| t.as_micros() >= x) && to.is_none_or(|x| t.as_micros() <= x);
     let mut readers = Vec::with_capacity(files.len());
     let mut pending: Vec<Option<Pending>> = Vec::with_capacity(files.len());
-    let mut torn = Vec::new();
+    let mut merged = Merged::default();
     let mut heap = BinaryHeap::new();
-    let advance = |r: &mut Reader, torn: &mut Vec<PathBuf>| -> Result<Option<Pending>, Error> {
+    let advance = |r: &mut Reader, m: &mut Merged| -> Result<Option<Pending>, Error> {
         loop {
             match r.next_packet() {
                 Ok(Some(p)) => {
-                    let ts = p.ts.unwrap_or_default();
+                    let ts = p.ts.map(Time::from).unwrap_or_default();
                     if in_range(ts) {
                         return Ok(Some(Pending {
                             ts,
@@ -208,32 +295,127 @@ pub(crate) fn for_each_merged(
                         }));
                     }
                 }
-                Ok(None) => return Ok(None),
-                Err(e) if e.kind() == ErrorKind::Truncated => {
-                    torn.push(r.path().to_path_buf());
+                Ok(None) => {
+                    if let Some(t) = r.tail() {
+                        if t.kind() == pcap::ErrorKind::Truncated {
+                            m.torn.push(r.path().to_path_buf());
+                        } else {
+                            m.notes
+                                .push(format!("{t}; the rest of the file is skipped"));
+                        }
+                    }
                     return Ok(None);
                 }
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == pcap::ErrorKind::Io => return Err(e.into()),
+                Err(e) => {
+                    m.notes
+                        .push(format!("{e}; the rest of the file is skipped"));
+                    return Ok(None);
+                }
             }
         }
     };
     for (i, (rf, _)) in files.iter().enumerate() {
-        let mut r = Reader::open(&rf.path)?;
-        let p = advance(&mut r, &mut torn)?;
+        let p = match Reader::open(&rf.path) {
+            Ok(mut r) => {
+                let p = advance(&mut r, &mut merged)?;
+                readers.push(Some(r));
+                p
+            }
+            Err(e) if e.kind() == pcap::ErrorKind::NotFound => {
+                merged.notes.push(vanished_note(&rf.path));
+                merged.vanished.push(rf.path.clone());
+                readers.push(None);
+                None
+            }
+            Err(e) if e.kind() == pcap::ErrorKind::Io => return Err(e.into()),
+            Err(e) => {
+                merged.notes.push(format!("{e}: skipped"));
+                readers.push(None);
+                None
+            }
+        };
         if let Some(p) = &p {
             heap.push(Reverse((p.ts, i)));
         }
-        readers.push(r);
         pending.push(p);
     }
     while let Some(Reverse((_, i))) = heap.pop() {
         let Some(p) = pending[i].take() else { continue };
         f(&files[i].0, p.ts, p.wire, &p.data)?;
-        let next = advance(&mut readers[i], &mut torn)?;
+        let next = match readers[i].as_mut() {
+            Some(r) => advance(r, &mut merged)?,
+            None => None,
+        };
         if let Some(n) = &next {
             heap.push(Reverse((n.ts, i)));
         }
         pending[i] = next;
     }
-    Ok(torn)
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_file(dir: &Path, seq: u64, packets: &[(u32, &[u8])]) -> RingFile {
+        let name = files::file_name("nsm", seq, 1_000);
+        let path = dir.join(&name);
+        let mut w = Writer::on_file(File::create(&path).unwrap(), &path, 1, 65535).unwrap();
+        for (sec, data) in packets {
+            w.write(
+                pcap::Timestamp {
+                    sec: i64::from(*sec),
+                    nsec: 0,
+                },
+                data.len() as u32,
+                data,
+            )
+            .unwrap();
+        }
+        w.finish().unwrap();
+        RingFile {
+            prefix: "nsm".into(),
+            seq,
+            first_sec: 1_000,
+            name,
+            path,
+        }
+    }
+
+    /// Regression: carve failed when a ring file rotated out between the directory listing
+    /// and reading its index. It is skipped with a note.
+    #[test]
+    fn file_vanished_after_listing_is_skipped_with_a_note() {
+        let d = tempfile::tempdir().unwrap();
+        let a = ring_file(d.path(), 1, &[(1_000, b"aaaa")]);
+        let b = ring_file(d.path(), 2, &[(1_001, b"bbbb")]);
+        std::fs::remove_file(&a.path).unwrap();
+        let sel = select_listed(vec![a.clone(), b], None, None).unwrap();
+        assert_eq!(sel.vanished, std::slice::from_ref(&a.path));
+        assert_eq!(sel.files.len(), 1);
+        assert!(sel.notes[0].contains("vanished"), "{:?}", sel.notes);
+    }
+
+    /// Regression: a ring file selected by its index and deleted before it is opened made the
+    /// whole carve fail. The other files are still read.
+    #[test]
+    fn file_vanished_after_selection_is_skipped_with_a_note() {
+        let d = tempfile::tempdir().unwrap();
+        let a = ring_file(d.path(), 1, &[(1_000, b"aaaa")]);
+        let b = ring_file(d.path(), 2, &[(1_001, b"bbbb"), (1_002, b"cccc")]);
+        let sel = select_listed(vec![a.clone(), b], None, None).unwrap();
+        assert_eq!(sel.files.len(), 2);
+        std::fs::remove_file(&a.path).unwrap();
+        let mut seen = Vec::new();
+        let merged = for_each_merged(&sel.files, None, None, |_, _, _, data| {
+            seen.push(data.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [b"bbbb".to_vec(), b"cccc".to_vec()]);
+        assert_eq!(merged.vanished, [a.path]);
+        assert!(merged.notes[0].contains("vanished"), "{:?}", merged.notes);
+    }
 }

@@ -1,14 +1,15 @@
-//! One conversation between two hosts, for `investigate`: header decoding with etherparse
-//! (lax, so a snaplen-cut frame still yields its headers), per-direction counters, TCP
-//! handshake tracking, the verdict sentence and tcpdump-like one-line summaries. No I/O.
+//! One conversation between two hosts, for `investigate`: the headers it needs from the
+//! product's one decoder ([`crate::decode`], so every link type the sensor alerts on —
+//! Ethernet with VLANs and PPPoE, Linux SLL/SLL2, raw IP, NULL/LOOP — investigates too),
+//! per-direction counters, TCP handshake tracking, the verdict sentence and tcpdump-like
+//! one-line summaries. No I/O.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use etherparse::{LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TransportSlice};
-
 use super::alert::Direction;
 use super::Time;
+use crate::decode::{self, DecodeOptions, Transport};
 
 /// The header fields the conversation needs.
 pub(crate) struct Headers {
@@ -44,126 +45,92 @@ const URG: u16 = 32;
 const ECE: u16 = 64;
 const CWR: u16 = 128;
 
-pub(crate) fn decode(linktype: u32, data: &[u8]) -> Option<Headers> {
-    let p = match linktype {
-        1 => LaxSlicedPacket::from_ethernet(data).ok()?,
-        // DLT_NULL / DLT_LOOP: 4-byte address family, then IP.
-        0 | 108 => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
-        // LINKTYPE_RAW, IPV4, IPV6 (and the BSD DLT_RAW numbers).
-        101 | 12 | 14 | 228 | 229 => LaxSlicedPacket::from_ip(data).ok()?,
-        113 => {
-            // Linux SLL: 16-byte header, protocol in the last two bytes.
-            let et = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
-            LaxSlicedPacket::from_ether_type(etherparse::EtherType(et), data.get(16..)?)
-        }
-        _ => return None,
-    };
-    let (src, dst, v6, ip_proto, ip_payload_len) = match p.net.as_ref()? {
-        LaxNetSlice::Ipv4(ip) => {
-            let h = ip.header();
-            let len = u64::from(h.total_len()).saturating_sub(u64::from(h.ihl()) * 4);
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                false,
-                ip.payload().ip_number.0,
-                len,
-            )
-        }
-        LaxNetSlice::Ipv6(ip) => {
-            let pl = ip.payload();
-            (
-                IpAddr::V6(ip.header().source_addr()),
-                IpAddr::V6(ip.header().destination_addr()),
-                true,
-                pl.ip_number.0,
-                pl.payload.len() as u64,
-            )
-        }
-        LaxNetSlice::Arp(_) => return None,
-    };
+/// The headers of one frame of `linktype`; `None` when it carries no IP header. Checksums
+/// are not verified: evidence is shown as captured. A snaplen-cut frame still yields its
+/// addresses, and its headers as far as they were captured.
+pub(crate) fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Option<Headers> {
+    let lt = i32::try_from(linktype).ok()?;
+    let p = decode::decode(lt, 0, 0, wire_len, data, DecodeOptions { checksums: false }).ok()?;
+    let v6 = p.ip_version == 6;
+    // Lengths from the IP header (a snaplen cut leaves them intact).
+    let ip_payload = u64::from(p.ip_total_len).saturating_sub(p.ip_header.len() as u64);
     let mut h = Headers {
-        src,
-        dst,
+        src: p.src,
+        dst: p.dst,
         v6,
-        ip_proto,
+        ip_proto: p.ip_proto,
         tcp: None,
         udp: None,
         icmp: None,
-        payload: ip_payload_len,
+        payload: ip_payload.saturating_sub(p.l4_header.len() as u64),
     };
-    match &p.transport {
-        Some(TransportSlice::Tcp(t)) => {
-            let flags = [
-                (t.fin(), FIN),
-                (t.syn(), SYN),
-                (t.rst(), RST),
-                (t.psh(), PSH),
-                (t.ack(), ACK),
-                (t.urg(), URG),
-                (t.ece(), ECE),
-                (t.cwr(), CWR),
-            ]
-            .iter()
-            .filter(|(on, _)| *on)
-            .fold(0, |acc, (_, bit)| acc | bit);
-            h.payload = if v6 {
-                t.payload().len() as u64
-            } else {
-                ip_payload_len.saturating_sub(t.header_len() as u64)
-            };
+    match p.transport {
+        Transport::Tcp {
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            window,
+            ..
+        } => {
             h.tcp = Some(Tcp {
-                sport: t.source_port(),
-                dport: t.destination_port(),
-                seq: t.sequence_number(),
-                ack: t.acknowledgment_number(),
-                win: t.window_size(),
-                flags,
-                options: tcp_options(t),
+                sport,
+                dport,
+                seq,
+                ack,
+                win: window,
+                flags: u16::from(flags),
+                options: tcp_options(p.l4_header.get(20..).unwrap_or(&[])),
             });
         }
-        Some(TransportSlice::Udp(u)) => {
-            h.udp = Some((u.source_port(), u.destination_port()));
-            h.payload = ip_payload_len.saturating_sub(8);
+        Transport::Udp { sport, dport, .. } => h.udp = Some((sport, dport)),
+        Transport::Icmp { itype, icode, .. } | Transport::Icmpv6 { itype, icode, .. } => {
+            h.icmp = Some((itype, icode));
         }
-        Some(TransportSlice::Icmpv4(i)) => {
-            h.icmp = Some((i.type_u8(), i.code_u8()));
-            h.payload = ip_payload_len.saturating_sub(i.header_len() as u64);
-        }
-        Some(TransportSlice::Icmpv6(i)) => {
-            h.icmp = Some((i.type_u8(), i.code_u8()));
-            h.payload = ip_payload_len.saturating_sub(i.header_len() as u64);
-        }
-        _ => {}
+        Transport::None => {}
     }
     Some(h)
 }
 
-/// tcpdump's rendering of TCP options (`print-tcp.c`).
-fn tcp_options(t: &etherparse::TcpSlice<'_>) -> String {
+/// tcpdump's rendering of TCP options (`print-tcp.c`) for the kinds it names; a malformed or
+/// unknown option ends the list with `bad opt`.
+fn tcp_options(mut o: &[u8]) -> String {
     let mut parts = Vec::new();
-    for o in t.options_iterator() {
-        match o {
-            Ok(TcpOptionElement::Noop) => parts.push("nop".to_string()),
-            Ok(TcpOptionElement::MaximumSegmentSize(m)) => parts.push(format!("mss {m}")),
-            Ok(TcpOptionElement::WindowScale(s)) => parts.push(format!("wscale {s}")),
-            Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => {
-                parts.push("sackOK".to_string())
-            }
-            Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {
-                let n = 1 + rest.iter().flatten().count();
-                let mut s = format!("sack {n} {{{}:{}}}", first.0, first.1);
-                for (l, r) in rest.iter().flatten() {
-                    let _ = write!(s, "{{{l}:{r}}}");
+    while let Some(&kind) = o.first() {
+        if kind == 0 {
+            break; // end of option list
+        }
+        if kind == 1 {
+            parts.push("nop".to_string());
+            o = &o[1..];
+            continue;
+        }
+        let len = usize::from(o.get(1).copied().unwrap_or(0));
+        let Some(v) = o.get(2..len.max(2)).filter(|_| len >= 2) else {
+            parts.push("bad opt".to_string());
+            break;
+        };
+        let be16 = |i: usize| u16::from_be_bytes([v[i], v[i + 1]]);
+        let be32 = |i: usize| u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+        match (kind, v.len()) {
+            (2, 2) => parts.push(format!("mss {}", be16(0))),
+            (3, 1) => parts.push(format!("wscale {}", v[0])),
+            (4, 0) => parts.push("sackOK".to_string()),
+            (5, n) if n > 0 && n % 8 == 0 && n <= 32 => {
+                let mut s = format!("sack {} ", n / 8);
+                for i in (0..n).step_by(8) {
+                    let _ = write!(s, "{{{}:{}}}", be32(i), be32(i + 4));
                 }
                 parts.push(s);
             }
-            Ok(TcpOptionElement::Timestamp(v, e)) => parts.push(format!("TS val {v} ecr {e}")),
-            Err(_) => {
+            (8, 8) => parts.push(format!("TS val {} ecr {}", be32(0), be32(4))),
+            _ => {
                 parts.push("bad opt".to_string());
                 break;
             }
         }
+        o = &o[len..];
     }
     if parts.is_empty() {
         String::new()

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::pcapfile::{Format, Reader};
 use super::{linktype_name, Error, Time};
+use crate::pcap::{Format, Reader};
 
 /// Summary of one capture file.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,13 +30,19 @@ pub struct Info {
     pub snaplen: u32,
     /// Number of interfaces (1 for classic pcap).
     pub interfaces: usize,
+    /// Why the file was read only up to some point (a torn last record: a crash, or a file
+    /// being written); the figures cover the whole records before it.
+    pub warning: Option<String>,
 }
 
 /// Reads `path` through and returns its summary.
 ///
+/// A file cut short in its last record is summarized up to its last whole record, with
+/// [`Info::warning`] saying where it was cut.
+///
 /// # Errors
-/// The file cannot be read, is not pcap/pcapng, or is corrupt or cut short; the error names
-/// the file and the byte offset of the bad record.
+/// The file cannot be read, is not pcap/pcapng, or is corrupt; the error names the file and
+/// the byte offset of the bad record.
 ///
 /// # Examples
 /// ```no_run
@@ -44,20 +50,25 @@ pub struct Info {
 /// info.write_text(&mut std::io::stdout()).unwrap();
 /// ```
 pub fn summarize(path: &Path) -> Result<Info, Error> {
-    let file_bytes = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, &e))?
-        .len();
     let mut r = Reader::open(path)?;
     let (mut packets, mut data_bytes) = (0u64, 0u64);
     let (mut first, mut last): (Option<Time>, Option<Time>) = (None, None);
     while let Some(p) = r.next_packet()? {
         packets += 1;
         data_bytes += u64::from(p.wire_len);
-        if let Some(t) = p.ts {
+        if let Some(t) = p.ts.map(Time::from) {
             first = Some(first.map_or(t, |f| f.min(t)));
             last = Some(last.map_or(t, |l| l.max(t)));
         }
     }
+    let warning = r.tail().map(|t| {
+        format!(
+            "{t}; read up to the last whole record (offset {})",
+            r.position()
+        )
+    });
+    // Bytes read: a pipe has no size beforehand.
+    let file_bytes = r.file_size().unwrap_or(r.position());
     let ifaces = r.interfaces();
     let linktype = match ifaces.first() {
         Some(i) if ifaces.iter().all(|j| j.linktype == i.linktype) => Some(i.linktype),
@@ -76,6 +87,7 @@ pub fn summarize(path: &Path) -> Result<Info, Error> {
         linktype,
         snaplen: ifaces.first().map_or(0, |i| i.snaplen),
         interfaces: ifaces.len(),
+        warning,
     })
 }
 

@@ -7,7 +7,6 @@ pub mod alert;
 pub mod carve;
 mod conversation;
 pub mod info;
-pub mod pcapfile;
 pub mod time;
 
 use std::fmt;
@@ -98,10 +97,38 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<crate::pcap::Error> for Error {
+    fn from(e: crate::pcap::Error) -> Self {
+        use crate::pcap::ErrorKind as K;
+        let kind = match e.kind() {
+            K::Io => ErrorKind::Io,
+            K::NotFound => ErrorKind::NotFound,
+            K::Format => ErrorKind::Format,
+            K::Truncated => ErrorKind::Truncated,
+        };
+        Error::at(kind, e.path(), e.offset(), e.message())
+    }
+}
+
+impl From<crate::pcap::Timestamp> for Time {
+    fn from(t: crate::pcap::Timestamp) -> Time {
+        Time::new(t.sec, t.nsec)
+    }
+}
+
+impl From<Time> for crate::pcap::Timestamp {
+    fn from(t: Time) -> crate::pcap::Timestamp {
+        crate::pcap::Timestamp {
+            sec: t.sec,
+            nsec: t.nsec,
+        }
+    }
+}
+
 /// Human name of a pcap link type: libpcap's description (`Ethernet`), else `LINKTYPE_n`.
 pub fn linktype_name(linktype: u32) -> String {
     i32::try_from(linktype)
         .ok()
-        .and_then(|l| pcap::Linktype(l).get_description().ok())
+        .and_then(|l| ::pcap::Linktype(l).get_description().ok())
         .unwrap_or_else(|| format!("LINKTYPE_{linktype}"))
 }

@@ -1,9 +1,10 @@
 //! The ring's files on disk: dumpcap-style names, directory listing, the per-file index
-//! sidecars and the record scan that finds a crash's torn tail. No writing of packets here
+//! sidecars and the record scan that finds a crash's torn tail (records read by
+//! [`crate::pcap::Reader`], as every reader of the product does). No writing of packets here
 //! (that is [`super::Ring`]); readers such as `carve` use this to skip files by time.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -14,9 +15,6 @@ use crate::safefs::{self, Dir};
 pub const FILE_HEADER_LEN: u64 = 24;
 /// Length of a classic pcap record header.
 pub const RECORD_HEADER_LEN: u64 = 16;
-/// A record longer than this is garbage whatever the snaplen says (libpcap's own ceiling
-/// for a record, `MAXIMUM_SNAPLEN`, is 262144).
-const ABSURD_CAPLEN: u32 = 262_144;
 
 /// One ring file, as named on disk: `PREFIX_NNNNN_YYYYMMDDhhmmss.pcap`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,98 +179,69 @@ pub struct Scan {
     pub bad_header: bool,
 }
 
-/// Reads `pcap`'s record headers (skipping the data) up to the first torn or insane record:
-/// incomplete, `caplen` above the snaplen or absurd, `wire_len < caplen`, microseconds
-/// ≥ 1 000 000.
+/// Reads `pcap`'s records up to the first torn or insane one: incomplete, `caplen` above
+/// the snaplen or libpcap's maximum, `wire_len < caplen`, a fraction of a second out of range
+/// (the reader's strict mode).
 ///
 /// # Errors
-/// The file cannot be opened or read.
+/// The file cannot be opened or read (`NotFound` when it vanished).
 pub fn scan(pcap: &Path) -> io::Result<Scan> {
     let (dir, name) = safefs::split(pcap)?;
-    scan_file(Dir::open(&dir)?.open_read(&name)?)
+    scan_file(Dir::open(&dir)?.open_read(&name)?, pcap)
 }
 
-/// [`scan`] of an open file.
+/// [`scan`] of an open file; `pcap` names it in messages.
 ///
 /// # Errors
 /// The file cannot be read.
-pub fn scan_file(mut f: File) -> io::Result<Scan> {
+pub fn scan_file(mut f: File, pcap: &Path) -> io::Result<Scan> {
+    use crate::pcap::{ErrorKind, Format, Reader};
     use std::io::{Seek, SeekFrom};
+    let to_io = |e: crate::pcap::Error| {
+        let kind = match e.kind() {
+            ErrorKind::NotFound => io::ErrorKind::NotFound,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e.to_string())
+    };
+    let bad_header = |file_bytes: u64| Scan {
+        index: FileIndex {
+            file_bytes,
+            ..FileIndex::default()
+        },
+        whole_len: 0,
+        bad_header: true,
+    };
     // From the start whatever the descriptor's offset (a dup shares it).
     f.seek(SeekFrom::Start(0))?;
     let len = f.metadata()?.len();
-    let mut r = BufReader::with_capacity(1 << 16, f);
+    let mut r = match Reader::from_file(f, pcap) {
+        Ok(r) if matches!(r.format(), Format::Pcap { .. }) => r.strict(true),
+        Ok(r) => return Ok(bad_header(r.file_size().unwrap_or(0))),
+        Err(e) if matches!(e.kind(), ErrorKind::Io | ErrorKind::NotFound) => return Err(to_io(e)),
+        Err(_) => return Ok(bad_header(len)),
+    };
+    let iface = r.interfaces().first().copied();
     let mut index = FileIndex {
-        file_bytes: len,
+        file_bytes: r.file_size().unwrap_or(0),
+        linktype: iface.map_or(0, |i| i.linktype),
+        snaplen: iface.map_or(0, |i| i.snaplen),
         ..FileIndex::default()
     };
-    let mut hdr = [0u8; 24];
-    if len < FILE_HEADER_LEN || r.read_exact(&mut hdr).is_err() {
-        return Ok(Scan {
-            index,
-            whole_len: 0,
-            bad_header: true,
-        });
-    }
-    let magic = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-    let (swapped, nanos) = match magic {
-        0xa1b2_c3d4 => (false, false),
-        0xa1b2_3c4d => (false, true),
-        0xd4c3_b2a1 => (true, false),
-        0x4d3c_b2a1 => (true, true),
-        _ => {
-            return Ok(Scan {
-                index,
-                whole_len: 0,
-                bad_header: true,
-            })
-        }
-    };
-    let rd = |b: &[u8]| {
-        let a = [b[0], b[1], b[2], b[3]];
-        if swapped {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        }
-    };
-    index.snaplen = rd(&hdr[16..20]);
-    index.linktype = rd(&hdr[20..24]) & 0x0fff_ffff;
-    let limit = if index.snaplen == 0 {
-        ABSURD_CAPLEN
-    } else {
-        index.snaplen.max(1)
-    };
-    let frac_max = if nanos { 1_000_000_000 } else { 1_000_000 };
-    let mut pos = FILE_HEADER_LEN;
-    let mut rec = [0u8; 16];
     loop {
-        if pos + RECORD_HEADER_LEN > len || r.read_exact(&mut rec).is_err() {
-            break;
+        match r.next_packet() {
+            Ok(Some(p)) => {
+                let t = p.ts.unwrap_or_default();
+                index.add(t.sec * 1_000_000 + i64::from(t.nsec / 1000));
+            }
+            Ok(None) => break,
+            Err(e) if e.kind() == ErrorKind::Io => return Err(to_io(e)),
+            Err(_) => break,
         }
-        let (sec, frac, caplen, wire) = (
-            rd(&rec[0..4]),
-            rd(&rec[4..8]),
-            rd(&rec[8..12]),
-            rd(&rec[12..16]),
-        );
-        let end = pos + RECORD_HEADER_LEN + u64::from(caplen);
-        if caplen > limit
-            || caplen > ABSURD_CAPLEN.max(limit)
-            || wire < caplen
-            || frac >= frac_max
-            || end > len
-        {
-            break;
-        }
-        r.seek_relative(i64::from(caplen))?;
-        let usec = if nanos { frac / 1000 } else { frac };
-        index.add(i64::from(sec) * 1_000_000 + i64::from(usec));
-        pos = end;
     }
     Ok(Scan {
         index,
-        whole_len: pos,
+        whole_len: r.position(),
         bad_header: false,
     })
 }
@@ -323,7 +292,7 @@ pub fn repair(dir: &Dir, name: &str, linktype: u32) -> io::Result<Option<FileInd
             return Ok(None);
         }
     };
-    let mut s = scan_file(f.try_clone()?)?;
+    let mut s = scan_file(f.try_clone()?, &pcap)?;
     if s.bad_header {
         tracing::warn!(file = %pcap.display(), "ring file header unreadable; left alone");
         return Ok(None);
