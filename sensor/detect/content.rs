@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn truncated_fast_pattern_still_finds_its_rule() {
         let long = spread(100, 3);
-        let p = prefilter(&[long.clone()]);
+        let p = prefilter(std::slice::from_ref(&long));
         let key = HeaderKey {
             ip_proto: 6,
             src: "10.0.0.1".parse().unwrap(),

@@ -109,7 +109,7 @@ impl EventQueue {
                 (r.fast_pattern().map_or(0, |c| c.pattern.len()), r.sid)
             })
         };
-        ids.sort_unstable_by(|a, b| key(b).cmp(&key(a)));
+        ids.sort_unstable_by_key(|id| std::cmp::Reverse(key(id)));
         let queued = if g == PASS_GROUP { 1 } else { MAX_QUEUE };
         let n = ids.len().min(queued).min(LOG_EVENTS);
         out[..n].copy_from_slice(&ids[..n]);
