@@ -211,6 +211,31 @@ fn run(set: &RuleSet, pkts: &[P]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// The sids of the rules `set` would evaluate for `p` (header index + content prefilter).
+fn candidates(set: &RuleSet, p: &P) -> Vec<u32> {
+    let f = p.frame();
+    let pkt = decode(
+        linktype::ETHERNET,
+        1_700_000_000,
+        0,
+        f.len() as u32,
+        &f,
+        DecodeOptions { checksums: true },
+    )
+    .expect("decodes");
+    let key = nsm_sensor::detect::HeaderKey {
+        ip_proto: pkt.ip_proto,
+        src: pkt.src,
+        dst: pkt.dst,
+        sport: pkt.sport(),
+        dport: pkt.dport(),
+    };
+    let mut scratch = set.scratch();
+    let mut out = Vec::new();
+    set.candidates(&key, pkt.payload, &mut scratch, &mut out);
+    out.iter().map(|&id| set.rules()[id as usize].sid).collect()
+}
+
 /// One rule (`alert <proto> any any -> any any (<opts> sid:1;)`) against one packet.
 fn check(cases: &[(&str, &str, P, bool)]) {
     for (i, (proto, opts, pkt, want)) in cases.iter().enumerate() {
@@ -437,15 +462,14 @@ fn port_groups_and_rule_order() {
         "alert ip any any -> any any (msg:\"ip content\"; content:\"GET\"; sid:27;)\n",
         "alert udp any any -> any 80 (msg:\"udp\"; content:\"GET\"; sid:28;)\n",
     ));
-    let got = run(
-        &set,
-        &[
-            tcp("GET /"),
-            tcp("GET /").ports(80, 40000),
-            tcp("GET /").ports(40000, 8080),
-            tcp("POST /"),
-        ],
-    );
+    let pkts = [
+        tcp("GET /"),
+        tcp("GET /").ports(80, 40000),
+        tcp("GET /").ports(40000, 8080),
+        tcp("POST /"),
+    ];
+    // Every candidate here matches: the candidates are the matches, in rule order.
+    let got: Vec<Vec<u32>> = pkts.iter().map(|p| candidates(&set, p)).collect();
     assert_eq!(
         got,
         vec![
@@ -453,6 +477,18 @@ fn port_groups_and_rule_order() {
             vec![20, 22, 23, 25, 26, 27],
             vec![20, 24, 25, 26, 27],
             vec![20],
+        ]
+    );
+    // What is logged goes through Snort's event queue: at most 5 matches kept per action
+    // group in evaluation order, then the longest fast pattern first, then the higher sid,
+    // 3 logged (fpdetect.c fpAddMatch / sortOrderByContentLength, event_queue log 3).
+    assert_eq!(
+        run(&set, &pkts),
+        vec![
+            vec![26, 24, 23],
+            vec![26, 25, 23],
+            vec![27, 26, 25],
+            vec![20]
         ]
     );
     let (keyed, automata) = set.prefilter_size();

@@ -92,3 +92,24 @@ fn one_diagnostic_per_broken_rule() {
     assert_eq!(j["files"][0]["errors"][0]["line"], 2);
     assert_eq!(j["files"][0]["errors"][0]["col"], 29);
 }
+
+/// Snort 2.9 parser.c refuses a rule with both `threshold` and `detection_filter`: so does the
+/// loader, with file:line:col at the second of the two (either order); the rules around load.
+#[test]
+fn threshold_and_detection_filter_in_one_rule_is_an_error() {
+    let text = concat!(
+        "alert ip any any -> any any (msg:\"ok\"; sid:3;)\n",
+        "alert ip any any -> any any (msg:\"x\"; threshold: type limit, track by_src, count 1, seconds 60; detection_filter: track by_src, count 2, seconds 60; sid:1;)\n",
+        "alert ip any any -> any any (msg:\"y\"; detection_filter: track by_dst, count 2, seconds 60; threshold: type both, track by_dst, count 1, seconds 60; sid:2;)\n",
+    );
+    let r = load_text(Path::new("both.rules"), text, &LoadOptions::default());
+    let got: Vec<String> = r.errors().map(|d| d.to_string()).collect();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with("both.rules:2:97: "), "{got:#?}");
+    assert!(
+        got[0].contains("only one of threshold and detection_filter"),
+        "{got:#?}"
+    );
+    assert!(got[1].starts_with("both.rules:3:92: "), "{got:#?}");
+    assert_eq!(r.loaded(), 1);
+}

@@ -16,6 +16,16 @@
 //! group. Each group has one automaton matching ASCII case-insensitively: a case-sensitive
 //! pattern found in another case is a false candidate that confirmation (which compares
 //! exactly) rejects, and one scan per group instead of two halves the prefilter's cost.
+//!
+//! # Resource usage
+//! What goes into an automaton is bounded whatever the rules say: a fast pattern is keyed on
+//! its first [`MAX_FAST_PATTERN_LEN`] bytes (Snort 2.9 fpcreate.c `fpGetFinalPattern` truncates
+//! the fast pattern to `max-pattern-len` the same way; the prefix occurring is still necessary
+//! for the whole pattern to occur, so the answer stays a superset), and a group becomes a DFA
+//! only while its patterns hold at most [`MAX_DFA_BYTES`] bytes, else it stays a contiguous
+//! NFA. A DFA's build time and memory grow with states × byte classes, so one 64 KB content or
+//! thousands of 1 KB contents made the build quadratic (seconds, hundreds of MB); now both are
+//! bounded by these two constants ([`Prefilter::memory_usage`] reports the automata's heap).
 
 use std::collections::HashMap;
 
@@ -42,6 +52,13 @@ struct Group {
 
 /// Up to this many patterns an automaton is a full DFA (fastest scan, more memory).
 const MAX_DFA_PATTERNS: usize = 5_000;
+
+/// Bytes of a fast pattern keyed in the automaton: the rest is confirmed by the engine.
+pub const MAX_FAST_PATTERN_LEN: usize = 32;
+
+/// Up to this many pattern bytes (about the NFA's state count) a group is a DFA; past it, a
+/// contiguous NFA (slower scan, memory linear in the patterns).
+pub const MAX_DFA_BYTES: usize = 16 * 1024;
 
 /// The groups of one protocol class.
 #[derive(Debug, Clone, Default)]
@@ -165,7 +182,13 @@ fn build_automaton(
         return None;
     }
     pats.sort();
-    let kind = (pats.len() <= MAX_DFA_PATTERNS).then_some(AhoCorasickKind::DFA);
+    let bytes: usize = pats.iter().map(|(p, _)| p.len()).sum();
+    let kind = if pats.len() <= MAX_DFA_PATTERNS && bytes <= MAX_DFA_BYTES {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    };
+    let kind = Some(kind);
     let built = AhoCorasick::builder()
         .match_kind(MatchKind::Standard)
         .ascii_case_insensitive(nocase)
@@ -199,7 +222,8 @@ impl Prefilter {
             let Ok(id) = RuleId::try_from(i) else { break };
             let Some(fp) = r.fast_pattern() else { continue };
             keyed += 1;
-            let key = fp.pattern.to_ascii_lowercase();
+            let prefix = &fp.pattern[..fp.pattern.len().min(MAX_FAST_PATTERN_LEN)];
+            let key = prefix.to_ascii_lowercase();
             let (class, ports) = placement(r);
             let mut new_group = || {
                 builders.push(GroupBuilder::default());
@@ -270,6 +294,16 @@ impl Prefilter {
             .map(|g| usize::from(g.nocase.is_some()))
             .sum();
         (self.keyed, automata)
+    }
+
+    /// Heap bytes held by the automata (aho-corasick's `memory_usage`), not counting the
+    /// rule lists.
+    pub fn memory_usage(&self) -> usize {
+        self.groups
+            .iter()
+            .filter_map(|g| g.nocase.as_ref())
+            .map(|a| a.ac.memory_usage())
+            .sum()
     }
 
     /// A scratch sized for this prefilter.
@@ -359,5 +393,87 @@ fn scan_one(a: &Automaton, payload: &[u8], s: &mut Scratch) {
         if let Some(w) = s.pattern_bits.get_mut(p as usize / 64) {
             *w = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::load::load_text;
+    use crate::rules::LoadOptions;
+    use std::fmt::Write;
+    use std::path::Path;
+
+    /// `alert tcp` rules, one per pattern, each keyed on its only content.
+    fn prefilter(patterns: &[Vec<u8>]) -> Prefilter {
+        let mut text = String::new();
+        for (i, p) in patterns.iter().enumerate() {
+            text.push_str("alert tcp any any -> any any (content:\"|");
+            for b in p {
+                let _ = write!(text, "{b:02x}");
+            }
+            let _ = writeln!(text, "|\"; sid:{};)", i + 1);
+        }
+        let r = load_text(Path::new("t.rules"), &text, &LoadOptions::default());
+        assert_eq!(r.errors().count(), 0);
+        assert_eq!(r.model.rules.len(), patterns.len());
+        Prefilter::build(&r.model.rules)
+    }
+
+    /// `len` bytes that use every byte value (the worst case for a DFA's byte classes).
+    fn spread(len: usize, seed: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| ((i.wrapping_mul(151) + seed.wrapping_mul(97)) % 256) as u8)
+            .collect()
+    }
+
+    /// Regression: one 64 KB content was a 64 K-state DFA (15 s to build, hundreds of MB for
+    /// many long contents). What goes into the automaton no longer grows with the content.
+    #[test]
+    fn long_contents_keep_the_automaton_bounded() {
+        for len in [4 * 1024, 64 * 1024] {
+            let p = prefilter(&[spread(len, 0)]);
+            assert!(
+                p.memory_usage() < 64 * 1024,
+                "one {len}-byte content: {} bytes of automaton",
+                p.memory_usage()
+            );
+        }
+        // 2,000 rules with 1 KB contents: bounded by the prefix length and the DFA budget.
+        let pats: Vec<Vec<u8>> = (0..2000).map(|i| spread(1024, i)).collect();
+        let p = prefilter(&pats);
+        assert!(
+            p.memory_usage() < 16 * 1024 * 1024,
+            "2000 × 1 KB contents: {} bytes of automaton",
+            p.memory_usage()
+        );
+    }
+
+    /// The truncated key still finds the rule (the prefix occurs), and the engine's
+    /// confirmation is what rejects a payload holding only the prefix.
+    #[test]
+    fn truncated_fast_pattern_still_finds_its_rule() {
+        let long = spread(100, 3);
+        let p = prefilter(std::slice::from_ref(&long));
+        let key = HeaderKey {
+            ip_proto: 6,
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            sport: Some(1),
+            dport: Some(2),
+        };
+        let mut s = p.scratch();
+        let mut payload = b"xx".to_vec();
+        payload.extend_from_slice(&long);
+        p.scan(&key, &payload, &mut s);
+        assert_eq!(s.candidates(), &[0]);
+        p.scan(&key, &long[..MAX_FAST_PATTERN_LEN], &mut s);
+        assert_eq!(
+            s.candidates(),
+            &[0],
+            "the prefix alone is a (false) candidate"
+        );
+        p.scan(&key, &long[1..], &mut s);
+        assert!(s.candidates().is_empty());
     }
 }

@@ -2,10 +2,17 @@
 //! id) → flags → header tests → flow → flowbits tests → contents → detection_filter → event stage
 //! (suppress, threshold, rate_filter).
 //!
-//! Snort 2.9 is the reference: every rule is evaluated on every packet; `pass` rules that match
-//! silence the packet's other alerts (Snort's default rule order: pass before alert); `log`
-//! rules match but write no alert line (the ring holds every packet anyway); flowbits setters
-//! act only when the whole rule matched, and act even when thresholding then drops the event.
+//! Snort 2.9 is the reference: every rule is evaluated on every packet; flowbits setters act
+//! only when the whole rule matched, and act even when thresholding then drops the event.
+//! Matches then go through Snort's event queue ([`EventQueue`], fpdetect.c `fpAddMatch` and
+//! `fpFinalSelectEvent`, event_queue.c, sfeventq.c) before the event stage: only the first
+//! action group that matched in Snort's default rule order (pass, drop, sdrop, reject, alert,
+//! log) is queued, so a `pass` rule that matches silences the packet's other rules *before*
+//! their thresholds and rate filters count them; within the group the events are ordered by
+//! `order_events content_length`, and at most 3 are logged (`event_queue: max_queue 8, log 3`).
+//! Only those go through suppress, event_filter and rate_filter. `log` rules write no alert
+//! line (the ring holds every packet anyway) unless a rate_filter's `new_action alert` makes
+//! them alert.
 
 use crate::decode::{Packet, Transport};
 use crate::rules::{Action, FlagsModifier, FlagsTest, FlowbitsCmd, Rule, RuleId};
@@ -13,7 +20,7 @@ use crate::rules::{Action, FlagsModifier, FlagsTest, FlowbitsCmd, Rule, RuleId};
 use super::{HeaderKey, RuleSet, Scratch};
 
 use super::flow::{flow_matches, FlowOptions, FlowTable, FlowView};
-use super::threshold::{ThresholdIndex, Thresholds};
+use super::threshold::{EventVerdict, ThresholdIndex, Thresholds};
 use super::DetectOptions;
 
 /// One alert decided for the current packet.
@@ -36,6 +43,78 @@ pub struct EngineStats {
     pub filtered: u64,
 }
 
+/// Snort 2.9 fpcreate.c default `config detection: max_queue_events 5`: matches kept per
+/// action group (fpdetect.c `fpAddMatch` ignores the rest, in evaluation order).
+pub const MAX_QUEUE_EVENTS: usize = 5;
+/// Snort 2.9 event_queue.c `EventQueueConfigNew`: `max_queue 8` events queued per packet.
+pub const MAX_QUEUE: usize = 8;
+/// Snort 2.9 event_queue.c `EventQueueConfigNew`: `log 3` events logged per packet
+/// (sfeventq.c `sfeventq_action` acts on the first `log_nodes` events of the queue).
+pub const LOG_EVENTS: usize = 3;
+
+/// Action groups in Snort 2.9's default rule order (parser.c `CreateDefaultRules`).
+const GROUPS: usize = 6;
+const PASS_GROUP: usize = 0;
+
+fn group_of(a: Action) -> usize {
+    match a {
+        Action::Pass => PASS_GROUP,
+        Action::Drop => 1,
+        Action::Sdrop => 2,
+        Action::Reject => 3,
+        Action::Alert => 4,
+        Action::Log => 5,
+    }
+}
+
+/// The per-packet match lists of Snort's event selection (fpdetect.c `OTNX_MATCH_DATA`), fixed
+/// size: filling and ordering them allocates nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventQueue {
+    ids: [[RuleId; MAX_QUEUE_EVENTS]; GROUPS],
+    len: [u8; GROUPS],
+}
+
+impl EventQueue {
+    fn clear(&mut self) {
+        self.len = [0; GROUPS];
+    }
+
+    /// fpdetect.c `fpAddMatch`: a match joins its action group unless the group already holds
+    /// `max_queue_events`.
+    fn add(&mut self, group: usize, id: RuleId) {
+        if let (Some(n), Some(ids)) = (self.len.get_mut(group), self.ids.get_mut(group)) {
+            if let Some(slot) = ids.get_mut(usize::from(*n)) {
+                *slot = id;
+                *n += 1;
+            }
+        }
+    }
+
+    /// fpdetect.c `fpFinalSelectEvent` + sfeventq.c `sfeventq_action`: the first action group
+    /// with matches, sorted by `order_events content_length` (`sortOrderByContentLength`: the
+    /// longer fast pattern first — `longestPatternLen` is the fast pattern's length, 0 for a
+    /// rule without content — then the higher sid first); of it, one event if it is the pass
+    /// group ("only log/count one pass"), else up to `max_queue`; of those, the first `log`
+    /// are acted on. Writes them to `out` and returns how many.
+    pub fn select(&mut self, rules: &RuleSet, out: &mut [RuleId; LOG_EVENTS]) -> usize {
+        let Some(g) = (0..GROUPS).find(|&g| self.len[g] > 0) else {
+            return 0;
+        };
+        let ids = &mut self.ids[g][..usize::from(self.len[g])];
+        let key = |id: &RuleId| {
+            rules.rules.get(*id as usize).map_or((0, 0), |r| {
+                (r.fast_pattern().map_or(0, |c| c.pattern.len()), r.sid)
+            })
+        };
+        ids.sort_unstable_by_key(|id| std::cmp::Reverse(key(id)));
+        let queued = if g == PASS_GROUP { 1 } else { MAX_QUEUE };
+        let n = ids.len().min(queued).min(LOG_EVENTS);
+        out[..n].copy_from_slice(&ids[..n]);
+        n
+    }
+}
+
 /// Detection state for one capture: flows, thresholds, scratch buffers. Kept across rule
 /// reloads; [`Engine::inspect`] notices a new `RuleSet` and remaps what depends on it.
 pub struct Engine {
@@ -51,6 +130,7 @@ pub struct Engine {
     flowbit_names: Vec<String>,
     /// Whether any rule of the current set looks at flow state (see [`needs_flows`]).
     track_flows: bool,
+    queue: EventQueue,
     stats: EngineStats,
 }
 
@@ -71,6 +151,7 @@ impl Engine {
             generation: 0,
             flowbit_names: Vec::new(),
             track_flows: true,
+            queue: EventQueue::default(),
             stats: EngineStats::default(),
         }
     }
@@ -125,7 +206,7 @@ impl Engine {
             return;
         }
         let now = pkt.ts_sec;
-        let mut passed = false;
+        self.queue.clear();
         for &id in &self.candidates {
             let Some(rule) = rules.rules.get(id as usize) else {
                 continue;
@@ -142,18 +223,22 @@ impl Engine {
                 }
             }
             self.stats.matches += 1;
-            let noalert = apply_flowbits(rule, flow.as_mut());
-            if rule.action == Action::Pass {
-                passed = true;
-                continue;
+            // flowbits:noalert keeps the match out of the event queue (fpdetect.c:
+            // `flowbit_noalert` skips fpAddMatch).
+            if !apply_flowbits(rule, flow.as_mut()) {
+                self.queue.add(group_of(rule.action), id);
             }
-            if noalert || rule.action == Action::Log {
+        }
+        let Some(index) = &self.threshold_index else {
+            return;
+        };
+        let mut selected = [0; LOG_EVENTS];
+        let n = self.queue.select(rules, &mut selected);
+        for &id in &selected[..n] {
+            let Some(rule) = rules.rules.get(id as usize) else {
                 continue;
-            }
-            let index = match &self.threshold_index {
-                Some(ix) => ix,
-                None => continue,
             };
+            // fpdetect.c fpLogEvent: rate_filter, suppress and event_filter, then the action.
             let verdict = self.thresholds.event_indexed(
                 index,
                 rule.gid,
@@ -163,18 +248,16 @@ impl Engine {
                 pkt.dst,
                 now,
             );
-            if verdict.is_alert() {
+            let rule_alerts = !matches!(rule.action, Action::Pass | Action::Log);
+            if verdict.writes_alert(rule_alerts) {
                 let flow_id = match flow.as_ref() {
                     Some(f) => f.flow_id,
                     None => stateless_flow_id(pkt),
                 };
                 hits.push(Hit { rule: id, flow_id });
-            } else {
+            } else if verdict != (EventVerdict::Alert { rate_action: None }) {
                 self.stats.filtered += 1;
             }
-        }
-        if passed {
-            hits.clear();
         }
     }
 

@@ -21,7 +21,13 @@
 //! a warm table never allocates for existing flows; creating a flow allocates only while the
 //! hash map grows towards its presized capacity. Flowbit ids ≥ 128 spill to a small vector per
 //! flow, not counted against the memcap. Expired flows are reclaimed lazily: up to
-//! [`RECLAIM_PER_INSERT`] from the LRU end at each new flow, and on [`FlowTable::expire`].
+//! [`RECLAIM_PER_INSERT`] at each new flow, and on [`FlowTable::expire`].
+//!
+//! Expiry is exact: there is one LRU list per timeout class (established TCP, other TCP, UDP,
+//! other protocols), each ordered by last packet, so the tail of a list is the oldest flow of
+//! its class and holds the earliest deadline; a flow moves lists when its class changes. Under
+//! memory pressure an expired flow of any class is reclaimed before a live one is evicted, and
+//! the live flow evicted is the least recently seen of all.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -287,7 +293,12 @@ struct Flow {
     counters: FlowCounters,
     bits: FlowBits,
     links: Links,
+    /// The timeout class whose LRU list holds this flow (see [`Flow::class`]).
+    list: u8,
 }
+
+/// Number of timeout classes, one LRU list each.
+const CLASSES: usize = 4;
 
 /// Approximate bytes one flow costs: its slab slot plus two hash-map buckets (entry and control
 /// byte, 7/8 load factor). The map is presized to twice the flows so that, full of flows and
@@ -308,8 +319,8 @@ pub struct FlowTable {
     slots: Vec<Flow>,
     /// Free slots, chained through `links.next`.
     free: u32,
-    /// Use order of the live slots, for timeouts and the memcap.
-    lru: Lru,
+    /// Use order of the live slots, one list per timeout class, for timeouts and the memcap.
+    lru: [Lru; CLASSES],
     max_flows: usize,
     serial: u64,
     stats: FlowStats,
@@ -360,6 +371,16 @@ fn key_of(pkt: &Packet<'_>) -> Option<(FlowKey, u16, u16)> {
 }
 
 impl Flow {
+    /// The timeout class: 0 established TCP, 1 other TCP, 2 UDP, 3 other protocols.
+    fn class(&self) -> u8 {
+        match self.key.proto {
+            PROTO_TCP if self.tcp == TcpState::Established => 0,
+            PROTO_TCP => 1,
+            PROTO_UDP => 2,
+            _ => 3,
+        }
+    }
+
     fn timeout(&self, o: &FlowOptions) -> u32 {
         match self.key.proto {
             PROTO_TCP if self.tcp == TcpState::Established => o.tcp_timeout_s,
@@ -385,7 +406,7 @@ impl FlowTable {
             map: FastMap::with_capacity_and_hasher(presize * 2, ahash::RandomState::new()),
             slots: Vec::with_capacity(presize),
             free: NIL,
-            lru: Lru::default(),
+            lru: Default::default(),
             max_flows,
             serial: 0,
             stats: FlowStats {
@@ -416,7 +437,6 @@ impl FlowTable {
         let i = match self.map.get(&key) {
             Some(&i) => {
                 self.unlink(i);
-                self.push_front(i);
                 let f = &self.slots[i as usize];
                 if f.expired(&self.opts, now) {
                     self.stats.timed_out += 1;
@@ -447,6 +467,9 @@ impl FlowTable {
         } else {
             f.seen == SEEN_CLIENT | SEEN_SERVER
         };
+        // Into the list of its (possibly new) class, as its most recent flow.
+        self.push_front(i);
+        let f = &mut self.slots[i as usize];
         Some(FlowView {
             flow_id: f.flow_id,
             to_server,
@@ -456,53 +479,70 @@ impl FlowTable {
         })
     }
 
-    /// Reclaims up to `max` expired flows from the least recently used end (for a timer on an
-    /// idle capture). Returns how many were removed.
+    /// Reclaims up to `max` expired flows (for a timer on an idle capture), the oldest of each
+    /// class first. Returns how many were removed. Exact: a list's tail is its oldest flow, so
+    /// when it has not expired, nothing behind it has.
     pub fn expire(&mut self, now_sec: i64, max: usize) -> usize {
         let mut removed = 0;
-        let mut i = self.lru.tail;
-        for _ in 0..max {
-            if i == NIL {
-                break;
-            }
-            let prev = self.slots[i as usize].links.prev;
-            if self.slots[i as usize].expired(&self.opts, now_sec) {
+        for c in 0..CLASSES {
+            while removed < max {
+                let i = self.lru[c].tail;
+                if i == NIL || !self.slots[i as usize].expired(&self.opts, now_sec) {
+                    break;
+                }
                 self.remove(i);
                 self.stats.timed_out += 1;
                 removed += 1;
             }
-            i = prev;
         }
         removed
+    }
+
+    /// The least recently seen live flow of all classes (the oldest of the list tails).
+    fn oldest(&self) -> u32 {
+        self.lru
+            .iter()
+            .map(|l| l.tail)
+            .filter(|&i| i != NIL)
+            .min_by_key(|&i| self.slots[i as usize].last_seen)
+            .unwrap_or(NIL)
     }
 
     /// Renumbers every flow's flowbits after a reload: old id `i` becomes `map[i]`; bits with no
     /// new id (`None`, or past the end of `map`) are dropped.
     pub fn remap_bits(&mut self, map: &[Option<FlowbitId>]) {
         let mut ids: Vec<FlowbitId> = Vec::new();
-        let mut i = self.lru.head;
-        while i != NIL {
-            let f = &mut self.slots[i as usize];
-            if !f.bits.is_empty() {
-                ids.clear();
-                ids.extend(f.bits.iter());
-                f.bits.clear_all();
-                for &old in &ids {
-                    if let Some(Some(new)) = map.get(usize::from(old)) {
-                        f.bits.set(*new);
+        for c in 0..CLASSES {
+            let mut i = self.lru[c].head;
+            while i != NIL {
+                let f = &mut self.slots[i as usize];
+                if !f.bits.is_empty() {
+                    ids.clear();
+                    ids.extend(f.bits.iter());
+                    f.bits.clear_all();
+                    for &old in &ids {
+                        if let Some(Some(new)) = map.get(usize::from(old)) {
+                            f.bits.set(*new);
+                        }
                     }
                 }
+                i = f.links.next;
             }
-            i = f.links.next;
         }
     }
 
     fn insert(&mut self, key: FlowKey, pkt: &Packet<'_>, sport: u16, flags: u8) -> u32 {
         self.expire(pkt.ts_sec, RECLAIM_PER_INSERT);
         while self.map.len() >= self.max_flows {
-            let lru = self.lru.tail;
-            self.remove(lru);
-            self.stats.evicted += 1;
+            // Memory pressure: an expired flow of any class before the oldest live one.
+            if self.expire(pkt.ts_sec, 1) == 0 {
+                let oldest = self.oldest();
+                if oldest == NIL {
+                    break;
+                }
+                self.remove(oldest);
+                self.stats.evicted += 1;
+            }
         }
         let blank = Flow {
             key,
@@ -516,6 +556,7 @@ impl FlowTable {
             counters: FlowCounters::default(),
             bits: FlowBits::default(),
             links: Links::NONE,
+            list: 0,
         };
         let i = if self.free != NIL {
             let i = self.free;
@@ -529,8 +570,8 @@ impl FlowTable {
             (self.slots.len() - 1) as u32
         };
         self.map.insert(key, i);
-        self.push_front(i);
         self.start_session(i, pkt, sport, flags);
+        // Not linked yet: `update` links it once the packet has set its class.
         i
     }
 
@@ -577,12 +618,17 @@ impl FlowTable {
         self.free = i;
     }
 
+    /// Unlinks slot `i` from the list it is in.
     fn unlink(&mut self, i: u32) {
-        self.lru.unlink(&mut self.slots, i);
+        let c = usize::from(self.slots[i as usize].list);
+        self.lru[c].unlink(&mut self.slots, i);
     }
 
+    /// Makes slot `i` the most recent flow of the list of its current class.
     fn push_front(&mut self, i: u32) {
-        self.lru.push_front(&mut self.slots, i);
+        let c = self.slots[i as usize].class();
+        self.slots[i as usize].list = c;
+        self.lru[usize::from(c)].push_front(&mut self.slots, i);
     }
 }
 

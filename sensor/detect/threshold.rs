@@ -47,14 +47,32 @@ struct Key {
 }
 
 /// Counters of one tracker: sfthd's `THD_IP_NODE` (count, prev, tstart, tlast) and sfrf's
-/// `tSFRFTrackingNode` (count, tstart, filterState, revertTime in `tlast`).
+/// `tSFRFTrackingNode` (count, tstart, tlast, filterState in `rate_on`, revertTime in
+/// `revert`, overRate in `over_rate`).
 #[derive(Debug, Clone, Copy)]
 struct Tracker {
     count: u32,
     prev: u32,
     tstart: i64,
     tlast: i64,
+    revert: i64,
     rate_on: bool,
+    over_rate: bool,
+}
+
+impl Tracker {
+    /// A tracker created at `now` with `count` events.
+    fn new(count: u32, now: i64) -> Tracker {
+        Tracker {
+            count,
+            prev: 0,
+            tstart: now,
+            tlast: now,
+            revert: now,
+            rate_on: false,
+            over_rate: false,
+        }
+    }
 }
 
 /// A tracker in the slab, linked into the LRU list (head = most recently used).
@@ -91,9 +109,25 @@ pub enum EventVerdict {
 }
 
 impl EventVerdict {
-    /// True when an alert is to be written.
+    /// True when the event passed the filters with an action that writes an alert, for a rule
+    /// whose own action is `alert` (see [`EventVerdict::writes_alert`]).
     pub fn is_alert(self) -> bool {
-        matches!(self, EventVerdict::Alert { .. })
+        self.writes_alert(true)
+    }
+
+    /// Whether an alert is written for an event of a rule whose own action writes one
+    /// (`alert`, `drop`, `sdrop`, `reject`: `rule_alerts`) or not (`log`, `pass`). Snort 2.9
+    /// fpdetect.c `fpLogEvent`: the rate_filter's `new_action` replaces the rule's action, then
+    /// the action decides — so `new_action alert` makes a `log` rule alert, `new_action log`
+    /// or `pass` makes an `alert` rule write nothing.
+    pub fn writes_alert(self, rule_alerts: bool) -> bool {
+        match self {
+            EventVerdict::Alert { rate_action: None } => rule_alerts,
+            EventVerdict::Alert {
+                rate_action: Some(a),
+            } => !matches!(a, NewAction::Log | NewAction::Pass),
+            _ => false,
+        }
     }
 }
 
@@ -116,7 +150,7 @@ impl ThresholdIndex {
                 .push(s.clone());
         }
         for r in rate_filters {
-            idx.rate.entry((r.gid, r.sid)).or_default().push(*r);
+            idx.rate.entry((r.gid, r.sid)).or_default().push(r.clone());
         }
         idx
     }
@@ -136,14 +170,9 @@ impl ThresholdIndex {
         exact.into_iter().chain(all).flatten()
     }
 
+    /// A rate_filter names one gid:sid (sfrf.c `SFRF_ConfigAdd` refuses sid 0).
     fn rate_for(&self, gid: u32, sid: u32) -> impl Iterator<Item = &RateFilter> + '_ {
-        let exact = self.rate.get(&(gid, sid));
-        let all = if sid != 0 {
-            self.rate.get(&(gid, 0))
-        } else {
-            None
-        };
-        exact.into_iter().chain(all).flatten()
+        self.rate.get(&(gid, sid)).into_iter().flatten()
     }
 }
 
@@ -252,29 +281,60 @@ fn sfthd_test(ty: ThdType, limit: u32, seconds: u32, t: &mut Tracker, now: i64) 
     }
 }
 
-/// One event against one sfrf tracker (sfrf.c `SFRF_TestObject` + `_checkThreshold`, without
-/// SFRF_OVER_RATE, which Snort 2.9 builds without). Returns the new action when the rate filter
-/// is in force, with `true` when it switched on at this very event (Snort's "override": that
-/// event is logged even if the event filter would hold it back).
+/// One event against one sfrf tracker: Snort 2.9.20 sfrf.c `SFRF_TestObject` with
+/// `_checkSamplingPeriod` and `_checkThreshold`, as built with `SFRF_OVER_RATE`. Returns the new
+/// action when the rate filter is in force, with `true` when it switched on at this very event
+/// (Snort's "override": that event is logged even if the event filter would hold it back).
+///
+/// `SFRF_OVER_RATE`: when a sampling period ends, the tracker remembers whether that period
+/// went over `count` (and events kept coming, the last within `seconds`); at the timeout the new
+/// action stays in force (and its timeout restarts) while the current period or the previous
+/// one is over the count, and a period that follows one over the count switches the action on
+/// from its first event.
 fn sfrf_test(rf: &RateFilter, t: &mut Tracker, now: i64) -> Option<(NewAction, bool)> {
-    if rf.seconds != 0 && elapsed_at_least(now, t.tstart, rf.seconds) {
-        t.tstart = now;
-        t.count = 0;
+    // _checkSamplingPeriod
+    if rf.seconds != 0 {
+        if elapsed_at_least(now, t.tstart, rf.seconds) {
+            t.tstart = now;
+            let gap = now.wrapping_sub(t.tlast);
+            t.over_rate = !(gap < 0 || gap > i64::from(rf.seconds)) && t.count > rf.count;
+            t.count = 0;
+        }
+    } else {
+        // seconds 0 (gid 135 only): a running total, not a rate.
+        t.over_rate = t.count > rf.count;
     }
+    t.tlast = now;
     t.count = t.count.saturating_add(1);
+    let verdict = sfrf_check(rf, t, now);
+    // sfrf.c: a total count (seconds 0) with new_action drop is not incremented past the
+    // limit, as the session-close decrement for a dropped session never comes.
+    if rf.seconds == 0 && t.count > rf.count && rf.new_action == NewAction::Drop {
+        t.count -= 1;
+    }
+    verdict
+}
+
+/// sfrf.c `_checkThreshold` (with `SFRF_OVER_RATE`).
+fn sfrf_check(rf: &RateFilter, t: &mut Tracker, now: i64) -> Option<(NewAction, bool)> {
     if t.rate_on {
-        // tlast holds sfrf's revertTime. A timeout of 0 keeps the action forever.
-        if rf.timeout != 0 && elapsed_at_least(now, t.tlast, rf.timeout) {
+        // A timeout of 0 keeps the action forever.
+        if rf.timeout != 0 && elapsed_at_least(now, t.revert, rf.timeout) {
+            if t.count > rf.count || t.over_rate {
+                t.revert = now;
+                return Some((rf.new_action, false));
+            }
             t.rate_on = false;
         } else {
             return Some((rf.new_action, false));
         }
     }
-    if t.count <= rf.count {
+    if t.count <= rf.count && !t.over_rate {
         return None;
     }
-    t.tlast = now;
+    t.revert = now;
     t.rate_on = true;
+    t.over_rate = true;
     Some((rf.new_action, true))
 }
 
@@ -378,7 +438,7 @@ impl Thresholds {
             sid,
             threshold,
             suppress.iter().filter(|s| applies(s.gid, s.sid)),
-            rate_filters.iter().filter(|r| applies(r.gid, r.sid)),
+            rate_filters.iter().filter(|r| r.gid == gid && r.sid == sid),
             src,
             dst,
             now_sec,
@@ -421,23 +481,23 @@ impl Thresholds {
         dst: IpAddr,
         now: i64,
     ) -> EventVerdict {
-        // 1. rate_filter (sfrf.c SFRF_TestThreshold): every filter counts; the first in force
-        //    decides the action.
+        // 1. rate_filter (sfrf.c SFRF_TestThreshold): every filter whose `apply_to` holds the
+        //    tracked address counts (SFRF_AppliesTo; others neither count nor act); the first
+        //    in force decides the action.
         let mut rate: Option<(NewAction, bool)> = None;
-        let (mut n_exact, mut n_all) = (0u16, 0u16);
-        for rf in rate_filters {
-            let ord = if rf.sid == sid {
-                &mut n_exact
-            } else {
-                &mut n_all
-            };
+        for (n, rf) in rate_filters.enumerate() {
+            let addr = tracked(rf.track, src, dst);
+            if let (Some(set), Some(a)) = (&rf.apply_to, addr) {
+                if !set.contains(&a) {
+                    continue;
+                }
+            }
             let key = Key {
                 gid,
                 sid: rf.sid,
-                stage: Stage::Rate(*ord),
-                addr: tracked(rf.track, src, dst),
+                stage: Stage::Rate(u16::try_from(n).unwrap_or(u16::MAX)),
+                addr,
             };
-            *ord = ord.saturating_add(1);
             let t = self.sfrf_tracker(key, now);
             if let Some(r) = sfrf_test(rf, t, now) {
                 rate.get_or_insert(r);
@@ -497,13 +557,7 @@ impl Thresholds {
         let (i, new) = self.lookup(key, now);
         let t = &mut self.slots[i as usize].tracker;
         if new {
-            *t = Tracker {
-                count: 1,
-                prev: 0,
-                tstart: now,
-                tlast: now,
-                rate_on: false,
-            };
+            *t = Tracker::new(1, now);
         } else {
             t.count = t.count.saturating_add(1);
         }
@@ -515,13 +569,7 @@ impl Thresholds {
         let (i, new) = self.lookup(key, now);
         let t = &mut self.slots[i as usize].tracker;
         if new {
-            *t = Tracker {
-                count: 0,
-                prev: 0,
-                tstart: now,
-                tlast: now,
-                rate_on: false,
-            };
+            *t = Tracker::new(0, now);
         }
         t
     }
@@ -538,13 +586,7 @@ impl Thresholds {
         }
         let slot = Slot {
             key,
-            tracker: Tracker {
-                count: 0,
-                prev: 0,
-                tstart: now,
-                tlast: now,
-                rate_on: false,
-            },
+            tracker: Tracker::new(0, now),
             links: Links::NONE,
         };
         let i = match self.free.pop() {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::addr::{parse_addr, parse_ports, Vars};
 use super::classify::{Classifications, References};
 use super::compile::{compile_rule, Compiled};
-use super::model::Rule;
+use super::model::{Rule, Threshold};
 use super::options::{FlowbitNames, OptCtx};
 use super::parse::{logical_lines, parse_statement, Span, Statement, VarKind};
 use super::{threshold_conf, vars, Diagnostic, Model};
@@ -503,56 +503,159 @@ fn read_config<T: Default>(path: &Path, parse: ConfigParser<T>) -> (T, Option<Fi
     (t, errs)
 }
 
-/// threshold.conf `threshold`/`event_filter` entries replace in-rule thresholds (Suricata's
-/// choice; Snort aborts), with a warning. sid 0 entries apply first so a specific sid wins.
+/// threshold.conf `threshold`/`event_filter` entries → each rule's event filter.
+///
+/// An entry for one gid:sid replaces the rule's in-rule threshold (Suricata's choice; Snort
+/// aborts), with a warning only when the rule has one. A global entry (sig_id 0) applies only
+/// to rules left without a threshold of their own, in-rule or from threshold.conf: Snort 2.9
+/// sfthd.c `sfthd_test_threshold` consults the gid's global object only when the sid's local
+/// objects (in-rule thresholds are local objects too) decided nothing. A gid's own global entry
+/// beats a gen_id 0 one (sfthd.c `sfthd_create_threshold_global` fills only the empty gid
+/// slots with gen_id 0's object). `count -1` means no thresholding: for one sid it exempts the
+/// sid from the global entry; as a global entry it filters nothing.
 fn apply_event_filters(
     rules: &mut [Rule],
     filters: &[threshold_conf::EventFilter],
     path: &Path,
     warnings: &mut Vec<Diagnostic>,
 ) {
-    let mut ordered: Vec<&threshold_conf::EventFilter> = filters.iter().collect();
-    ordered.sort_by_key(|f| (f.sid != 0, f.gid != 0));
     let by_id: HashMap<(u32, u32), usize> = rules
         .iter()
         .enumerate()
         .map(|(i, r)| ((r.gid, r.sid), i))
         .collect();
-    for f in ordered {
-        let warn = |message: String| Diagnostic {
-            path: path.to_path_buf(),
-            line: f.span.line,
-            col: f.span.col,
-            message,
+    // Rules with a threshold of their own (local object): in-rule, or from a per-sid entry.
+    let mut local: Vec<bool> = rules.iter().map(|r| r.threshold.is_some()).collect();
+    for f in filters.iter().filter(|f| f.sid != 0 && f.gid != 0) {
+        let Some(&i) = by_id.get(&(f.gid, f.sid)) else {
+            continue;
         };
-        if f.sid != 0 && f.gid != 0 {
-            if let Some(&i) = by_id.get(&(f.gid, f.sid)) {
-                let r = &mut rules[i];
-                if r.threshold.is_some() {
-                    warnings.push(warn(format!(
-                        "threshold for {}:{} replaces the rule's own threshold at {}:{}",
-                        f.gid,
-                        f.sid,
-                        r.loc.file.display(),
-                        r.loc.line
-                    )));
-                }
-                r.threshold = Some(f.threshold);
-            }
+        let r = &mut rules[i];
+        if r.threshold.is_some() && local[i] {
+            warnings.push(Diagnostic {
+                path: path.to_path_buf(),
+                line: f.span.line,
+                col: f.span.col,
+                message: format!(
+                    "threshold for {}:{} replaces the rule's own threshold at {}:{}",
+                    f.gid,
+                    f.sid,
+                    r.loc.file.display(),
+                    r.loc.line
+                ),
+            });
+        }
+        r.threshold = f.threshold;
+        local[i] = true;
+    }
+    // Global entries: the gid's own first, then gen_id 0 for the gids without one; the last of
+    // duplicates wins.
+    let mut global: HashMap<u32, Option<Threshold>> = HashMap::new();
+    let mut any_gid: Option<Option<Threshold>> = None;
+    for f in filters.iter().filter(|f| f.sid == 0) {
+        if f.gid == 0 {
+            any_gid = Some(f.threshold);
+        } else {
+            global.insert(f.gid, f.threshold);
+        }
+    }
+    if global.is_empty() && any_gid.is_none() {
+        return;
+    }
+    for (i, r) in rules.iter_mut().enumerate() {
+        if local[i] {
             continue;
         }
-        let mut replaced = 0;
-        for r in rules.iter_mut() {
-            if (f.gid == 0 || r.gid == f.gid) && (f.sid == 0 || r.sid == f.sid) {
-                replaced += usize::from(r.threshold.is_some());
-                r.threshold = Some(f.threshold);
-            }
+        if let Some(th) = global.get(&r.gid).copied().or(any_gid) {
+            r.threshold = th;
         }
-        if replaced > 0 {
-            warnings.push(warn(format!(
-                "threshold for {}:{} replaces the own threshold of {replaced} rules",
-                f.gid, f.sid
-            )));
-        }
+    }
+}
+
+#[cfg(test)]
+mod threshold_tests {
+    use super::*;
+    use crate::rules::model::{ThresholdKind, Track};
+
+    /// Loads `rules` with `conf` as threshold.conf; the rules' thresholds by sid and the
+    /// warnings.
+    fn with_conf(rules: &str, conf: &str) -> (Vec<(u32, Option<Threshold>)>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let th = dir.path().join("threshold.conf");
+        std::fs::write(&th, conf).unwrap();
+        let opts = LoadOptions {
+            threshold: Some(th),
+            ..LoadOptions::default()
+        };
+        let r = load_text(Path::new("t.rules"), rules, &opts);
+        assert_eq!(r.errors().count(), 0);
+        let got = r.model.rules.iter().map(|r| (r.sid, r.threshold)).collect();
+        (got, r.warnings.iter().map(|w| w.message.clone()).collect())
+    }
+
+    fn th(kind: ThresholdKind, count: u32, seconds: u32) -> Option<Threshold> {
+        Some(Threshold {
+            kind,
+            track: Track::BySrc,
+            count,
+            seconds,
+        })
+    }
+
+    /// Snort 2.9 sfthd.c `sfthd_test_threshold`: a global event_filter (sig_id 0) is consulted
+    /// only for sids without a threshold object of their own (in-rule thresholds are local
+    /// objects); `count -1` on one sid (`THD_NO_THRESHOLD`, sfthd_test_local) exempts it.
+    #[test]
+    fn global_event_filter_only_for_sids_without_their_own() {
+        use ThresholdKind::*;
+        let rules = "\
+alert ip any any -> any any (sid:1;)
+alert ip any any -> any any (sid:2; threshold: type threshold, track by_src, count 5, seconds 10;)
+alert ip any any -> any any (sid:3;)
+alert ip any any -> any any (sid:4;)
+alert ip any any -> any any (sid:5; gid:3;)
+";
+        let conf = "\
+event_filter gen_id 1, sig_id 0, type limit, track by_src, count 1, seconds 60
+event_filter gen_id 1, sig_id 3, type limit, track by_src, count -1, seconds 60
+event_filter gen_id 1, sig_id 4, type both, track by_src, count 2, seconds 30
+event_filter gen_id 0, sig_id 0, type limit, track by_src, count 9, seconds 9
+";
+        let (got, warnings) = with_conf(rules, conf);
+        assert_eq!(
+            got,
+            [
+                (1, th(Limit, 1, 60)),     // global of gid 1
+                (2, th(Threshold, 5, 10)), // its own in-rule threshold, untouched
+                (3, None),                 // count -1: exempt from the global filter
+                (4, th(Both, 2, 30)),      // its own threshold.conf entry
+                (5, th(Limit, 9, 9)),      // gid 3 has no global of its own: gen_id 0's
+            ]
+        );
+        // Nothing replaced a rule's own threshold: no warning.
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    /// The warning names only rules whose own (in-rule) threshold is replaced; a per-sid entry
+    /// for a rule that has none (even when a global entry exists) warns nothing.
+    #[test]
+    fn replace_warning_only_for_an_in_rule_threshold() {
+        let rules = "\
+alert ip any any -> any any (sid:1;)
+alert ip any any -> any any (sid:2; threshold: type limit, track by_src, count 5, seconds 10;)
+";
+        let conf = "\
+event_filter gen_id 1, sig_id 0, type limit, track by_src, count 1, seconds 60
+event_filter gen_id 1, sig_id 1, type limit, track by_src, count 2, seconds 60
+event_filter gen_id 1, sig_id 2, type limit, track by_src, count 3, seconds 60
+";
+        let (got, warnings) = with_conf(rules, conf);
+        assert_eq!(got[0].1.map(|t| t.count), Some(2));
+        assert_eq!(got[1].1.map(|t| t.count), Some(3));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("threshold for 1:2 replaces the rule's own threshold"),
+            "{warnings:?}"
+        );
     }
 }

@@ -359,8 +359,9 @@ pub enum NewAction {
 }
 
 /// A threshold.conf `rate_filter`. A passive sensor cannot drop; when the rate is exceeded the
-/// event's action becomes `new_action` for `timeout` seconds (`pass` suppresses the alert).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// event's action becomes `new_action` for `timeout` seconds (`pass` and `log` write no alert,
+/// `alert` makes even a `log` rule alert, `drop`/`sdrop`/`reject` act as `alert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateFilter {
     pub gid: u32,
     pub sid: u32,
@@ -369,4 +370,7 @@ pub struct RateFilter {
     pub seconds: u32,
     pub new_action: NewAction,
     pub timeout: u32,
+    /// `apply_to LIST`: the filter counts and acts only for events whose tracked address
+    /// (`by_src`/`by_dst`) is in the list (sfrf.c `SFRF_AppliesTo`); `None`: every address.
+    pub apply_to: Option<AddrSet>,
 }

@@ -207,6 +207,21 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                 Ok(())
             }
         };
+        // Snort 2.9 parser.c refuses a rule with both a `threshold` and a `detection_filter`
+        // (both are threshold objects of the rule; at most one is allowed).
+        let both_filters = |other: bool| -> Result<(), OptError> {
+            if other {
+                Err(OptError {
+                    offset: o.name_offset,
+                    message: format!(
+                        "'{name}' in a rule that has a {}: Snort allows only one of threshold and detection_filter per rule",
+                        if name == "threshold" { "detection_filter" } else { "threshold" }
+                    ),
+                })
+            } else {
+                Ok(())
+            }
+        };
         match name.as_str() {
             "msg" => {
                 dup(!f.msg.is_empty())?;
@@ -270,6 +285,7 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
             }
             "threshold" => {
                 dup(f.threshold.is_some())?;
+                both_filters(f.detection_filter.is_some())?;
                 f.threshold = Some(
                     parse_threshold(
                         need(v, "'type T, track T, count N, seconds N'").map_err(fail)?,
@@ -279,6 +295,7 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
             }
             "detection_filter" => {
                 dup(f.detection_filter.is_some())?;
+                both_filters(f.threshold.is_some())?;
                 let kv = parse_kv(
                     need(v, "'track T, count N, seconds N'").map_err(fail)?,
                     &["track", "count", "seconds"],

@@ -3,17 +3,21 @@
 //! (replacing in-rule thresholds) is `load`'s job; counting events is `detect`'s.
 
 use super::addr::{parse_addr, Vars};
-use super::model::{NewAction, RateFilter, Suppress, Threshold, ThresholdKind};
+use super::model::{NewAction, RateFilter, Suppress, Threshold, ThresholdKind, Track};
 use super::option_values::{number, track};
 use super::parse::{logical_lines, Logical, Span};
 
-/// A `threshold`/`event_filter` entry: replaces the in-rule threshold of gid:sid (sid 0: every
-/// sid of the gid; gid 0: every gid).
+/// A `threshold`/`event_filter` entry. For one gid:sid it replaces the rule's in-rule threshold;
+/// sid 0 is global: it applies to every sid of the gid (gid 0: of every gid) that has no
+/// threshold of its own (Snort sfthd.c `sfthd_test_threshold` tests the global object only when
+/// no local one decided).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
     pub gid: u32,
     pub sid: u32,
-    pub threshold: Threshold,
+    /// `None` for `count -1`: no thresholding for this gid:sid, which also exempts the sid from
+    /// a global filter (sfthd.c `sfthd_test_local`: `THD_NO_THRESHOLD` logs and stops looking).
+    pub threshold: Option<Threshold>,
     pub span: Span,
 }
 
@@ -134,6 +138,10 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
     let sid = num("sig_id")?;
     match kw {
         "threshold" | "event_filter" => {
+            if gid == 0 && sid != 0 {
+                // sfthd.c sfthd_create_threshold: gen_id 0 is only for a global entry.
+                return Err((req("gen_id")?.1, "gen_id 0 needs sig_id 0".into()));
+            }
             let (ty, ty_off) = req("type")?;
             let kind = match ty {
                 "limit" => ThresholdKind::Limit,
@@ -148,11 +156,16 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
             };
             let (tr, tr_off) = req("track")?;
             let track = track(tr, false).map_err(|e| (tr_off, e))?;
-            let threshold = Threshold {
-                kind,
-                track,
-                count: num("count")?,
-                seconds: num("seconds")?,
+            // `count -1`: Snort's THD_NO_THRESHOLD (README.filters: "-1 ... disables").
+            let seconds = num("seconds")?;
+            let threshold = match req("count")? {
+                ("-1", _) => None,
+                _ => Some(Threshold {
+                    kind,
+                    track,
+                    count: num("count")?,
+                    seconds,
+                }),
             };
             conf.event_filters.push(EventFilter {
                 gid,
@@ -199,22 +212,56 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
                     ))
                 }
             };
-            if let Some((ip, off)) = get("apply_to") {
-                parse_addr(ip, off, vars)
-                    .map_err(|e| (e.offset, format!("apply_to: {}", e.message)))?;
+            // What Snort 2.9 refuses: sfrf.c `SFRF_ConfigAdd` rejects gid 0 and sid 0 (no
+            // global rate filters) and count 0; parser.c `ParseRateFilter` rejects `apply_to`
+            // with `track by_rule` and `seconds 0` outside gid 135 (only the internal
+            // session-count events may count a total instead of a rate).
+            if gid == 0 {
+                return Err((
+                    req("gen_id")?.1,
+                    "rate_filter needs a gen_id other than 0".into(),
+                ));
             }
+            if sid == 0 {
+                return Err((
+                    req("sig_id")?.1,
+                    "rate_filter needs one sig_id: Snort has no global (sig_id 0) rate_filter"
+                        .into(),
+                ));
+            }
+            let apply_to = match get("apply_to") {
+                Some((_, off)) if track == Track::ByRule => {
+                    return Err((
+                        off,
+                        "apply_to needs track by_src or by_dst, not by_rule".into(),
+                    ))
+                }
+                Some((ip, off)) => Some(
+                    parse_addr(ip, off, vars)
+                        .map_err(|e| (e.offset, format!("apply_to: {}", e.message)))?,
+                ),
+                None => None,
+            };
             let count = num("count")?;
             if count == 0 {
                 return Err((req("count")?.1, "count must be at least 1".into()));
+            }
+            let seconds = num("seconds")?;
+            if seconds == 0 && gid != 135 {
+                return Err((
+                    req("seconds")?.1,
+                    "seconds must be at least 1 (0 is only for gen_id 135)".into(),
+                ));
             }
             conf.rate_filters.push(RateFilter {
                 gid,
                 sid,
                 track,
                 count,
-                seconds: num("seconds")?,
+                seconds,
                 new_action,
                 timeout: num("timeout")?,
+                apply_to,
             });
         }
     }
@@ -224,7 +271,6 @@ fn parse_line(l: &Logical, vars: &Vars, conf: &mut ThresholdConf) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::model::Track;
 
     #[test]
     fn entries() {
@@ -245,12 +291,12 @@ rate_filter gen_id 1, sig_id 5, track by_src, count 2, seconds 3, new_action dro
         assert_eq!(c.event_filters.len(), 2);
         assert_eq!(
             c.event_filters[0].threshold,
-            Threshold {
+            Some(Threshold {
                 kind: ThresholdKind::Limit,
                 track: Track::BySrc,
                 count: 1,
                 seconds: 60
-            }
+            })
         );
         assert_eq!(c.event_filters[1].sid, 0);
         assert_eq!(c.suppress.len(), 3);
@@ -272,10 +318,38 @@ rate_filter gen_id 1, sig_id 5, track by_src, count 2, seconds 3, new_action dro
                 count: 100,
                 seconds: 1,
                 new_action: NewAction::Pass,
-                timeout: 10
+                timeout: 10,
+                apply_to: None,
             }
         );
         assert_eq!(c.rate_filters.len(), 2);
+        assert_eq!(
+            c.rate_filters[1].apply_to.as_ref().map(|s| s.v4.clone()),
+            Some(vec![(0x0a01_0000, 0x0a01_ffff)])
+        );
+    }
+
+    /// `count -1` (exempt), `seconds 0` for gid 135, negated `apply_to` lists and IPv6.
+    #[test]
+    fn snort_accepts() {
+        let vars = Vars::new();
+        let text = "\
+event_filter gen_id 1, sig_id 7, type limit, track by_src, count -1, seconds 60
+rate_filter gen_id 135, sig_id 1, track by_src, count 10, seconds 0, new_action alert, timeout 5
+rate_filter gen_id 1, sig_id 5, track by_dst, count 2, seconds 3, new_action drop, timeout 4, apply_to [!10.0.0.0/8]
+rate_filter gen_id 1, sig_id 6, track by_src, count 2, seconds 3, new_action drop, timeout 4, apply_to [2001:db8::/32]
+";
+        let (c, errors) = parse(text, &vars);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(c.event_filters[0].threshold, None);
+        assert_eq!(c.rate_filters[0].seconds, 0);
+        let neg = c.rate_filters[1].apply_to.as_ref().unwrap();
+        assert!(!neg.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(neg.contains(&"11.1.2.3".parse().unwrap()));
+        let v6 = c.rate_filters[2].apply_to.as_ref().unwrap();
+        assert!(v6.contains(&"2001:db8::1".parse().unwrap()));
+        assert!(!v6.contains(&"2001:db9::1".parse().unwrap()));
+        assert!(!v6.contains(&"10.0.0.1".parse().unwrap()));
     }
 
     #[test]
@@ -292,6 +366,13 @@ rate_filter gen_id 1, sig_id 5, track by_src, count 2, seconds 3, new_action dro
             ("rate_filter gen_id 1, sig_id 2, track by_src, count 1, seconds 1, new_action explode, timeout 1", 78, "bad new_action"),
             ("frobnicate gen_id 1", 1, "unknown entry"),
             ("suppress gen_id 1, sig_id 2, colour red", 30, "unknown field"),
+            // What Snort 2.9 refuses in a rate_filter (sfrf.c SFRF_ConfigAdd, parser.c).
+            ("rate_filter gen_id 1, sig_id 2, track by_rule, count 1, seconds 1, new_action drop, timeout 1, apply_to 10.0.0.0/8", 105, "apply_to needs track by_src"),
+            ("rate_filter gen_id 1, sig_id 0, track by_src, count 1, seconds 1, new_action drop, timeout 1", 30, "sig_id"),
+            ("rate_filter gen_id 0, sig_id 5, track by_src, count 1, seconds 1, new_action drop, timeout 1", 20, "gen_id"),
+            ("rate_filter gen_id 1, sig_id 5, track by_src, count 1, seconds 0, new_action drop, timeout 1", 64, "seconds must be at least 1"),
+            ("rate_filter gen_id 1, sig_id 5, track by_src, count 1, seconds 1, new_action drop, timeout 1, apply_to [1.1.1.1,$NOPE]", 113, "unknown variable"),
+            ("event_filter gen_id 1, sig_id 2, type limit, track by_src, count -2, seconds 1", 66, "count"),
         ];
         for &(text, col, msg) in cases {
             let (_, e) = parse(text, &vars);

@@ -487,3 +487,72 @@ fn warm_table_reuses_capacity() {
     assert_eq!((t.slots.capacity(), t.map.capacity()), cap);
     assert_eq!(t.stats().active, 64);
 }
+
+/// Regression: one LRU list for four timeout classes, looking at 4 tail slots, evicted live
+/// flows under memory pressure while expired ones (of a shorter-timeout class, used more
+/// recently) stayed. With one list per class, expired flows of any class go first.
+#[test]
+fn memory_pressure_reclaims_expired_flows_of_any_class_before_live_ones() {
+    let mut t = FlowTable::new(FlowOptions {
+        memcap_bytes: 7 * FLOW_BYTES,
+        tcp_timeout_s: 600,
+        tcp_new_timeout_s: 30,
+        udp_timeout_s: 60,
+        other_timeout_s: 10,
+    });
+    let echo = |src: &str, ts| {
+        pkt(
+            src,
+            S,
+            PROTO_ICMP,
+            Transport::Icmp {
+                itype: 8,
+                icode: 0,
+                id: 1,
+                seq: 1,
+            },
+            ts,
+        )
+    };
+    // Live at t=45: five UDP flows (timeout 60) seen first, at t=0..4 — the least recently
+    // used end of any single list.
+    for n in 0..5u16 {
+        t.update(&udp(C, 1000 + n, S, 53, i64::from(n)));
+    }
+    // Then flows of short-timeout classes, seen later: an ICMP flow (10 s) at t=5 and a TCP
+    // flow still in its handshake (30 s) at t=6. Both have expired by t=45.
+    t.update(&echo("10.0.0.1", 5));
+    t.update(&tcp(C, 2000, S, 80, SYN, 6));
+    assert_eq!(t.stats().active, 7);
+    // Two new flows at t=45 in a full table: the two expired flows go, no live flow is evicted.
+    t.update(&udp("10.9.9.9", 1, S, 53, 45));
+    t.update(&udp("10.9.9.9", 2, S, 53, 45));
+    let st = t.stats();
+    assert_eq!((st.evicted, st.timed_out, st.active), (0, 2, 7));
+    // The five old UDP flows are still the same sessions (their second packet, same flow).
+    for n in 0..5u16 {
+        let v = t.update(&udp(C, 1000 + n, S, 53, 46)).unwrap();
+        assert_eq!(v.counters.pkts_toserver, 2, "udp flow {n}");
+    }
+    // Nothing expired left: the next new flow evicts the least recently seen live one.
+    t.update(&udp("10.9.9.9", 3, S, 53, 47));
+    assert_eq!(t.stats().evicted, 1);
+}
+
+/// A flow changes lists with its class: once established, a TCP flow has the long timeout
+/// (a SYN-only flow with the same last packet time would have expired).
+#[test]
+fn expire_is_exact_per_class() {
+    let mut t = table();
+    // Handshake at t=0..1: established (600 s); a half-open flow at t=1 (30 s).
+    t.update(&tcp(C, 3000, S, 80, SYN, 0));
+    t.update(&tcp(S, 80, C, 3000, SYN | ACK, 0));
+    t.update(&tcp(C, 3000, S, 80, ACK, 1));
+    t.update(&tcp(C, 3001, S, 80, SYN, 1));
+    t.update(&udp(C, 5000, S, 53, 1));
+    assert_eq!(t.expire(40, 100), 1, "only the half-open TCP flow");
+    assert_eq!(t.expire(70, 100), 1, "then the UDP flow");
+    assert_eq!(t.expire(500, 100), 0, "the established flow lives 600 s");
+    assert_eq!(t.expire(700, 100), 1);
+    assert_eq!(t.stats().active, 0);
+}

@@ -291,6 +291,7 @@ fn rf(track: Track, count: u32, seconds: u32, new_action: NewAction, timeout: u3
         seconds,
         new_action,
         timeout,
+        apply_to: None,
     }
 }
 
@@ -305,12 +306,13 @@ fn rate_filter_vectors() {
     // (filter, times, verdict per event)
     let cases: Vec<(RateFilter, Vec<i64>, Vec<EventVerdict>)> = vec![
         // More than 2 within 10 s → drop for 5 s from the switch-on; at the timeout (t=7)
-        // the window's count is still over, so it switches on again at once (sfrf.c); the
-        // window restarting at t=12 ends it.
+        // the window's count is still over, so it stays on (sfrf.c _checkThreshold); at t=12
+        // a new window starts, but the previous one was over the count and its last event was
+        // within 10 s (SFRF_OVER_RATE in _checkSamplingPeriod), so it stays on again.
         (
             rf(Track::BySrc, 2, 10, Drop, 5),
             vec![0, 1, 2, 3, 6, 7, 8, 12, 13],
-            vec![a, a, d, d, d, d, d, a, a],
+            vec![a, a, d, d, d, d, d, d, d],
         ),
         // pass: the alert disappears while the filter is on; at t=31 the timeout has run
         // and the new window holds one event, so it alerts; t=40 is the 2nd in that window.
@@ -350,7 +352,7 @@ fn rate_filter_vectors() {
                     100,
                     None,
                     &[],
-                    &[filter],
+                    std::slice::from_ref(&filter),
                     ip("1.1.1.1"),
                     ip("2.2.2.2"),
                     n,
@@ -505,4 +507,171 @@ fn no_filters_means_alert() {
     let v = t.event(1, 1, None, &[], &[], ip("1.1.1.1"), ip("2.2.2.2"), 0);
     assert_eq!(v, EventVerdict::Alert { rate_action: None });
     assert!(t.is_empty());
+}
+
+/// `rate_filter … apply_to LIST` (sfrf.c `SFRF_TestThreshold` → `SFRF_AppliesTo`): the filter
+/// counts and acts only for events whose tracked address is in the list; other addresses are
+/// neither counted nor filtered. IPv4, IPv6 and a negated list.
+#[test]
+fn rate_filter_apply_to_vectors() {
+    use crate::rules::addr::{parse_addr, Vars};
+    let vars = Vars::new();
+    let list = |text: &str| parse_addr(text, 0, &vars).unwrap();
+    let a = EventVerdict::Alert { rate_action: None };
+    let p = EventVerdict::RateLimited;
+    // (apply_to, track, tracked address, verdicts of three events at t = 0 1 2)
+    let cases: &[(&str, Track, &str, [EventVerdict; 3])] = &[
+        (
+            "[10.0.0.0/8,2001:db8::/32]",
+            Track::BySrc,
+            "10.1.2.3",
+            [a, p, p],
+        ),
+        (
+            "[10.0.0.0/8,2001:db8::/32]",
+            Track::BySrc,
+            "192.168.1.1",
+            [a, a, a],
+        ),
+        (
+            "[10.0.0.0/8,2001:db8::/32]",
+            Track::BySrc,
+            "2001:db8::5",
+            [a, p, p],
+        ),
+        (
+            "[10.0.0.0/8,2001:db8::/32]",
+            Track::BySrc,
+            "2001:db9::5",
+            [a, a, a],
+        ),
+        (
+            "[10.0.0.0/8,2001:db8::/32]",
+            Track::ByDst,
+            "10.9.9.9",
+            [a, p, p],
+        ),
+        (
+            "[10.0.0.0/8,2001:db8::/32]",
+            Track::ByDst,
+            "11.9.9.9",
+            [a, a, a],
+        ),
+        ("[!10.0.0.0/8]", Track::BySrc, "10.1.2.3", [a, a, a]),
+        ("[!10.0.0.0/8]", Track::BySrc, "172.16.0.1", [a, p, p]),
+        (
+            "![10.0.0.0/8,192.168.0.0/16]",
+            Track::BySrc,
+            "192.168.3.3",
+            [a, a, a],
+        ),
+    ];
+    for (text, track, addr, want) in cases {
+        let mut f = rf(*track, 1, 60, NewAction::Pass, 60);
+        f.apply_to = Some(list(text));
+        let mut t = Thresholds::new(1 << 20);
+        // The other side of the packet is an address outside every list.
+        let (src, dst) = match track {
+            Track::ByDst => ("203.0.113.1", *addr),
+            _ => (*addr, "203.0.113.1"),
+        };
+        let (src, dst) = if addr.contains(':') && *track == Track::BySrc {
+            (*addr, "2001:db9::99")
+        } else {
+            (src, dst)
+        };
+        let got: Vec<EventVerdict> = (0..3)
+            .map(|n| {
+                t.event(
+                    1,
+                    100,
+                    None,
+                    &[],
+                    std::slice::from_ref(&f),
+                    ip(src),
+                    ip(dst),
+                    n,
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "apply_to {text} {track:?} {addr}");
+    }
+}
+
+/// SFRF_OVER_RATE (Snort 2.9.20 sfrf.c `_checkSamplingPeriod`/`_checkThreshold`): at the
+/// timeout, a `pass` rate filter stays in force while the previous sampling period was over
+/// the count; it ends only after a period back under the count.
+#[test]
+fn rate_filter_pass_stays_on_after_an_over_rate_period() {
+    let a = EventVerdict::Alert { rate_action: None };
+    let p = EventVerdict::RateLimited;
+    let f = rf(Track::ByRule, 2, 10, NewAction::Pass, 5);
+    let mut t = Thresholds::new(1 << 20);
+    // t=2: 3rd event in the window → on. t=10: new window (count 1) after a window of 3 > 2,
+    // the last event 8 s before (≤ 10): still over rate → stays on though the timeout ran
+    // (the old code switched off here). t=16: timeout again, same window still marked over
+    // rate → on. t=21: new window after one of 2 ≤ 2 → off, alert.
+    let got: Vec<EventVerdict> = [0, 1, 2, 10, 16, 21]
+        .iter()
+        .map(|&n| {
+            t.event(
+                1,
+                100,
+                None,
+                &[],
+                std::slice::from_ref(&f),
+                ip("1.1.1.1"),
+                ip("2.2.2.2"),
+                n,
+            )
+        })
+        .collect();
+    assert_eq!(got, [a, a, p, p, p, a]);
+}
+
+/// What the rate filter's `new_action` does to a rule's own action (fpdetect.c `fpLogEvent`:
+/// the new action replaces the rule's, then `AlertAction`/`LogAction`/`PassAction` run).
+#[test]
+fn new_action_replaces_the_rule_action() {
+    use NewAction::*;
+    let v = |a| EventVerdict::Alert {
+        rate_action: Some(a),
+    };
+    let none = EventVerdict::Alert { rate_action: None };
+    // (verdict, the rule's own action writes an alert, expected)
+    let cases = [
+        (none, true, true),
+        (none, false, false),
+        (v(Alert), false, true), // a `log` rule promoted by new_action alert alerts
+        (v(Drop), false, true),
+        (v(Sdrop), true, true),
+        (v(Reject), true, true),
+        (v(Log), true, false), // an `alert` rule demoted to log writes no alert
+        (v(Pass), true, false),
+        (EventVerdict::RateLimited, true, false),
+        (EventVerdict::Suppressed, true, false),
+        (EventVerdict::Thresholded, true, false),
+    ];
+    for (verdict, rule_alerts, want) in cases {
+        assert_eq!(
+            verdict.writes_alert(rule_alerts),
+            want,
+            "{verdict:?} rule_alerts={rule_alerts}"
+        );
+    }
+}
+
+/// sfrf.c `SFRF_TestThreshold`: a rate_filter belongs to one gid:sid. Even a hand-made sid 0
+/// filter (the parser refuses it, like `SFRF_ConfigAdd`) does not act on other sids.
+#[test]
+fn rate_filter_is_per_sid() {
+    let mut f = rf(Track::BySrc, 1, 60, NewAction::Pass, 60);
+    f.sid = 0;
+    let idx = ThresholdIndex::new(&[], std::slice::from_ref(&f));
+    let mut t = Thresholds::new(1 << 20);
+    for n in 0..3 {
+        assert!(t
+            .event_indexed(&idx, 1, 100, None, ip("1.1.1.1"), ip("2.2.2.2"), n)
+            .is_alert());
+    }
 }
