@@ -18,7 +18,9 @@ use crate::decode::{Packet, Transport};
 use crate::rules::Rule;
 
 mod icmp;
+mod tcp_options;
 use icmp::write_icmp;
+use tcp_options::write_tcp_options;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
@@ -193,6 +195,7 @@ struct Opt<'a> {
     data: Option<&'a [u8]>,
 }
 
+/// decode.h `TCP_OPTLENMAX` and `IP_OPTMAX`: the most options either walk keeps.
 const MAX_OPTS: usize = 40;
 
 /// Snort decode.c `OptLenValidate`: `Some(opt, bytes to skip)` or `None` for a bad/truncated
@@ -228,45 +231,6 @@ fn opt_len_validate(opts: &[u8], at: usize, expected: Option<usize>) -> Option<(
         },
         len,
     ))
-}
-
-/// Snort decode.c `DecodeTCPOptions`: up to 40 options; EOL is counted and ends the list; a
-/// bad option ends it without being counted.
-fn tcp_options<'a>(opts: &'a [u8], buf: &mut [Option<Opt<'a>>; MAX_OPTS]) -> usize {
-    let mut n = 0;
-    let mut at = 0;
-    while at < opts.len() && n < MAX_OPTS {
-        let code = opts.get(at).copied().unwrap_or(0);
-        let parsed = match code {
-            0 | 1 => Some((
-                Opt {
-                    code,
-                    len: 0,
-                    data: None,
-                },
-                1,
-            )),
-            2 => opt_len_validate(opts, at, Some(4)), // MSS
-            3 | 18 => opt_len_validate(opts, at, Some(3)), // window scale, trailer csum
-            4 => opt_len_validate(opts, at, Some(2)), // SACK permitted
-            6 | 7 | 11..=13 => opt_len_validate(opts, at, Some(6)), // echo, echo reply, CC*
-            8 => opt_len_validate(opts, at, Some(10)), // timestamp
-            19 => opt_len_validate(opts, at, Some(18)), // MD5 signature
-            // SACK: variable, but it must carry data.
-            5 => opt_len_validate(opts, at, None).filter(|(o, _)| o.data.is_some()),
-            _ => opt_len_validate(opts, at, None),
-        };
-        let Some((opt, skip)) = parsed else { break };
-        if let Some(slot) = buf.get_mut(n) {
-            *slot = Some(opt);
-        }
-        n += 1;
-        at += skip;
-        if code == 0 {
-            break;
-        }
-    }
-    n
 }
 
 /// Snort decode.c `DecodeIPOptions`: like TCP's, but EOL is not counted. A bad option drops
@@ -351,7 +315,7 @@ fn data_be(data: Option<&[u8]>, at: usize, n: usize) -> u32 {
     })
 }
 
-/// `LogTCPHeader` + `LogTcpOptions`.
+/// `LogTCPHeader`; the options line is [`tcp_options`]'s.
 fn write_tcp(out: &mut Vec<u8>, p: &Packet<'_>) {
     let Transport::Tcp {
         seq,
@@ -388,45 +352,7 @@ fn write_tcp(out: &mut Vec<u8>, p: &Packet<'_>) {
     } else {
         out.push(b'\n');
     }
-    let mut buf = [None; MAX_OPTS];
-    let n = tcp_options(p.l4_header.get(20..).unwrap_or(&[]), &mut buf);
-    if n == 0 {
-        return;
-    }
-    let _ = write!(out, "TCP Options ({n}) => ");
-    for opt in buf.iter().take(n).flatten() {
-        let d = opt.data;
-        let _ = match opt.code {
-            2 => write!(out, "MSS: {} ", data_be(d, 0, 2)),
-            0 => write!(out, "EOL "),
-            1 => write!(out, "NOP "),
-            3 => write!(out, "WS: {} ", data_be(d, 0, 1)),
-            5 => {
-                let a = if opt.len >= 2 { data_be(d, 0, 2) } else { 0 };
-                let b = if opt.len >= 4 { data_be(d, 2, 2) } else { 0 };
-                write!(out, "Sack: {a}@{b} ")
-            }
-            4 => write!(out, "SackOK "),
-            6 => write!(out, "Echo: {} ", data_be(d, 0, 4)),
-            7 => write!(out, "Echo Rep: {} ", data_be(d, 0, 4)),
-            8 => write!(out, "TS: {} {} ", data_be(d, 0, 4), data_be(d, 4, 4)),
-            11 => write!(out, "CC {} ", data_be(d, 0, 4)),
-            12 => write!(out, "CCNEW: {} ", data_be(d, 0, 4)),
-            13 => write!(out, "CCECHO: {} ", data_be(d, 0, 4)),
-            code if opt.len > 0 => {
-                let _ = write!(out, "Opt {code} ({}): ", opt.len);
-                for j in 0..opt.len {
-                    let _ = write!(out, "{:02X}", data_be(d, j, 1));
-                    if (j + 1) % 2 == 0 {
-                        out.push(b' ');
-                    }
-                }
-                write!(out, " ")
-            }
-            code => write!(out, "Opt {code} "),
-        };
-    }
-    out.push(b'\n');
+    write_tcp_options(out, p.l4_header.get(20..).unwrap_or(&[]));
 }
 
 /// `LogUDPHeader`: the UDP length field minus the header.
