@@ -5,23 +5,11 @@
 
 mod common;
 
-/// The binary under test; `NSM_SENSOR_BIN` names another build (to see these regression
-/// tests fail on the code before the fix).
-fn exe() -> String {
-    std::env::var("NSM_SENSOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nsm-sensor").to_string())
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(exe());
-    c.env("TZ", "UTC");
-    c
-}
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{expect_code, frame, text, write_pcap, L4};
+use common::{bin, exe, expect_code, frame, text, write_pcap, L4};
 use nsm_sensor::pcap::Reader;
 
 /// 2007-02-21 10:17:50 UTC.

@@ -6,24 +6,12 @@
 
 mod common;
 
-/// The binary under test; `NSM_SENSOR_BIN` names another build (to see these regression
-/// tests fail on the code before the fix).
-fn exe() -> String {
-    std::env::var("NSM_SENSOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nsm-sensor").to_string())
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(exe());
-    c.env("TZ", "UTC");
-    c
-}
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{expect_code, frame, have, text, write_pcap, L4};
+use common::{bin, expect_code, frame, have, text, write_pcap, L4};
 use nsm_sensor::pcap::Reader;
 
 const T0: i64 = 1_172_053_070;

@@ -166,7 +166,7 @@ mod tests {
             "{H} (sid:1; reference:url,www.shadowserver.org; reference:cve,2007-1001; reference:foo,x; \
              metadata:former_category CNC, updated_at 2021_03_05; \
              threshold: type limit, track by_src, seconds 3600, count 1; \
-             detection_filter:track by_dst, count 2, seconds 5; flowbits:set,ET.Evil; flowbits:isset,a|b; \
+             flowbits:set,ET.Evil; flowbits:isset,a|b; \
              flowbits:noalert; flow:to_server,established; flags:S,12; fwsam: src, 1 hour;)"
         ));
         let refs: Vec<(&str, &str, Option<&str>)> = r
@@ -199,8 +199,12 @@ mod tests {
                 seconds: 3600
             })
         );
+        // A rule has a threshold or a detection_filter, never both (Snort's parser refuses it).
+        let d = loaded(&format!(
+            "{H} (sid:2; detection_filter:track by_dst, count 2, seconds 5;)"
+        ));
         assert_eq!(
-            r.detection_filter,
+            d.detection_filter,
             Some(DetectionFilter {
                 track: Track::ByDst,
                 count: 2,

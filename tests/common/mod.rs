@@ -4,9 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The built `nsm-sensor` binary.
+/// The binary under test: the one this build made, or the one `NSM_SENSOR_BIN` names (to see
+/// a regression test fail on a build from before its fix).
+pub fn exe() -> String {
+    std::env::var("NSM_SENSOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nsm-sensor").to_string())
+}
+
+/// The binary under test ([`exe`]), with `TZ=UTC`.
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nsm-sensor"));
+    let mut c = Command::new(exe());
     c.env("TZ", "UTC");
     c
 }
