@@ -550,6 +550,23 @@ mod tests {
     use super::*;
     use std::fs;
 
+    #[test]
+    fn errors_name_the_ring_directory() {
+        // Why: ring errors once said only "Not a directory (os error 20)".
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("not-a-dir");
+        fs::write(&file, b"x").unwrap();
+        for dir in [file.clone(), file.join("ring")] {
+            let e = Ring::open(&opts(&dir, 2, 1 << 20), 1, 65535)
+                .err()
+                .expect("a ring in a regular file cannot open");
+            assert!(
+                e.to_string().contains(&file.display().to_string()),
+                "{dir:?}: {e}"
+            );
+        }
+    }
+
     fn opts(dir: &Path, files: u32, file_size: u64) -> RingOptions {
         RingOptions {
             dir: dir.to_path_buf(),
