@@ -94,7 +94,7 @@ pub fn not_own_reason(meta: &std::fs::Metadata) -> Option<String> {
     }
     if meta.nlink() != 1 {
         return Some(format!(
-            "has {} hard links; refusing to write through a hard link",
+            "has {} hard links (a file of the sensor's has one)",
             meta.nlink()
         ));
     }

@@ -112,34 +112,37 @@ fn pipe_and_fifo_replay_every_packet() {
     let want = fs::read_to_string(log_file.join("alert.fast")).unwrap();
     assert_eq!(want.lines().count(), alerting as usize);
 
-    // tcpdump -r in.pcap -w - | nsm-sensor replay … /dev/stdin
-    let log_pipe = d.path().join("log-pipe");
-    let mut tcpdump = Command::new("tcpdump")
-        .args(["-r", pcap.to_str().unwrap(), "-w", "-"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let child = bin()
-        .args(replay_args(&rules, &log_pipe, "/dev/stdin"))
-        .stdin(tcpdump.stdout.take().unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_or_kill(child, 120, "replay from a pipe");
-    let _ = tcpdump.wait();
-    expect_code(&out, 0);
-    assert_eq!(
-        replayed(&out),
-        (20_000, u64::from(alerting)),
-        "{}",
-        text(&out.stderr)
-    );
-    assert_eq!(
-        fs::read_to_string(log_pipe.join("alert.fast")).unwrap(),
-        want
-    );
+    // tcpdump -r in.pcap -w - | nsm-sensor replay … /dev/stdin (and `-`, tcpdump's name for it)
+    for (i, input) in ["/dev/stdin", "-"].into_iter().enumerate() {
+        let log_pipe = d.path().join(format!("log-pipe-{i}"));
+        let mut tcpdump = Command::new("tcpdump")
+            .args(["-r", pcap.to_str().unwrap(), "-w", "-"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let child = bin()
+            .args(replay_args(&rules, &log_pipe, input))
+            .stdin(tcpdump.stdout.take().unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_or_kill(child, 120, "replay from a pipe");
+        let _ = tcpdump.wait();
+        expect_code(&out, 0);
+        assert_eq!(
+            replayed(&out),
+            (20_000, u64::from(alerting)),
+            "{input}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            fs::read_to_string(log_pipe.join("alert.fast")).unwrap(),
+            want,
+            "{input}"
+        );
+    }
 
     // A FIFO written by tcpdump.
     let fifo = d.path().join("fifo");

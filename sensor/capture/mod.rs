@@ -326,6 +326,9 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
                 .collect();
             files.sort();
             out.extend(files);
+        } else if p.as_os_str() == "-" {
+            // tcpdump's convention: `-` is standard input.
+            out.push(PathBuf::from("/dev/stdin"));
         } else if p.exists() {
             out.push(p.clone());
         } else {

@@ -272,11 +272,8 @@ impl Outputs {
                     Format::Full => b"\n\n",
                     Format::Fast | Format::Eve => b"\n",
                 };
-                sinks.push((
-                    format,
-                    name,
-                    Sink::open(&dir, name, end).map_err(|e| with_path(e, &dir.join(name)))?,
-                ));
+                // safefs's errors name the path already.
+                sinks.push((format, name, Sink::open(&dir, name, end)?));
             }
         }
         Ok(Outputs {
