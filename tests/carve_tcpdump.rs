@@ -138,3 +138,40 @@ fn carve_merges_across_files_in_time_order_and_rebuilds_missing_index() {
     let rep = carve(&ring_dir, None, Some(early), "", &out).unwrap();
     assert_eq!((rep.files_read, rep.packets_written), (0, 0));
 }
+
+#[test]
+fn length_filters_on_cut_frames_match_tcpdump() {
+    // Why: the filter was applied with the captured length as the wire length, so `greater`
+    // and `less` judged a snaplen-cut frame by what was kept, not by what was sent.
+    let d = tempfile::tempdir().unwrap();
+    let ring_dir = d.path().join("ring");
+    let o = RingOptions {
+        dir: ring_dir.clone(),
+        prefix: "nsm".into(),
+        files: 10,
+        file_size: 1 << 20,
+    };
+    let mut ring = Ring::open(&o, 1, 64).unwrap();
+    let recs = read_all(Path::new(INPUT));
+    for (t, wire, data) in &recs {
+        let kept = &data[..data.len().min(64)];
+        ring.write(t.sec, t.nsec / 1000, *wire, kept).unwrap();
+    }
+    drop(ring);
+    let ring_files: Vec<PathBuf> = files::list(&ring_dir, None)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    for expr in ["greater 500", "less 100", "ip and len > 1000"] {
+        let out = d.path().join("cut.pcap");
+        carve(&ring_dir, None, None, expr, &out).unwrap();
+        let got = read_all(&out);
+        let Some(want) = tcpdump_filter(&ring_files, expr, d.path()) else {
+            eprintln!("skipped: tcpdump not installed");
+            return;
+        };
+        assert!(!want.is_empty() && want.len() < recs.len(), "{expr:?}");
+        assert_eq!(got, want, "{expr:?}");
+    }
+}

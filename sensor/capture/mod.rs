@@ -8,6 +8,7 @@
 //! with its own (libpcap refuses such files). A BPF filter is compiled by libpcap, once per
 //! link type, and applied in memory.
 
+pub mod bpf;
 pub mod live;
 
 use std::fmt;
@@ -198,7 +199,7 @@ impl OfflineSource {
                     self.programs.len() - 1
                 }
             };
-            if self.programs[i].1.filter(self.reader.data(&rec)) {
+            if bpf::matches(&self.programs[i].1, self.reader.data(&rec), rec.wire_len) {
                 break rec;
             }
         };

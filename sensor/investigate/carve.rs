@@ -90,7 +90,10 @@ pub fn carve(
     let mut in_range = 0u64;
     let merged = for_each_merged(&sel.files, from, to, |_, ts, wire, data| {
         in_range += 1;
-        if program.as_ref().is_none_or(|p| p.filter(data)) {
+        if program
+            .as_ref()
+            .is_none_or(|p| crate::capture::bpf::matches(p, data, wire))
+        {
             w.write(ts.into(), wire, data)?;
         }
         Ok(())
