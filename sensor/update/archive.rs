@@ -117,7 +117,7 @@ pub fn unpack(bytes: &[u8], max_unpacked: u64, select: &[String]) -> Result<Vec<
         let mut data = Vec::new();
         entry
             .read_to_end(&mut data)
-            .map_err(|e| format!("entry {shown:?}: {e}"))?;
+            .map_err(|e| format!("truncated or corrupt archive at entry {shown:?}: {e}"))?;
         if !wanted {
             continue;
         }

@@ -37,6 +37,10 @@ use fetch::{Fetched, Fetcher};
 use layout::Layout;
 use state::{SourceState, State};
 
+/// Validation errors printed (text and JSON); the rest are counted. The rejected directory
+/// holds the whole set for `nsm-sensor check`.
+const MAX_SHOWN: usize = 100;
+
 /// What to do, from the configuration and the command line.
 #[derive(Debug, Clone)]
 pub struct UpdateOptions {
@@ -205,7 +209,9 @@ impl Summary {
         }
         if let Some(r) = &self.rejected {
             o["rejected"] = json!(r.display().to_string());
-            o["diagnostics"] = json!(self.diagnostics);
+            let shown: Vec<&String> = self.diagnostics.iter().take(MAX_SHOWN).collect();
+            o["diagnostics"] = json!(shown);
+            o["diagnostics_total"] = json!(self.diagnostics.len());
         }
         o
     }
@@ -248,8 +254,18 @@ impl Summary {
                 self.enabled, self.disabled, self.modified
             )?;
         }
-        for d in &self.diagnostics {
+        for d in self.diagnostics.iter().take(MAX_SHOWN) {
             writeln!(w, "{d}")?;
+        }
+        if self.diagnostics.len() > MAX_SHOWN {
+            writeln!(
+                w,
+                "… and {} more errors (see `nsm-sensor check -r {}`)",
+                self.diagnostics.len() - MAX_SHOWN,
+                self.rejected
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            )?;
         }
         let dir = self.dir.display();
         let prev = self.previous.as_deref().unwrap_or("none");
