@@ -12,7 +12,9 @@ use nsm_sensor::update::iplist::{self, Direction, IpListSpec};
 const HOME: [u8; 4] = [192, 168, 1, 10];
 
 /// (format, feed text, direction, a listed address, an unlisted one)
-const FEEDS: &[(&str, &str, Direction, [u8; 4], [u8; 4])] = &[
+type Feed = (&'static str, &'static str, Direction, [u8; 4], [u8; 4]);
+
+const FEEDS: &[Feed] = &[
     (
         "spamhaus-drop",
         "; Spamhaus DROP List 2024/01/19 - (c) 2024 The Spamhaus Project SLU\r\n\

@@ -55,12 +55,15 @@ pub struct RuleFile {
     pub text: String,
 }
 
+/// A `GID:SID[:REV]` entry.
+type Id = (u32, u32, Option<u32>);
+
 /// What a matcher line selects.
 #[derive(Debug, Clone)]
 enum Matcher {
     All,
     /// (gid, sid, rev)
-    Ids(Vec<(u32, u32, Option<u32>)>),
+    Ids(Vec<Id>),
     Re(Regex),
     Group(Regex),
     Filename(Regex),
@@ -326,7 +329,7 @@ fn parse_matcher(text: &str) -> Result<Matcher, (usize, String)> {
 
 /// `Ok(None)` when `text` does not look like an id list at all; an error when it does but
 /// an entry is bad (so `2019401-2019405` says why).
-fn parse_ids(text: &str) -> Result<Option<Vec<(u32, u32, Option<u32>)>>, (usize, String)> {
+fn parse_ids(text: &str) -> Result<Option<Vec<Id>>, (usize, String)> {
     if !text.starts_with(|c: char| c.is_ascii_digit()) {
         return Ok(None);
     }

@@ -26,6 +26,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::rules::addr::normalise;
 
+/// Inclusive address ranges per family: IPv4, IPv6.
+pub type Ranges = (Vec<(u32, u32)>, Vec<(u128, u128)>);
+
 /// Networks per generated rule, as ET's IP-list rule files group them (`(group N)`).
 pub const GROUP_SIZE: usize = 1000;
 
@@ -142,7 +145,7 @@ impl IpList {
 
     /// The addresses as sorted, disjoint, non-adjacent inclusive ranges per family (the form
     /// of the rule model's `AddrSet`).
-    pub fn ranges(&self) -> (Vec<(u32, u32)>, Vec<(u128, u128)>) {
+    pub fn ranges(&self) -> Ranges {
         let mut v4: Vec<(u32, u32)> = self
             .v4
             .iter()
