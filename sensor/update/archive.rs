@@ -12,6 +12,8 @@ use std::path::Component;
 pub struct Member {
     /// The file name (last path component).
     pub name: String,
+    /// The path in the archive (`rules/emerging-botcc.rules`).
+    pub path: String,
     pub data: Vec<u8>,
 }
 
@@ -126,7 +128,11 @@ pub fn unpack(bytes: &[u8], max_unpacked: u64, select: &[String]) -> Result<Vec<
                 "entry {shown:?}: a second file named {name:?} in the archive"
             ));
         }
-        out.push(Member { name, data });
+        out.push(Member {
+            name,
+            path: shown,
+            data,
+        });
     }
     // Read to the end of the gzip stream: its trailer (CRC-32, length) catches a download
     // cut after the tar end marker.

@@ -7,7 +7,9 @@
 //! Stages, one file each: [`fetch`] (http/https/file, conditional GET, limits),
 //! [`archive`] (tar.gz members, refusals, bounds), [`layout`] (versions, `current`, lock,
 //! keep), [`diff`] (added/removed/changed by `gid:sid:rev`), [`state`] (validators and the
-//! source cache). This file orchestrates and writes the summary.
+//! source cache), and the transformations of what was fetched: [`iplist`] (IP feeds to
+//! list rules) and [`edits`] (suricata-update's enable/disable/modify). This file
+//! orchestrates and writes the summary.
 //!
 //! A version directory is flat, so `[rules] files = ["DIR/current/"]` loads all of it:
 //! - tarball members as `SOURCE-FILE` (`et-open-emerging-botcc.rules`), classification.config
@@ -18,7 +20,9 @@
 
 pub mod archive;
 pub mod diff;
+pub mod edits;
 pub mod fetch;
+pub mod iplist;
 pub mod layout;
 pub mod state;
 
@@ -28,7 +32,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::config::{Config, SourceConfig, SourceKind, UpdateConfig};
+use crate::config::{Config, ListDirection, SourceConfig, SourceKind, UpdateConfig};
 use crate::detect::RuleSet;
 use crate::rules::{self, LoadOptions};
 use crate::safefs::Dir;
@@ -71,6 +75,8 @@ pub enum Status {
     SourcesFailed,
     /// The new set does not validate; kept aside, nothing changed.
     Invalid,
+    /// The enable/disable/modify files have errors; nothing changed.
+    EditsInvalid,
     /// Something else failed (directory, lock, write); nothing changed unless said.
     Failed(String),
     /// Switched, but the daemon reported a failed reload (the new version stays current).
@@ -154,7 +160,7 @@ impl Summary {
         match self.status {
             Status::Switched | Status::NothingChanged | Status::DryRun | Status::RolledBack => 0,
             Status::SourcesFailed | Status::Failed(_) | Status::ReloadFailed(_) => 1,
-            Status::Invalid => 78,
+            Status::Invalid | Status::EditsInvalid => 78,
         }
     }
 
@@ -166,6 +172,7 @@ impl Summary {
             Status::RolledBack => "rolled-back",
             Status::SourcesFailed => "sources-failed",
             Status::Invalid => "invalid",
+            Status::EditsInvalid => "edits-invalid",
             Status::Failed(_) => "failed",
             Status::ReloadFailed(_) => "reload-failed",
         }
@@ -209,6 +216,8 @@ impl Summary {
         }
         if let Some(r) = &self.rejected {
             o["rejected"] = json!(r.display().to_string());
+        }
+        if !self.diagnostics.is_empty() {
             let shown: Vec<&String> = self.diagnostics.iter().take(MAX_SHOWN).collect();
             o["diagnostics"] = json!(shown);
             o["diagnostics_total"] = json!(self.diagnostics.len());
@@ -291,6 +300,10 @@ impl Summary {
                     .as_ref()
                     .map_or(String::new(), |p| p.display().to_string())
             )?,
+            Status::EditsInvalid => writeln!(
+                w,
+                "the rule edit files have errors: nothing changed, {dir}/current stays {prev}"
+            )?,
             Status::Failed(m) => writeln!(w, "update failed: {m}")?,
             Status::ReloadFailed(m) => writeln!(
                 w,
@@ -369,8 +382,8 @@ fn rollback(opts: &UpdateOptions, layout: &Layout, mut s: Summary) -> Summary {
 
 /// What one source contributed, before it is written.
 struct Contribution {
-    /// Files for the version directory: (name, bytes).
-    files: Vec<(String, Vec<u8>)>,
+    /// Files for the version directory: (name, name in the source, bytes).
+    files: Vec<(String, String, Vec<u8>)>,
     /// New state and cache body to remember once the run succeeds.
     state: Option<(SourceState, Vec<u8>)>,
 }
@@ -395,9 +408,10 @@ fn update(opts: &UpdateOptions, base: &Path, layout: &Layout, mut s: Summary) ->
     }
     // Assemble: every file of every source, then the edits.
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut origins: Vec<String> = Vec::new();
     for (src, c) in u.sources.iter().zip(&mut contributions) {
         let Some(c) = c else { continue };
-        for (name, data) in c.files.drain(..) {
+        for (name, origin, data) in c.files.drain(..) {
             if archive::CONFIG_FILES.contains(&name.as_str())
                 && files.iter().any(|(n, _)| *n == name)
             {
@@ -410,10 +424,11 @@ fn update(opts: &UpdateOptions, base: &Path, layout: &Layout, mut s: Summary) ->
                 ));
             }
             files.push((name, data));
+            origins.push(origin);
         }
     }
-    if let Err(e) = apply_edits(u, base, &mut files, &mut s) {
-        return e;
+    if let Err(e) = apply_edits(u, base, &mut files, &origins, &mut s) {
+        return *e;
     }
     // Unchanged against current: nothing to build or switch.
     if let Some(cur) = &s.previous {
@@ -631,7 +646,7 @@ fn transform(
     src: &SourceConfig,
     body: &[u8],
     report: &mut SourceReport,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+) -> Result<Vec<(String, String, Vec<u8>)>, String> {
     match src.kind {
         SourceKind::Tarball => {
             let members = archive::unpack(
@@ -648,44 +663,132 @@ fn transform(
                     } else {
                         format!("{}-{}", src.name, m.name)
                     };
-                    (name, m.data)
+                    (name, m.path, m.data)
                 })
                 .collect())
         }
-        SourceKind::Rules => Ok(vec![(format!("{}.rules", src.name), body.to_vec())]),
+        SourceKind::Rules => {
+            let name = format!("{}.rules", src.name);
+            Ok(vec![(name.clone(), name, body.to_vec())])
+        }
         SourceKind::Iplist => iplist_files(layout, src, body, report),
     }
 }
 
 /// An iplist source's rule file and normalised list.
 fn iplist_files(
-    _layout: &Layout,
+    layout: &Layout,
     src: &SourceConfig,
-    _body: &[u8],
-    _report: &mut SourceReport,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
-    Err(format!(
-        "source {}: kind \"iplist\" is not available in this build",
-        src.name
-    ))
+    body: &[u8],
+    report: &mut SourceReport,
+) -> Result<Vec<(String, String, Vec<u8>)>, String> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| format!("{}: expected a text list of addresses: {e}", src.url))?;
+    let (list, bad) = iplist::parse(text);
+    for (line, why) in bad.iter().take(20) {
+        tracing::warn!("{} line {line}: {why} (line left out)", src.url);
+    }
+    if bad.len() > 20 {
+        tracing::warn!("{}: {} more lines left out", src.url, bad.len() - 20);
+    }
+    if list.is_empty() && !bad.is_empty() {
+        return Err(format!(
+            "{}: no address or network in the list ({} lines not understood, the first at line {}: {})",
+            src.url,
+            bad.len(),
+            bad[0].0,
+            bad[0].1
+        ));
+    }
+    let spec = iplist::IpListSpec {
+        name: src.name.clone(),
+        sid: src.sid,
+        msg: src.msg.clone(),
+        classtype: src.classtype.clone(),
+        direction: match src.direction {
+            ListDirection::To => iplist::Direction::To,
+            ListDirection::From => iplist::Direction::From,
+            ListDirection::Both => iplist::Direction::Both,
+        },
+        threshold: Some(src.threshold.clone()).filter(|t| !t.is_empty()),
+    };
+    let problems = spec.problems(list.len());
+    if !problems.is_empty() {
+        return Err(format!("source {}: {}", src.name, problems.join("; ")));
+    }
+    let list_name = format!("{}.list", src.name);
+    // The previous version's list, for added/removed.
+    let old = layout
+        .current()
+        .and_then(|cur| layout.dir.subdir(&cur, false).ok())
+        .and_then(|d| d.read_small(&list_name, 1 << 31).ok())
+        .map(|b| iplist::parse(&String::from_utf8_lossy(&b)).0);
+    let (added, removed) = match &old {
+        Some(o) => iplist::diff(o, &list),
+        None => (list.len(), 0),
+    };
+    report.addresses = Some((list.len(), added, removed));
+    let rules_name = format!("{}.rules", src.name);
+    Ok(vec![
+        (
+            rules_name.clone(),
+            rules_name,
+            iplist::to_rules(&list, &spec).into_bytes(),
+        ),
+        (
+            list_name.clone(),
+            list_name,
+            iplist::to_text(&list).into_bytes(),
+        ),
+    ])
 }
 
-/// Applies the enable/disable/modify files to the rule files.
+/// Applies the enable/disable/modify files to the rule files (`origins`: each file's name in
+/// its source, which `group:` and `filename:` match).
 fn apply_edits(
     u: &UpdateConfig,
-    _base: &Path,
-    _files: &mut [(String, Vec<u8>)],
+    base: &Path,
+    files: &mut [(String, Vec<u8>)],
+    origins: &[String],
     s: &mut Summary,
-) -> Result<(), Summary> {
-    if u.enable.as_os_str().is_empty()
-        && u.disable.as_os_str().is_empty()
-        && u.modify.as_os_str().is_empty()
-    {
+) -> Result<(), Box<Summary>> {
+    let path = |p: &Path| Some(UpdateConfig::resolve(base, p)).filter(|p| !p.as_os_str().is_empty());
+    let (enable, disable, modify) = (path(&u.enable), path(&u.disable), path(&u.modify));
+    if enable.is_none() && disable.is_none() && modify.is_none() {
         return Ok(());
     }
-    Err(s
-        .clone()
-        .failed("rule edits are not available in this build"))
+    let loaded = edits::Edits::load(enable.as_deref(), disable.as_deref(), modify.as_deref());
+    let e = match loaded {
+        Ok(e) => e,
+        Err(diags) => {
+            let mut f = s.clone();
+            f.diagnostics = diags.iter().map(ToString::to_string).collect();
+            f.status = Status::EditsInvalid;
+            return Err(Box::new(f));
+        }
+    };
+    let mut rule_files: Vec<edits::RuleFile> = Vec::new();
+    let mut index = Vec::new();
+    for (i, ((name, data), origin)) in files.iter().zip(origins).enumerate() {
+        if name.ends_with(".rules") {
+            rule_files.push(edits::RuleFile {
+                name: origin.clone(),
+                text: String::from_utf8_lossy(data).into_owned(),
+            });
+            index.push(i);
+        }
+    }
+    let (counts, problems) = edits::apply_reporting(&e, &mut rule_files);
+    for p in problems {
+        tracing::warn!("{p}");
+    }
+    for (rf, i) in rule_files.into_iter().zip(index) {
+        files[i].1 = rf.text.into_bytes();
+    }
+    s.enabled = counts.enabled;
+    s.disabled = counts.disabled;
+    s.modified = counts.modified;
+    Ok(())
 }
 
 /// Whether version `name` holds exactly `files` (names and bytes; `*.list` included).
