@@ -90,6 +90,11 @@ pub struct RunArgs {
     /// Group to drop to (default: the user's primary group).
     #[arg(long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+
+    /// Write the process id to this file (and the reload status beside it); overrides
+    /// `[daemon] pidfile`.
+    #[arg(long = "pidfile", value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -498,6 +498,10 @@ fn daemon_options(cfg: &Loaded, args: &RunArgs, iface: &str) -> DaemonOptions {
     if let Some(g) = &args.group {
         opts.group = g.clone();
     }
+    opts.pidfile = match &args.pidfile {
+        Some(p) => Some(p.clone()),
+        None => opts.pidfile.as_ref().map(|p| resolve(&cfg.base, p)),
+    };
     opts
 }
 

@@ -121,6 +121,9 @@ pub struct DaemonConfig {
     pub group: String,
     pub stats_interval_s: u32,
     pub watchdog: bool,
+    /// Write the process id here at start-up (and the reload status beside it, for
+    /// `update`); empty: no pidfile.
+    pub pidfile: PathBuf,
 }
 
 impl Default for CaptureConfig {
@@ -194,6 +197,7 @@ impl Default for DaemonConfig {
             group: String::new(),
             stats_interval_s: 60,
             watchdog: true,
+            pidfile: PathBuf::new(),
         }
     }
 }
@@ -279,6 +283,7 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("group", Ty::Str),
             ("stats_interval_s", Ty::Int(0, u32::MAX as u64)),
             ("watchdog", Ty::Bool),
+            ("pidfile", Ty::Path),
         ],
     ),
 ];

@@ -901,12 +901,46 @@ fn count_diff(
     (s.added, s.removed, s.changed) = diff::compare(&old, &new);
 }
 
-/// Tells the running daemon to reload (after a switch or rollback).
+/// Tells the running daemon to reload (after a switch or rollback): SIGHUP to the pid in
+/// `[daemon] pidfile`, then the daemon's own report of the load it started after the signal,
+/// waited for at most `[update] timeout_s`. No pidfile configured, none written, or a stale
+/// one: there is no sensor to reload, which is not an error.
 fn reload(opts: &UpdateOptions, mut s: Summary) -> Summary {
+    use crate::daemon::control::{self, ControlErrorKind};
     if opts.no_reload {
         s.reload = Some("skipped (--no-reload)".to_string());
         return s;
     }
-    s.reload = Some("no running sensor to reload".to_string());
+    let configured = &opts.config.daemon.pidfile;
+    if configured.as_os_str().is_empty() {
+        s.reload = Some("no running sensor to reload (no [daemon] pidfile configured)".into());
+        return s;
+    }
+    let pidfile = UpdateConfig::resolve(&base_of(opts), configured);
+    let timeout = Duration::from_secs(u64::from(opts.config.update.timeout_s));
+    match control::reload(&pidfile, timeout) {
+        Ok(r) if r.ok => {
+            s.reload = Some(format!(
+                "nsm-sensor (pid {}) reloaded: {}",
+                r.pid,
+                r.message.lines().next().unwrap_or("ok")
+            ));
+        }
+        Ok(r) => {
+            s.reload = Some(format!("nsm-sensor (pid {}) reload failed", r.pid));
+            s.status = Status::ReloadFailed(r.message);
+        }
+        Err(e) => match e.kind() {
+            ControlErrorKind::NoPidfile
+            | ControlErrorKind::NotRunning
+            | ControlErrorKind::NotSensor => {
+                s.reload = Some(format!("no running sensor to reload ({e})"));
+            }
+            ControlErrorKind::BadPidfile | ControlErrorKind::Timeout | ControlErrorKind::Io => {
+                s.reload = Some("not confirmed".to_string());
+                s.status = Status::ReloadFailed(e.to_string());
+            }
+        },
+    }
     s
 }
