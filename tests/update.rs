@@ -852,3 +852,60 @@ fn no_running_sensor_to_reload() {
     let out = s.update(&["--rollback", "--no-reload"]);
     expect_code(&out, 1); // nothing older to roll back to
 }
+
+/// suricata-update's edit files applied to a fetched rule file, each edit counted; an edit
+/// file with an error stops the run (exit 78) before anything is built.
+#[test]
+fn edits_are_applied_and_counted() {
+    let server = Server::start();
+    let rules = "alert ip any any -> 10.1.2.1 any (msg:\"one\"; sid:1000001; rev:1;)\n\
+                 alert ip any any -> 10.1.2.3 any (msg:\"two\"; sid:1000002; rev:1;)\n\
+                 # alert ip any any -> 10.1.2.5 any (msg:\"three\"; sid:1000003; rev:1;)\n";
+    server.set("/local.rules", text_route(rules, "r1"));
+    let s = site(
+        "enable = \"enable.conf\"\ndisable = \"disable.conf\"\nmodify = \"modify.conf\"\n",
+        &format!(
+            "[[update.source]]\nname = \"local\"\nkind = \"rules\"\nurl = \"{}\"\n",
+            server.url("/local.rules")
+        ),
+    );
+    std::fs::write(s.root.join("enable.conf"), "1000003\n").unwrap();
+    std::fs::write(s.root.join("disable.conf"), "# comment\n1:1000001\n").unwrap();
+    std::fs::write(
+        s.root.join("modify.conf"),
+        "1000002 \"10.1.2.3\" \"10.1.2.4\"\n",
+    )
+    .unwrap();
+    let j = s.json(&[], 0);
+    assert_eq!(j["status"], "switched", "{j:#}");
+    assert_eq!(j["edits"]["enabled"], 1, "{j:#}");
+    assert_eq!(j["edits"]["disabled"], 1, "{j:#}");
+    assert_eq!(j["edits"]["modified"], 1, "{j:#}");
+    let v = s.current().unwrap();
+    let body = std::fs::read_to_string(s.dir().join(&v).join("local.rules")).unwrap();
+    assert!(body.contains("10.1.2.4"), "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("alert") && l.contains("sid:1000003")),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with('#') && l.contains("sid:1000001")),
+        "{body}"
+    );
+    assert_eq!(j["rules"]["loaded"], 2, "{j:#}");
+
+    // A bad line in an edit file: exit 78, located, nothing changed.
+    std::fs::write(s.root.join("modify.conf"), "1000002 \"unterminated\n").unwrap();
+    server.set(
+        "/local.rules",
+        text_route(&rules.replace("rev:1", "rev:2"), "r2"),
+    );
+    let before = s.snapshot();
+    let out = s.update(&[]);
+    expect_code(&out, 78);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("modify.conf:1:"), "{stdout}");
+    assert_eq!(s.snapshot(), before);
+}
