@@ -650,7 +650,7 @@ pub fn update(args: UpdateArgs) -> Outcome {
         0 => Ok(()),
         code => Err(Failure {
             code,
-            message: String::new(),
+            message: summary.error_line().unwrap_or_default(),
         }),
     }
 }

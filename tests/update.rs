@@ -851,6 +851,18 @@ fn no_running_sensor_to_reload() {
     );
     let out = s.update(&["--rollback", "--no-reload"]);
     expect_code(&out, 1); // nothing older to roll back to
+    assert!(
+        text(&out.stderr).contains("no version older than"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // No sources at all: a configuration problem, and no empty version is made.
+    let empty = site("", "");
+    let out = empty.update(&[]);
+    expect_code(&out, 78);
+    assert!(text(&out.stderr).contains("no [[update.source]]"));
+    assert!(!empty.dir().exists());
 }
 
 /// suricata-update's edit files applied to a fetched rule file, each edit counted; an edit

@@ -77,6 +77,8 @@ pub enum Status {
     Invalid,
     /// The enable/disable/modify files have errors; nothing changed.
     EditsInvalid,
+    /// No `[[update.source]]` in the configuration: nothing to do.
+    NoSources,
     /// Something else failed (directory, lock, write); nothing changed unless said.
     Failed(String),
     /// Switched, but the daemon reported a failed reload (the new version stays current).
@@ -160,7 +162,7 @@ impl Summary {
         match self.status {
             Status::Switched | Status::NothingChanged | Status::DryRun | Status::RolledBack => 0,
             Status::SourcesFailed | Status::Failed(_) | Status::ReloadFailed(_) => 1,
-            Status::Invalid | Status::EditsInvalid => 78,
+            Status::Invalid | Status::EditsInvalid | Status::NoSources => 78,
         }
     }
 
@@ -173,8 +175,46 @@ impl Summary {
             Status::SourcesFailed => "sources-failed",
             Status::Invalid => "invalid",
             Status::EditsInvalid => "edits-invalid",
+            Status::NoSources => "no-sources",
             Status::Failed(_) => "failed",
             Status::ReloadFailed(_) => "reload-failed",
+        }
+    }
+
+    /// A one-line account of a failure for standard error (the summary on standard output
+    /// has the details); `None` when the run succeeded.
+    pub fn error_line(&self) -> Option<String> {
+        let failed: Vec<&str> = self
+            .sources
+            .iter()
+            .filter(|s| s.status == "failed")
+            .map(|s| s.name.as_str())
+            .collect();
+        match &self.status {
+            Status::Switched | Status::NothingChanged | Status::DryRun | Status::RolledBack => None,
+            Status::SourcesFailed => Some(format!(
+                "update: source{} failed: {}; nothing changed",
+                if failed.len() == 1 { "" } else { "s" },
+                failed.join(", ")
+            )),
+            Status::Invalid => Some(format!(
+                "update: the new set does not validate ({} errors); kept aside in {}; nothing changed",
+                self.diagnostics.len(),
+                self.rejected
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            )),
+            Status::EditsInvalid => {
+                Some("update: the rule edit files have errors; nothing changed".to_string())
+            }
+            Status::NoSources => Some(
+                "update: no [[update.source]] in the configuration: nothing to fetch".to_string(),
+            ),
+            Status::Failed(m) => Some(format!("update: {m}")),
+            Status::ReloadFailed(m) => Some(format!(
+                "update: switched to {}, but the sensor's reload failed: {m}",
+                self.version.as_deref().unwrap_or("?")
+            )),
         }
     }
 
@@ -304,6 +344,10 @@ impl Summary {
                 w,
                 "the rule edit files have errors: nothing changed, {dir}/current stays {prev}"
             )?,
+            Status::NoSources => writeln!(
+                w,
+                "no [[update.source]] in the configuration: nothing to fetch"
+            )?,
             Status::Failed(m) => writeln!(w, "update failed: {m}")?,
             Status::ReloadFailed(m) => writeln!(
                 w,
@@ -333,7 +377,11 @@ pub fn run(opts: &UpdateOptions) -> Summary {
     let u = &opts.config.update;
     let base = base_of(opts);
     let dir = UpdateConfig::resolve(&base, &u.dir);
-    let summary = Summary::new(dir.clone());
+    let mut summary = Summary::new(dir.clone());
+    if u.sources.is_empty() && !opts.rollback {
+        summary.status = Status::NoSources;
+        return summary;
+    }
     let layout = match Layout::open(&dir) {
         Ok(l) => l,
         Err(e) => return summary.failed(format!("versions directory: {e}")),
@@ -823,8 +871,15 @@ fn write_files(d: &Dir, files: &[(String, Vec<u8>)]) -> Result<(), String> {
 /// configuration names it; when it names no path under `DIR/current`, `version` alone.
 fn load_options(opts: &UpdateOptions, current: &Path, version: &Path) -> LoadOptions {
     let mut lo = LoadOptions::from_config(&opts.config, opts.config_path.as_deref());
+    // Lexically first (`DIR/current/x`), then through the file system for a configuration
+    // that spells the same place another way (absolute against relative, another link).
+    let current_real = std::fs::canonicalize(current).ok();
     let swap = |p: &Path| -> Option<PathBuf> {
-        let rel = p.strip_prefix(current).ok()?;
+        if let Ok(rel) = p.strip_prefix(current) {
+            return Some(version.join(rel));
+        }
+        let real = std::fs::canonicalize(p).ok()?;
+        let rel = real.strip_prefix(current_real.as_ref()?).ok()?;
         Some(version.join(rel))
     };
     let mut any = false;
