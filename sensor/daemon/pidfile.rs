@@ -22,6 +22,10 @@ pub struct PidFile {
     name: String,
     status_name: String,
     pid: u32,
+    /// The directories created for the pidfile, outermost first (handed to the sensor's
+    /// user with its other directories, so that it can still write the status and remove
+    /// the pidfile after dropping privileges).
+    created: Vec<std::path::PathBuf>,
     /// A status write failed already: warn once, not after every reload.
     status_warned: bool,
 }
@@ -49,7 +53,7 @@ impl PidFile {
             .and_then(|n| n.to_str())
             .unwrap_or("nsm-sensor.reload")
             .to_string();
-        let (dir, _) = safefs::Dir::create_all(&dir_path).map_err(io)?;
+        let (dir, created) = safefs::Dir::create_all(&dir_path).map_err(io)?;
         let pid = std::process::id();
         let write_temp = || -> std::io::Result<safefs::TempFile> {
             let mut t = dir.temp(&name)?;
@@ -108,8 +112,14 @@ impl PidFile {
             name,
             status_name,
             pid,
+            created,
             status_warned: false,
         })
+    }
+
+    /// The directories [`PidFile::claim`] created.
+    pub fn created_dirs(&self) -> &[std::path::PathBuf] {
+        &self.created
     }
 
     /// Writes `status` beside the pidfile (temporary file, renamed into place). A failure is
