@@ -9,6 +9,7 @@
 //! followed) is taken over with a warning.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::control::{self, ControlErrorKind, ReloadStatus};
@@ -59,6 +60,9 @@ impl PidFile {
             let mut t = dir.temp(&name)?;
             if let Some(f) = t.file() {
                 writeln!(f, "{pid}")?;
+                // Readable by all, as pidfiles are: also by the sensor itself after it
+                // dropped to another user (it checks the pid before removing the file).
+                f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
                 f.sync_all()?;
             }
             Ok(t)
@@ -146,8 +150,16 @@ impl PidFile {
     /// Removes `name` when it is a small regular file naming this process (the pidfile, or a
     /// status whose `pid` is ours).
     fn remove_own(&self, name: &str, is_status: bool) {
-        let Ok(text) = self.dir.read_small(name, 256 * 1024) else {
-            return;
+        let text = match self.dir.read_small(name, 256 * 1024) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot check {} before removing it: {e}",
+                    self.dir.join(name).display()
+                );
+                return;
+            }
         };
         let ours = if is_status {
             serde_json::from_slice::<ReloadStatus>(&text).is_ok_and(|s| s.pid == self.pid)
@@ -186,6 +198,8 @@ mod tests {
         let p = d.path().join("run/nsm-sensor.pid");
         let mut f = PidFile::claim(&p).unwrap();
         assert_eq!(control::read_pidfile(&p).unwrap(), std::process::id());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{mode:o}");
         let st = ReloadStatus {
             pid: std::process::id(),
             reloads: 0,
