@@ -13,6 +13,9 @@ use toml::Spanned;
 
 use serde::{Deserialize, Serialize};
 
+mod update;
+pub use update::{ListDirection, SourceConfig, SourceKind, UpdateConfig};
+
 /// The whole configuration. Every field has a default, so an empty file is a valid config.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -25,6 +28,8 @@ pub struct Config {
     pub output: OutputConfig,
     pub ring: RingConfig,
     pub daemon: DaemonConfig,
+    /// `nsm-sensor update`: sources, versions directory, edits.
+    pub update: UpdateConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -420,8 +425,16 @@ impl Walk<'_> {
                 }
                 continue;
             }
+            if name == "update" {
+                update::walk(self, v);
+                continue;
+            }
             let Some((_, keys)) = SCHEMA.iter().find(|(s, _)| *s == name) else {
-                let known: Vec<&str> = SCHEMA.iter().map(|(s, _)| *s).chain(["vars"]).collect();
+                let known: Vec<&str> = SCHEMA
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .chain(["vars", "update"])
+                    .collect();
                 self.error(
                     at,
                     format!(

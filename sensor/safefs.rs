@@ -569,7 +569,7 @@ impl Drop for TempFile {
 
 /// 128 unpredictable bits as hex: SipHash keyed from the OS's random source (std's
 /// `RandomState`) over a counter and the time, so names cannot be guessed in advance.
-fn random_hex() -> String {
+pub fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let t = std::time::SystemTime::now()
