@@ -752,7 +752,8 @@ fn apply_edits(
     origins: &[String],
     s: &mut Summary,
 ) -> Result<(), Box<Summary>> {
-    let path = |p: &Path| Some(UpdateConfig::resolve(base, p)).filter(|p| !p.as_os_str().is_empty());
+    let path =
+        |p: &Path| Some(UpdateConfig::resolve(base, p)).filter(|p| !p.as_os_str().is_empty());
     let (enable, disable, modify) = (path(&u.enable), path(&u.disable), path(&u.modify));
     if enable.is_none() && disable.is_none() && modify.is_none() {
         return Ok(());
