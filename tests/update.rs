@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{bin, expect_code, run, shared, text};
+use common::{bin, expect_code, frame, run, shared, text, write_pcap, L4};
 
 // ---------------------------------------------------------------------------------------
 // The HTTP server.
@@ -704,4 +704,208 @@ fn concurrent_runs_are_locked() {
         .unwrap();
     assert!(first.wait().unwrap().success(), "{first_out}");
     assert_ne!(s.current().as_deref(), Some(v1.as_str()));
+}
+
+fn text_route(body: &str, etag: &str) -> Route {
+    Route {
+        status: 200,
+        body: body.as_bytes().to_vec(),
+        content_type: "text/plain".into(),
+        etag: Some(format!("\"{etag}\"")),
+        ..Route::default()
+    }
+}
+
+/// Replays one UDP packet from 192.168.1.10 to each of `dsts` (one a second) with the rules
+/// of `config` (whose `[rules] files` is `versions/current/`); returns alert.fast.
+fn replay_to(s: &Site, dsts: &[[u8; 4]], tag: &str) -> String {
+    let frames: Vec<(i64, u32, Vec<u8>)> = dsts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            (
+                1_700_000_000 + i as i64,
+                0,
+                frame([192, 168, 1, 10], *d, L4::Udp(40000 + i as u16, 53), b"q"),
+            )
+        })
+        .collect();
+    let pcap = s.root.join(format!("{tag}.pcap"));
+    write_pcap(&pcap, &frames);
+    let log = s.root.join(format!("log-{tag}"));
+    let out = run(bin()
+        .arg("replay")
+        .arg("-c")
+        .arg(&s.config)
+        .arg("--no-ring")
+        .arg("-l")
+        .arg(&log)
+        .arg(&pcap));
+    expect_code(&out, 0);
+    std::fs::read_to_string(log.join("alert.fast")).unwrap_or_default()
+}
+
+/// Two IP feeds (Spamhaus DROP and Feodo Tracker formats) through `update`, then a replay
+/// with `[rules] files = ["versions/current/"]`: traffic to a listed address alerts, to an
+/// unlisted one not; a changed feed counts its added and removed addresses and the new
+/// address alerts after the switch.
+#[test]
+fn iplist_sources_alert_on_replay() {
+    let server = Server::start();
+    let drop1 = "; Spamhaus DROP List 2026/12/01\n; https://www.spamhaus.org/drop/drop.txt\n\
+                 1.10.16.0/20 ; SBL256894\n2.56.192.0/22 ; SBL459831\n";
+    let feodo1 = "# abuse.ch Feodo Tracker Botnet C2 IP Blocklist\n# DstIP\n\
+                  103.109.247.10\n139.59.126.41\n# END 2 entries\n";
+    server.set("/drop.txt", text_route(drop1, "d1"));
+    server.set("/feodo.txt", text_route(feodo1, "f1"));
+    let sources = format!(
+        "[[update.source]]\nname = \"spamhaus-drop\"\nkind = \"iplist\"\nurl = \"{}\"\n\
+         sid = 9000001\nmsg = \"Spamhaus DROP listed address\"\nclasstype = \"misc-attack\"\ndirection = \"both\"\n\
+         [[update.source]]\nname = \"feodo\"\nkind = \"iplist\"\nurl = \"{}\"\n\
+         sid = 9001001\nmsg = \"Feodo Tracker C2\"\nclasstype = \"trojan-activity\"\ndirection = \"to\"\n\
+         threshold = \"type limit, track by_src, seconds 3600, count 1\"\n",
+        server.url("/drop.txt"),
+        server.url("/feodo.txt")
+    );
+    let s = site("", &sources);
+    let j = s.json(&[], 0);
+    assert_eq!(j["status"], "switched", "{j:#}");
+    assert_eq!(j["sources"][0]["addresses"]["total"], 2, "{j:#}");
+    assert_eq!(j["sources"][1]["addresses"]["added"], 2, "{j:#}");
+    let v1 = s.current().unwrap();
+    for f in [
+        "spamhaus-drop.rules",
+        "spamhaus-drop.list",
+        "feodo.rules",
+        "feodo.list",
+    ] {
+        assert!(s.dir().join(&v1).join(f).is_file(), "{f}");
+    }
+    let fast = replay_to(
+        &s,
+        &[[1, 10, 20, 7], [139, 59, 126, 41], [139, 59, 126, 42]],
+        "a",
+    );
+    let lines: Vec<&str> = fast.lines().collect();
+    assert_eq!(lines.len(), 2, "{fast}");
+    assert!(
+        lines[0].contains("[1:9000001:1] Spamhaus DROP listed address"),
+        "{fast}"
+    );
+    assert!(lines[0].contains("-> 1.10.20.7:53"), "{fast}");
+    assert!(
+        lines[1].contains("[1:9001001:1] Feodo Tracker C2"),
+        "{fast}"
+    );
+    assert!(lines[1].contains("-> 139.59.126.41:53"), "{fast}");
+
+    // Feodo drops one address and lists a new one.
+    let feodo2 = "# abuse.ch Feodo Tracker Botnet C2 IP Blocklist\n# DstIP\n\
+                  139.59.126.41\n203.0.113.99\n# END 2 entries\n";
+    server.set("/feodo.txt", text_route(feodo2, "f2"));
+    let j = s.json(&[], 0);
+    assert_eq!(j["status"], "switched", "{j:#}");
+    assert_eq!(j["sources"][0]["status"], "unchanged", "{j:#}");
+    assert_eq!(j["sources"][1]["status"], "fetched", "{j:#}");
+    assert_eq!(j["sources"][1]["addresses"]["added"], 1, "{j:#}");
+    assert_eq!(j["sources"][1]["addresses"]["removed"], 1, "{j:#}");
+    assert_eq!(
+        server.downloads("/drop.txt"),
+        1,
+        "an unchanged feed was downloaded again"
+    );
+    let fast = replay_to(&s, &[[203, 0, 113, 99], [103, 109, 247, 10]], "b");
+    assert_eq!(fast.lines().count(), 1, "{fast}");
+    assert!(fast.contains("-> 203.0.113.99:53"), "{fast}");
+    assert!(s.dir().join(&v1).is_dir());
+}
+
+/// A pidfile configured but no sensor running: the switch stands and the summary says there
+/// was nothing to reload (exit 0); `--no-reload` does not look.
+#[test]
+fn no_running_sensor_to_reload() {
+    let server = Server::start();
+    server.set(
+        "/local.rules",
+        text_route(
+            "alert ip any any -> 10.1.2.3 any (msg:\"l\"; sid:1000001; rev:1;)\n",
+            "l1",
+        ),
+    );
+    let s = site(
+        "",
+        &format!(
+            "[daemon]\npidfile = \"run/nsm-sensor.pid\"\n\
+             [[update.source]]\nname = \"local\"\nkind = \"rules\"\nurl = \"{}\"\n",
+            server.url("/local.rules")
+        ),
+    );
+    let j = s.json(&[], 0);
+    assert_eq!(j["status"], "switched", "{j:#}");
+    assert!(
+        j["reload"]
+            .as_str()
+            .unwrap()
+            .starts_with("no running sensor to reload"),
+        "{j:#}"
+    );
+    let out = s.update(&["--rollback", "--no-reload"]);
+    expect_code(&out, 1); // nothing older to roll back to
+}
+
+/// suricata-update's edit files applied to a fetched rule file, each edit counted; an edit
+/// file with an error stops the run (exit 78) before anything is built.
+#[test]
+fn edits_are_applied_and_counted() {
+    let server = Server::start();
+    let rules = "alert ip any any -> 10.1.2.1 any (msg:\"one\"; sid:1000001; rev:1;)\n\
+                 alert ip any any -> 10.1.2.3 any (msg:\"two\"; sid:1000002; rev:1;)\n\
+                 # alert ip any any -> 10.1.2.5 any (msg:\"three\"; sid:1000003; rev:1;)\n";
+    server.set("/local.rules", text_route(rules, "r1"));
+    let s = site(
+        "enable = \"enable.conf\"\ndisable = \"disable.conf\"\nmodify = \"modify.conf\"\n",
+        &format!(
+            "[[update.source]]\nname = \"local\"\nkind = \"rules\"\nurl = \"{}\"\n",
+            server.url("/local.rules")
+        ),
+    );
+    std::fs::write(s.root.join("enable.conf"), "1000003\n").unwrap();
+    std::fs::write(s.root.join("disable.conf"), "# comment\n1:1000001\n").unwrap();
+    std::fs::write(
+        s.root.join("modify.conf"),
+        "1000002 \"10.1.2.3\" \"10.1.2.4\"\n",
+    )
+    .unwrap();
+    let j = s.json(&[], 0);
+    assert_eq!(j["status"], "switched", "{j:#}");
+    assert_eq!(j["edits"]["enabled"], 1, "{j:#}");
+    assert_eq!(j["edits"]["disabled"], 1, "{j:#}");
+    assert_eq!(j["edits"]["modified"], 1, "{j:#}");
+    let v = s.current().unwrap();
+    let body = std::fs::read_to_string(s.dir().join(&v).join("local.rules")).unwrap();
+    assert!(body.contains("10.1.2.4"), "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("alert") && l.contains("sid:1000003")),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with('#') && l.contains("sid:1000001")),
+        "{body}"
+    );
+    assert_eq!(j["rules"]["loaded"], 2, "{j:#}");
+
+    // A bad line in an edit file: exit 78, located, nothing changed.
+    std::fs::write(s.root.join("modify.conf"), "1000002 \"unterminated\n").unwrap();
+    server.set(
+        "/local.rules",
+        text_route(&rules.replace("rev:1", "rev:2"), "r2"),
+    );
+    let before = s.snapshot();
+    let out = s.update(&[]);
+    expect_code(&out, 78);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("modify.conf:1:"), "{stdout}");
+    assert_eq!(s.snapshot(), before);
 }

@@ -272,7 +272,8 @@ fn source(
     }
     if let Some(h) = t.get("sha256") {
         if let Some(s) = str_of(h) {
-            if !s.is_empty() && !(s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())) {
+            let pinned = s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+            if !s.is_empty() && !pinned {
                 w.error(
                     h.span().start,
                     format!("{label}.sha256: expected 64 hex digits, got {s:?}"),

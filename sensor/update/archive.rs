@@ -114,7 +114,7 @@ pub fn unpack(bytes: &[u8], max_unpacked: u64, select: &[String]) -> Result<Vec<
         let wanted = if select.is_empty() {
             default_pick(&name)
         } else {
-            select.iter().any(|s| *s == name)
+            select.contains(&name)
         };
         let mut data = Vec::new();
         entry
