@@ -307,7 +307,10 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
     let ring_dir = opts.pipeline.ring.as_ref().map(|r| r.dir.clone());
     let mut dirs = vec![opts.log_dir.clone()];
     dirs.extend(ring_dir);
-    let mut created = Vec::new();
+    let mut created: Vec<PathBuf> = pidfile
+        .as_ref()
+        .map(|p| p.created_dirs().to_vec())
+        .unwrap_or_default();
     for d in &dirs {
         created.extend(create_dir(d)?);
     }

@@ -232,3 +232,35 @@ fn a_stale_pidfile_is_taken_over() {
     );
     assert!(!pidfile.exists());
 }
+
+#[test]
+fn pidfile_and_status_after_dropping_to_nobody() {
+    const NAME: &str = "pidfile_and_status_after_dropping_to_nobody";
+    if live_netns::skip(NAME, &[]) {
+        return;
+    }
+    let net = NetPair::new("pidu");
+    let wd = Workdir::new();
+    config(&wd);
+    replace(&wd, "a.rules", &rule(9300001, 5555));
+    let pidfile = wd.path("run/nsm-sensor.pid");
+    let mut cmd = sensor(&net, &wd);
+    cmd.args(["--user", "nobody"]);
+    let mut s = live_netns::start_sensor(cmd);
+    let pid = s.child.id();
+    assert_eq!(control::read_pidfile(&pidfile).unwrap(), pid);
+    replace(
+        &wd,
+        "a.rules",
+        &format!("{}{}", rule(9300001, 5555), rule(9300002, 7777)),
+    );
+    let r = control::reload(&pidfile, TIMEOUT).expect("reload");
+    assert!(r.ok && r.rules == 2 && r.reloads == 1, "{r:?}");
+    s.signal("TERM");
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(10)).and_then(|e| e.code()),
+        Some(0)
+    );
+    assert!(!pidfile.exists(), "pidfile left behind: {:#?}", s.seen);
+    assert!(!control::status_path(&pidfile).exists());
+}

@@ -9,6 +9,7 @@
 //! followed) is taken over with a warning.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::control::{self, ControlErrorKind, ReloadStatus};
@@ -22,6 +23,10 @@ pub struct PidFile {
     name: String,
     status_name: String,
     pid: u32,
+    /// The directories created for the pidfile, outermost first (handed to the sensor's
+    /// user with its other directories, so that it can still write the status and remove
+    /// the pidfile after dropping privileges).
+    created: Vec<std::path::PathBuf>,
     /// A status write failed already: warn once, not after every reload.
     status_warned: bool,
 }
@@ -49,12 +54,15 @@ impl PidFile {
             .and_then(|n| n.to_str())
             .unwrap_or("nsm-sensor.reload")
             .to_string();
-        let (dir, _) = safefs::Dir::create_all(&dir_path).map_err(io)?;
+        let (dir, created) = safefs::Dir::create_all(&dir_path).map_err(io)?;
         let pid = std::process::id();
         let write_temp = || -> std::io::Result<safefs::TempFile> {
             let mut t = dir.temp(&name)?;
             if let Some(f) = t.file() {
                 writeln!(f, "{pid}")?;
+                // Readable by all, as pidfiles are: also by the sensor itself after it
+                // dropped to another user (it checks the pid before removing the file).
+                f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
                 f.sync_all()?;
             }
             Ok(t)
@@ -108,8 +116,14 @@ impl PidFile {
             name,
             status_name,
             pid,
+            created,
             status_warned: false,
         })
+    }
+
+    /// The directories [`PidFile::claim`] created.
+    pub fn created_dirs(&self) -> &[std::path::PathBuf] {
+        &self.created
     }
 
     /// Writes `status` beside the pidfile (temporary file, renamed into place). A failure is
@@ -136,8 +150,16 @@ impl PidFile {
     /// Removes `name` when it is a small regular file naming this process (the pidfile, or a
     /// status whose `pid` is ours).
     fn remove_own(&self, name: &str, is_status: bool) {
-        let Ok(text) = self.dir.read_small(name, 256 * 1024) else {
-            return;
+        let text = match self.dir.read_small(name, 256 * 1024) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot check {} before removing it: {e}",
+                    self.dir.join(name).display()
+                );
+                return;
+            }
         };
         let ours = if is_status {
             serde_json::from_slice::<ReloadStatus>(&text).is_ok_and(|s| s.pid == self.pid)
@@ -176,6 +198,8 @@ mod tests {
         let p = d.path().join("run/nsm-sensor.pid");
         let mut f = PidFile::claim(&p).unwrap();
         assert_eq!(control::read_pidfile(&p).unwrap(), std::process::id());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{mode:o}");
         let st = ReloadStatus {
             pid: std::process::id(),
             reloads: 0,
