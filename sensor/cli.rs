@@ -31,6 +31,8 @@ pub enum Command {
     Carve(CarveArgs),
     /// From an alert to its evidence: ring files, conversation, verdict, evidence pcap.
     Investigate(InvestigateArgs),
+    /// Fetch the configured rule sources, validate the new set, switch to it, reload.
+    Update(UpdateArgs),
 }
 
 /// Options shared by the commands that load rules.
@@ -88,6 +90,11 @@ pub struct RunArgs {
     /// Group to drop to (default: the user's primary group).
     #[arg(long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+
+    /// Write the process id to this file (and the reload status beside it); overrides
+    /// `[daemon] pidfile`.
+    #[arg(long = "pidfile", value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -184,4 +191,28 @@ pub struct InvestigateArgs {
     /// eve.json, negative from the end).
     #[arg(value_name = "ALERT-SELECTOR", allow_hyphen_values = true)]
     pub selector: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// Configuration file (TOML) with the `[update]` section. Default:
+    /// /etc/nsm-sensor/sensor.toml if it exists, else built-in defaults.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Fetch, build and validate, print the summary, switch nothing.
+    #[arg(long = "dry-run", conflicts_with = "rollback")]
+    pub dry_run: bool,
+
+    /// Do not signal the running sensor after a switch.
+    #[arg(long = "no-reload")]
+    pub no_reload: bool,
+
+    /// Print the summary as one JSON object.
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Switch `current` back to the previous version (and reload).
+    #[arg(long = "rollback")]
+    pub rollback: bool,
 }

@@ -9,6 +9,7 @@ use nsm_sensor::capture::live;
 use nsm_sensor::capture::{self, OfflineSource, PacketSource};
 use nsm_sensor::cli::{
     CarveArgs, CheckArgs, InfoArgs, InvestigateArgs, PipelineArgs, ReplayArgs, RuleArgs, RunArgs,
+    UpdateArgs,
 };
 use nsm_sensor::config::{ChecksumMode, Config};
 use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
@@ -497,6 +498,10 @@ fn daemon_options(cfg: &Loaded, args: &RunArgs, iface: &str) -> DaemonOptions {
     if let Some(g) = &args.group {
         opts.group = g.clone();
     }
+    opts.pidfile = match &args.pidfile {
+        Some(p) => Some(p.clone()),
+        None => opts.pidfile.as_ref().map(|p| resolve(&cfg.base, p)),
+    };
     opts
 }
 
@@ -618,4 +623,34 @@ pub fn investigate(args: InvestigateArgs) -> Outcome {
         found.write_text(&mut out)
     };
     written.map_err(|e| Failure::runtime(format!("stdout: {e}")))
+}
+
+/// `update`: the summary goes to stdout (text or one JSON object) whatever the outcome; the
+/// exit code says how it ended (0 ok or nothing changed, 1 a source, the run or the reload
+/// failed, 78 the new set does not validate).
+pub fn update(args: UpdateArgs) -> Outcome {
+    let cfg = load_config(args.config.as_deref())?;
+    let opts = nsm_sensor::update::UpdateOptions {
+        config: cfg.config,
+        config_path: cfg.path,
+        home_net_fallback: Some(PRIVATE_NETS.to_string()),
+        dry_run: args.dry_run,
+        no_reload: args.no_reload,
+        rollback: args.rollback,
+    };
+    let summary = nsm_sensor::update::run(&opts);
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        writeln!(out, "{}", summary.to_json())
+    } else {
+        summary.write_text(&mut out)
+    };
+    written.map_err(|e| Failure::runtime(format!("stdout: {e}")))?;
+    match summary.exit_code() {
+        0 => Ok(()),
+        code => Err(Failure {
+            code,
+            message: summary.error_line().unwrap_or_default(),
+        }),
+    }
 }

@@ -13,6 +13,9 @@ use toml::Spanned;
 
 use serde::{Deserialize, Serialize};
 
+mod update;
+pub use update::{ListDirection, SourceConfig, SourceKind, UpdateConfig};
+
 /// The whole configuration. Every field has a default, so an empty file is a valid config.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -25,6 +28,8 @@ pub struct Config {
     pub output: OutputConfig,
     pub ring: RingConfig,
     pub daemon: DaemonConfig,
+    /// `nsm-sensor update`: sources, versions directory, edits.
+    pub update: UpdateConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +121,9 @@ pub struct DaemonConfig {
     pub group: String,
     pub stats_interval_s: u32,
     pub watchdog: bool,
+    /// Write the process id here at start-up (and the reload status beside it, for
+    /// `update`); empty: no pidfile.
+    pub pidfile: PathBuf,
 }
 
 impl Default for CaptureConfig {
@@ -189,6 +197,7 @@ impl Default for DaemonConfig {
             group: String::new(),
             stats_interval_s: 60,
             watchdog: true,
+            pidfile: PathBuf::new(),
         }
     }
 }
@@ -274,6 +283,7 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("group", Ty::Str),
             ("stats_interval_s", Ty::Int(0, u32::MAX as u64)),
             ("watchdog", Ty::Bool),
+            ("pidfile", Ty::Path),
         ],
     ),
 ];
@@ -415,8 +425,16 @@ impl Walk<'_> {
                 }
                 continue;
             }
+            if name == "update" {
+                update::walk(self, v);
+                continue;
+            }
             let Some((_, keys)) = SCHEMA.iter().find(|(s, _)| *s == name) else {
-                let known: Vec<&str> = SCHEMA.iter().map(|(s, _)| *s).chain(["vars"]).collect();
+                let known: Vec<&str> = SCHEMA
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .chain(["vars", "update"])
+                    .collect();
                 self.error(
                     at,
                     format!(

@@ -26,7 +26,14 @@
 //! files, ring files, index sidecars; nothing else) are handed to that user, the process
 //! drops to it for good ([`privs`]), and each directory is probed as that user: a sensor that
 //! could not write there exits 73 instead of running blind.
+//!
+//! Pidfile (`[daemon] pidfile`, [`pidfile`]): claimed before anything else is opened (another
+//! running nsm-sensor with the same pidfile stops the start-up), removed at exit; beside it
+//! the status of the last rule load, written after start-up and after every reload attempt,
+//! which [`control::reload`] waits for.
 
+pub mod control;
+mod pidfile;
 mod privs;
 pub mod stats;
 mod worker;
@@ -94,6 +101,8 @@ pub struct DaemonOptions {
     pub group: String,
     /// Ping systemd's watchdog when `WATCHDOG_USEC` is set.
     pub watchdog: bool,
+    /// Write the pid here and the reload status beside it; `None`: no pidfile.
+    pub pidfile: Option<PathBuf>,
 }
 
 impl DaemonOptions {
@@ -111,6 +120,8 @@ impl DaemonOptions {
             user: cfg.daemon.user.clone(),
             group: cfg.daemon.group.clone(),
             watchdog: cfg.daemon.watchdog,
+            pidfile: (!cfg.daemon.pidfile.as_os_str().is_empty())
+                .then(|| cfg.daemon.pidfile.clone()),
         }
     }
 }
@@ -139,6 +150,8 @@ pub enum DaemonErrorKind {
     Privileges,
     /// The capture thread died, signals could not be set up, … Exit 1.
     Runtime,
+    /// Another nsm-sensor runs with the same pidfile. Exit 1.
+    AlreadyRunning,
 }
 
 /// A failure of [`run`]: a kind for the exit code and a message for humans.
@@ -241,8 +254,18 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         )
     })?;
 
+    // Before anything is opened: a second sensor must not touch the first one's ring.
+    let pidfile = match &opts.pidfile {
+        Some(p) => Some(pidfile::PidFile::claim(p).map_err(|e| match e {
+            pidfile::ClaimError::Running(m) => DaemonError::new(DaemonErrorKind::AlreadyRunning, m),
+            pidfile::ClaimError::Io(m) => DaemonError::new(DaemonErrorKind::Io, m),
+        })?),
+        None => None,
+    };
+
     let loader: Arc<RuleLoader> = Arc::new(load_rules);
     let t0 = Instant::now();
+    let load_started = control::monotonic_ns();
     let loaded = loader().map_err(|diags| {
         for d in &diags {
             tracing::error!("{d}");
@@ -256,6 +279,7 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         tracing::warn!("{w}");
     }
     let rules_loaded = loaded.ruleset.len();
+    let first_summary = format!("{rules_loaded} rules ({})", loaded.summary);
     tracing::info!(
         "rules loaded in {} ms: {} rules ({})",
         t0.elapsed().as_millis(),
@@ -283,7 +307,10 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
     let ring_dir = opts.pipeline.ring.as_ref().map(|r| r.dir.clone());
     let mut dirs = vec![opts.log_dir.clone()];
     dirs.extend(ring_dir);
-    let mut created = Vec::new();
+    let mut created: Vec<PathBuf> = pidfile
+        .as_ref()
+        .map(|p| p.created_dirs().to_vec())
+        .unwrap_or_default();
     for d in &dirs {
         created.extend(create_dir(d)?);
     }
@@ -372,9 +399,12 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         reload_in_flight: false,
         reload_queued: false,
         reload_tx,
+        pidfile,
+        reloads: 0,
         current: opts.clone(),
         publish_wait: Duration::from_millis(u64::from(opts.capture.timeout_ms.max(1)) + 250),
     };
+    plane.write_status(true, first_summary, load_started);
     let interface = opts.capture.interface.clone();
     let result = rt.block_on(plane.run(&opts, &interface, ctl_rx, reload_rx, done_rx));
     // A reload still parsing rules must not delay the exit.
@@ -587,7 +617,11 @@ enum Control {
     Stop(&'static str),
 }
 
-type ReloadResult = (Result<LoadedRules, Vec<String>>, Duration);
+/// A reload's outcome, how long it took, and when it started ([`control::monotonic_ns`]).
+type ReloadResult = (Result<LoadedRules, Vec<String>>, Duration, u64);
+
+/// At most this many diagnostics go into the reload status (all of them go to the log).
+const STATUS_DIAGNOSTICS: usize = 50;
 
 struct ControlPlane {
     shared: Arc<Shared>,
@@ -599,6 +633,10 @@ struct ControlPlane {
     reload_in_flight: bool,
     reload_queued: bool,
     reload_tx: mpsc::UnboundedSender<ReloadResult>,
+    /// The pidfile this process holds, with the reload status beside it.
+    pidfile: Option<pidfile::PidFile>,
+    /// Reload attempts finished since start-up.
+    reloads: u64,
     /// The options in effect (those a reload applied included).
     current: DaemonOptions,
     /// How long SIGUSR1 waits for the capture thread to publish fresh counters.
@@ -737,15 +775,35 @@ impl ControlPlane {
         self.reload_in_flight = true;
         let (loader, tx) = (self.loader.clone(), self.reload_tx.clone());
         tokio::task::spawn_blocking(move || {
+            // Taken before the first file is read: a status says which signals it answers.
+            let started = control::monotonic_ns();
             let t0 = Instant::now();
             let r = loader();
-            let _ = tx.send((r, t0.elapsed()));
+            let _ = tx.send((r, t0.elapsed(), started));
         });
     }
 
-    fn on_reload_done(&mut self, (result, took): ReloadResult) {
+    /// Writes the reload status beside the pidfile (when there is one).
+    fn write_status(&mut self, ok: bool, message: String, started: u64) {
+        let Some(pf) = &mut self.pidfile else {
+            return;
+        };
+        pf.write_status(&control::ReloadStatus {
+            pid: std::process::id(),
+            reloads: self.reloads,
+            ok,
+            message,
+            rules: self.rules_loaded as u64,
+            generation: self.rules.load().generation(),
+            started_monotonic_ns: started,
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+    }
+
+    fn on_reload_done(&mut self, (result, took, started): ReloadResult) {
         self.reload_in_flight = false;
-        match result {
+        self.reloads += 1;
+        let status = match result {
             Ok(mut loaded) => {
                 if let Some(new) = loaded.options.take() {
                     self.apply_options(new);
@@ -768,19 +826,35 @@ impl ControlPlane {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     drop(old);
                 });
+                (true, format!("{n} rules ({})", loaded.summary))
             }
             Err(diags) => {
                 for d in &diags {
                     tracing::error!("{d}");
                 }
+                let head = format!(
+                    "reload failed with {} error(s): keeping the {} rules loaded and the configuration in effect",
+                    diags.len(),
+                    self.rules_loaded
+                );
                 tracing::error!(
                     "reload failed after {} ms with {} error(s): keeping the {} rules loaded and the configuration in effect",
                     took.as_millis(),
                     diags.len(),
                     self.rules_loaded
                 );
+                let mut lines = vec![head];
+                lines.extend(diags.iter().take(STATUS_DIAGNOSTICS).cloned());
+                if diags.len() > STATUS_DIAGNOSTICS {
+                    lines.push(format!(
+                        "… and {} more (see the log)",
+                        diags.len() - STATUS_DIAGNOSTICS
+                    ));
+                }
+                (false, lines.join("\n"))
             }
-        }
+        };
+        self.write_status(status.0, status.1, started);
         if std::mem::take(&mut self.reload_queued) {
             self.start_reload();
         }
@@ -1018,6 +1092,11 @@ fn restart_needed(cur: &DaemonOptions, new: &DaemonOptions) -> Vec<String> {
     );
     diff("daemon.user", cur.user.clone(), new.user.clone());
     diff("daemon.group", cur.group.clone(), new.group.clone());
+    diff(
+        "daemon.pidfile",
+        format!("{:?}", cur.pidfile),
+        format!("{:?}", new.pidfile),
+    );
     diff(
         "daemon.watchdog",
         cur.watchdog.to_string(),

@@ -19,6 +19,7 @@
 //! | [`pipeline`] | decode → detect → outputs → ring for one packet, shared by `run` and `replay` |
 //! | [`investigate`] | `info`, `carve`, `investigate` (read-only over ring and logs) |
 //! | [`daemon`] | the live sensor: capture thread, signals, reload, stats, systemd |
+//! | [`update`] | `nsm-sensor update`: fetch rule sources, build, validate and switch rule set versions |
 #![deny(unsafe_code)]
 
 pub mod capture;
@@ -35,3 +36,4 @@ pub mod pipeline;
 pub mod ring;
 pub mod rules;
 pub mod safefs;
+pub mod update;

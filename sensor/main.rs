@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Info(a) => commands::info(a),
         Command::Carve(a) => commands::carve(a),
         Command::Investigate(a) => commands::investigate(a),
+        Command::Update(a) => commands::update(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

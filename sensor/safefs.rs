@@ -536,6 +536,28 @@ impl TempFile {
     }
 }
 
+impl TempFile {
+    /// Links the temporary file in as its target only when the target does not exist (no
+    /// file, no link: `linkat` never replaces), then removes the temporary name. How a
+    /// pidfile is claimed: of two processes, exactly one gets the name.
+    ///
+    /// # Errors
+    /// The target exists (`AlreadyExists`), or the link failed (the temporary file is then
+    /// removed).
+    pub fn commit_new(mut self) -> io::Result<()> {
+        drop(self.file.take());
+        rustix::fs::linkat(
+            &self.dir.fd,
+            &self.name,
+            &self.dir.fd,
+            &self.target,
+            AtFlags::empty(),
+        )
+        .map_err(|e| err(io::Error::from(e).kind(), &self.target_path(), e))
+        // Drop removes the temporary name either way.
+    }
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
         drop(self.file.take());
@@ -547,7 +569,7 @@ impl Drop for TempFile {
 
 /// 128 unpredictable bits as hex: SipHash keyed from the OS's random source (std's
 /// `RandomState`) over a counter and the time, so names cannot be guessed in advance.
-fn random_hex() -> String {
+pub fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let t = std::time::SystemTime::now()

@@ -4,8 +4,11 @@
 # Installs the release binary to /usr/local/bin, config/ to /etc/nsm-sensor/ (with a
 # sensor.toml rewritten for the service: logs in /var/log/nsm-sensor, ring in
 # /var/lib/nsm-sensor/ring, absolute rule paths under /etc/nsm-sensor/rules, user nsm-sensor),
-# rules/ to /etc/nsm-sensor/rules/, the unit and the logrotate snippet; creates the system user
-# nsm-sensor and its directories (0750). Files you may have edited (sensor.toml, threshold.conf,
+# rules/ to /etc/nsm-sensor/rules/, the units (the sensor; `update` as a oneshot service and
+# its daily timer) and the logrotate snippet; creates the system user nsm-sensor and its
+# directories (0750), /var/lib/nsm-sensor/rules for `update`'s versions included; the
+# service's config names the pidfile /run/nsm-sensor/nsm-sensor.pid (the unit's
+# RuntimeDirectory). Files you may have edited (sensor.toml, threshold.conf,
 # local.rules) are not overwritten: the new version lands beside them as *.new.
 #
 # DESTDIR=/some/root stages the files without creating the user, chowning or reloading systemd
@@ -19,6 +22,8 @@ BINDIR ?= /usr/local/bin
 CONFDIR ?= /etc/nsm-sensor
 LOGDIR ?= /var/log/nsm-sensor
 STATEDIR ?= /var/lib/nsm-sensor
+RUNDIR ?= /run/nsm-sensor
+UNITS = nsm-sensor.service nsm-sensor-update.service nsm-sensor-update.timer
 UNITDIR ?= /etc/systemd/system
 LOGROTATEDIR ?= /etc/logrotate.d
 
@@ -47,9 +52,10 @@ install:
 	    -e '/^\[output\]/,/^\[/ s#^dir *=.*#dir = "$(LOGDIR)"#' \
 	    -e '/^\[ring\]/,/^\[/ s#^dir *=.*#dir = "$(STATEDIR)/ring"#' \
 	    -e 's/^# *user *=.*/user = "$(SENSOR_USER)"/' \
+	    -e 's#^\# *pidfile *=.*#pidfile = "$(RUNDIR)/nsm-sensor.pid"#' \
 	    config/sensor.toml > "$$tmp"; \
 	grep -q '"$(LOGDIR)"' "$$tmp" && grep -q '"$(STATEDIR)/ring"' "$$tmp" \
-	  && grep -q '$(CONFDIR)/rules' "$$tmp" \
+	  && grep -q '$(CONFDIR)/rules' "$$tmp" && grep -q '^pidfile = "$(RUNDIR)/' "$$tmp" \
 	  || { echo "make install: could not rewrite config/sensor.toml for the service" >&2; exit 1; }; \
 	keep "$$tmp" "$$root$(CONFDIR)/sensor.toml"; \
 	for f in config/*; do \
@@ -61,15 +67,18 @@ install:
 	  case "$$f" in ./local.rules) keep "rules/$$f" "$$root$(CONFDIR)/rules/$$f";; \
 	  *) install -m 0640 $$own "rules/$$f" "$$root$(CONFDIR)/rules/$$f";; esac; \
 	done; \
-	install -m 0644 systemd/nsm-sensor.service "$$root$(UNITDIR)/nsm-sensor.service"; \
+	for u in $(UNITS); do install -m 0644 "systemd/$$u" "$$root$(UNITDIR)/$$u"; done; \
 	install -m 0644 systemd/nsm-sensor.logrotate "$$root$(LOGROTATEDIR)/nsm-sensor"; \
-	install -d -m 0750 $$svc "$$root$(LOGDIR)" "$$root$(STATEDIR)" "$$root$(STATEDIR)/ring"; \
+	install -d -m 0750 $$svc "$$root$(LOGDIR)" "$$root$(STATEDIR)" "$$root$(STATEDIR)/ring" "$$root$(STATEDIR)/rules"; \
 	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
-	echo "installed; start with: systemctl enable --now nsm-sensor"
+	echo "installed; start with: systemctl enable --now nsm-sensor"; \
+	echo "daily rule updates (configure [update] first): systemctl enable --now nsm-sensor-update.timer"
 
 uninstall:
 	@set -e; root='$(DESTDIR)'; \
-	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then systemctl disable --now nsm-sensor || true; fi; \
-	rm -f "$$root$(BINDIR)/nsm-sensor" "$$root$(UNITDIR)/nsm-sensor.service" "$$root$(LOGROTATEDIR)/nsm-sensor"; \
+	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then \
+	  systemctl disable --now nsm-sensor-update.timer nsm-sensor-update.service nsm-sensor || true; fi; \
+	rm -f "$$root$(BINDIR)/nsm-sensor" "$$root$(LOGROTATEDIR)/nsm-sensor"; \
+	for u in $(UNITS); do rm -f "$$root$(UNITDIR)/$$u"; done; \
 	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
-	echo "removed the binary, unit and logrotate snippet; kept $(CONFDIR), $(LOGDIR), $(STATEDIR) and the user $(SENSOR_USER)"
+	echo "removed the binary, units and logrotate snippet; kept $(CONFDIR), $(LOGDIR), $(STATEDIR) and the user $(SENSOR_USER)"

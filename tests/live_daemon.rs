@@ -48,6 +48,7 @@ fn options(iface: &str, bpf: &str, log_dir: &Path, user: &str) -> DaemonOptions 
         user: user.into(),
         group: String::new(),
         watchdog: false,
+        pidfile: None,
     }
 }
 
