@@ -250,7 +250,8 @@ fn escaped_quote_backslash_semicolon_round_trip() {
 }
 
 /// No shell-outs in the product: `std::process::Command` (or a `Command::new`) appears
-/// nowhere under `sensor/`.
+/// nowhere under `sensor/` outside its unit tests (a file's `#[cfg(test)]` module, which ends
+/// it, may start a process to have a pid to look at).
 #[test]
 fn no_shell_outs_in_the_product() {
     fn walk(dir: &Path, hits: &mut Vec<String>) {
@@ -260,7 +261,13 @@ fn no_shell_outs_in_the_product() {
                 walk(&p, hits);
             } else if p.extension().is_some_and(|x| x == "rs") {
                 let t = fs::read_to_string(&p).unwrap();
-                for (i, l) in t.lines().enumerate() {
+                let lines: Vec<&str> = t.lines().collect();
+                for (i, l) in lines.iter().enumerate() {
+                    let next = lines.get(i + 1).map_or("", |n| n.trim());
+                    if l.trim() == "#[cfg(test)]" && next.starts_with("mod ") && next.ends_with('{')
+                    {
+                        break;
+                    }
                     if l.contains("process::Command")
                         || l.contains("Command::new")
                         || l.contains("libc::system")
