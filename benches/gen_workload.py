@@ -7,7 +7,13 @@ live conversations (one in 50 packets starts a new one, as on a busy gateway), a
 in 1,000 to or from an address taken from the given IP-list rule files (a SYN or a UDP
 datagram, so the ET rules fire). Payloads are zero bytes, so checksums stay cheap to compute and valid.
 
-usage: gen_workload.py OUT.pcap N RULEFILE...
+`--remote` chooses the public side of the conversations: `classic` (default) draws it from
+eight /8s; `pool` draws each conversation's address uniformly from all of IPv4 (so the 20,000
+conversations go to a pool of about 20,000 addresses spread over the whole space); `random`
+gives every packet a new uniformly random address, the worst case for the index's caches.
+HOME_NET 192.168.0.0/16 is never drawn as a public address.
+
+usage: gen_workload.py OUT.pcap N [--remote classic|pool|random] RULEFILE...
 """
 import random
 import re
@@ -39,9 +45,20 @@ def listed_addresses(paths):
     return sorted(set(out))
 
 
+def public(rng):
+    while True:
+        a = rng.getrandbits(32)
+        if a >> 16 != 0xC0A8 and a & 255 not in (0, 255):
+            return struct.pack("!I", a)
+
+
 def main():
     out_path, n = sys.argv[1], int(sys.argv[2])
-    listed = listed_addresses(sys.argv[3:]) or ["203.0.113.7"]
+    args = sys.argv[3:]
+    remote_mode = "classic"
+    if args[:1] == ["--remote"]:
+        remote_mode, args = args[1], args[2:]
+    listed = listed_addresses(args) or ["203.0.113.7"]
     rng = random.Random(2007)
     sizes = [60] * 4 + [576] * 3 + [1514] * 3
     zeros = bytes(1514)
@@ -60,9 +77,12 @@ def main():
                 sport, dport = rng.randrange(1024, 65535), rng.choice([80, 443, 53, 6667])
             else:
                 if len(flows) < 20000 or rng.random() < 0.02:
-                    flow = (bytes([192, 168, rng.randrange(256), rng.randrange(1, 255)]),
-                            bytes([rng.choice([23, 45, 62, 81, 104, 151, 185, 212]), rng.randrange(256),
-                                   rng.randrange(256), rng.randrange(1, 255)]),
+                    if remote_mode == "classic":
+                        far = bytes([rng.choice([23, 45, 62, 81, 104, 151, 185, 212]), rng.randrange(256),
+                                     rng.randrange(256), rng.randrange(1, 255)])
+                    else:
+                        far = public(rng)
+                    flow = (bytes([192, 168, rng.randrange(256), rng.randrange(1, 255)]), far,
                             rng.random() < 0.5, rng.randrange(1024, 65535), rng.choice([80, 443, 53, 8080]))
                     if len(flows) < 20000:
                         flows.append(flow)
@@ -71,6 +91,8 @@ def main():
                 else:
                     flow = flows[rng.randrange(len(flows))]
                 home, remote, tcp, sport, dport = flow
+                if remote_mode == "random":
+                    remote = public(rng)
                 syn = False
                 outbound = rng.random() < 0.5
             src, dst = (home, remote) if outbound else (remote, home)

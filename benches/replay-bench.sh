@@ -1,7 +1,9 @@
 #!/bin/bash
 # Replay benchmark: nsm-sensor against the copy floor (tcpdump -r IN -w OUT) and the read floor
 # (tcpdump -r IN -w /dev/null) on a deterministic busy-gateway workload, then the cost of the
-# address index from 10 to 1,000,000 listed entries. Prints markdown tables (the README's).
+# address index from 10 to 1,000,000 listed entries, then the issue-12 list shape (a million
+# entries spread over all of IPv4) against 10 under two traffic patterns, 10 and 1,000,000
+# alternating run by run. Prints markdown tables (the README's).
 #
 # usage: benches/replay-bench.sh [FRAMES] [RUNS]      (defaults 1000000 and 5)
 # Environment: BIN (default target/release/nsm-sensor), WORK (default target/bench-work).
@@ -86,3 +88,34 @@ for n in 10 10000 100000 1000000; do
 done
 echo
 awk -v a="${p1m:-0}" -v b="${p10:-1}" 'BEGIN {printf "Flatness: packets/s with 1,000,000 listed entries = %.2f× that with 10.\n", a / b}'
+
+echo
+echo "Spread lists (80 % /32 over all of IPv4, 10 % /24-/28, 10 % IPv6; gen_lists.py N spread),"
+echo "10 and 1,000,000 entries alternating, medians of $RUNS runs each:"
+echo
+echo "| traffic | listed entries | compile ms | packets/s (packet loop) | vs 10 entries | peak RSS MB |"
+echo "|---|---|---|---|---|---|"
+for n in 10 1000000; do
+  lf="$WORK/spread-$n.rules"
+  [ -s "$lf" ] || python3 benches/gen_lists.py "$lf" "$n" spread
+done
+for m in pool random; do
+  pin="$WORK/workload-$m-$FRAMES.pcap"
+  [ -s "$pin" ] || python3 benches/gen_workload.py "$pin" "$FRAMES" --remote "$m" "${LISTS[@]}"
+  for n in 10 1000000; do : > "$WORK/spread-$m-$n.all"; done
+  for _ in $(seq "$RUNS"); do
+    for n in 10 1000000; do
+      RUNS=1 measure "spread-$m-$n" "$BIN" replay -q --no-ring --home-net 192.168.0.0/16 \
+        -r "$WORK/spread-$n.rules" -l "$WORK/out/log" "$pin"
+      ms=$(grep -o 'compiled in [0-9.]* ms' "$WORK/spread-$m-$n.stderr" | grep -o '[0-9.]*' | head -1)
+      awk -v ms="${ms:-0}" '{print $0, ms}' "$WORK/spread-$m-$n.runs" >> "$WORK/spread-$m-$n.all"
+    done
+  done
+  p10=$(median 4 "$WORK/spread-$m-10.all")
+  for n in 10 1000000; do
+    p=$(median 4 "$WORK/spread-$m-$n.all"); ms=$(median 5 "$WORK/spread-$m-$n.all")
+    r=$(median 3 "$WORK/spread-$m-$n.all")
+    awk -v m="$m" -v n="$n" -v ms="$ms" -v p="$p" -v b="$p10" -v r="$r" \
+      'BEGIN {printf "| %s | %d | %s | %d | %.2f× | %.1f |\n", m, n, ms, p, p / b, r / 1024}'
+  done
+done

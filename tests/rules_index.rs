@@ -177,6 +177,110 @@ proptest! {
     }
 }
 
+/// A big list rule set: `rules` rules of `per_rule` entries each, single addresses and CIDRs
+/// spread over all of IPv4 with a few dense /16s (hundreds of starts in one bucket), IPv6
+/// addresses, mixed protocols and directions. Enough starts for the /24 bitmap (65,536).
+fn big_lists(seed: u64, rules: usize, per_rule: usize) -> (Vec<Rule>, Vec<IpAddr>) {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut listed = Vec::new();
+    let mut out = Vec::new();
+    for i in 0..rules {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for _ in 0..per_rule {
+            let r = next();
+            let a = match r % 10 {
+                0..=2 => 0x0a0b_0000 | (r >> 20) as u32 & 0x0001_ffff, // dense 10.11-12/16
+                _ => (r >> 20) as u32,
+            };
+            match (r >> 8) % 10 {
+                0 => {
+                    let plen = 24 + (r >> 12) as u32 % 5;
+                    let base = a & !((1u32 << (32 - plen)) - 1);
+                    v4.push((base, base + ((1u32 << (32 - plen)) - 1)));
+                }
+                1 => {
+                    let b = u128::from(next()) << 64 | u128::from(next());
+                    v6.push((b, b + u128::from(r >> 60)));
+                    listed.push(IpAddr::V6(Ipv6Addr::from(b)));
+                    continue;
+                }
+                _ => v4.push((a, a)),
+            }
+            listed.push(IpAddr::V4(Ipv4Addr::from(a)));
+        }
+        let norm = |mut v: Vec<(u32, u32)>| {
+            v.sort();
+            let mut m: Vec<(u32, u32)> = Vec::new();
+            for (a, b) in v {
+                match m.last_mut() {
+                    Some(l) if a <= l.1.saturating_add(1) => l.1 = l.1.max(b),
+                    _ => m.push((a, b)),
+                }
+            }
+            m
+        };
+        v6.sort();
+        v6.dedup_by(|b, a| b.0 <= a.1);
+        let list = AddrSet { v4: norm(v4), v6 };
+        let home = AddrSet {
+            v4: vec![(0xc0a8_0000, 0xc0a8_ffff)],
+            v6: vec![],
+        };
+        let proto = [Proto::Tcp, Proto::Udp, Proto::Ip, Proto::Icmp][i % 4];
+        let dir = if i % 3 == 0 {
+            Direction::Both
+        } else {
+            Direction::To
+        };
+        let r = if i % 2 == 0 {
+            rule(proto, home, PortSet::any(), dir, list, PortSet::any())
+        } else {
+            rule(proto, list, PortSet::any(), dir, home, PortSet::any())
+        };
+        out.push(r);
+    }
+    (out, listed)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+    /// The million-entry structures (the /24 bitmap, dense /16 buckets, IPv6 and the
+    /// per-protocol skip) agree with the naive scan at listed addresses, next to them and
+    /// anywhere.
+    #[test]
+    fn big_index_agrees_with_naive_scan(seed in any::<u64>(), picks in prop::collection::vec((any::<prop::sample::Index>(), 0u8..6, any::<u32>(), 0u8..5, any::<bool>()), 200)) {
+        let (rules, listed) = big_lists(seed, 40, 4_000);
+        let set = compiled(rules);
+        prop_assert!(set.index_size().0 >= 65_536);
+        let mut out = Vec::new();
+        for (pick, near, rnd, proto, inbound) in picks {
+            let a = *pick.get(&listed);
+            let a = match (a, near) {
+                (IpAddr::V4(v), 0) => IpAddr::V4(Ipv4Addr::from(u32::from(v).wrapping_sub(1))),
+                (IpAddr::V4(v), 1) => IpAddr::V4(Ipv4Addr::from(u32::from(v).wrapping_add(1))),
+                (IpAddr::V4(v), 2) => IpAddr::V4(Ipv4Addr::from(u32::from(v) ^ (rnd & 0xff))),
+                (IpAddr::V6(v), 0 | 1) => IpAddr::V6(Ipv6Addr::from(u128::from(v).wrapping_add(u128::from(near)))),
+                (_, 3) => IpAddr::V4(Ipv4Addr::from(rnd)),
+                (_, 4) => IpAddr::V4(Ipv4Addr::from(0x0a0b_0000 | rnd & 0x0001_ffff)),
+                (a, _) => a,
+            };
+            let home = IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | rnd & 0xffff));
+            let (src, dst) = if inbound { (a, home) } else { (home, a) };
+            let ip_proto = [6u8, 17, 1, 58, 47][proto as usize];
+            let ported = matches!(ip_proto, 6 | 17);
+            let k = HeaderKey { ip_proto, src, dst, sport: ported.then_some(1), dport: ported.then_some(2) };
+            set.header_candidates(&k, &mut out);
+            prop_assert_eq!(&out, &naive(set.rules(), &k), "{:?}", k);
+        }
+    }
+}
+
 #[test]
 fn no_allocation_once_grown() {
     let rules = vec![
