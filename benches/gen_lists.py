@@ -13,7 +13,11 @@ as big feeds (FireHOL, ET compromised) are: 80 % /32 drawn uniformly from all of
 the benchmark's HOME_NET 192.168.0.0/16, 10 % CIDRs /24 to /28, 10 % IPv6 (/128 and /48 in
 2000::/3), 1,000 per rule. Every /16 of the IPv4 map then holds a few dozen boundaries.
 
-usage: gen_lists.py OUT.rules N [classic|spread]
+With SHAPE `spread-ip` the same entries become `alert ip` rules with no flags, as
+`nsm-sensor update` writes an IP feed (`kind = "iplist"`): every packet, TCP, UDP or other,
+is then looked up.
+
+usage: gen_lists.py OUT.rules N [classic|spread|spread-ip]
 """
 import random
 import sys
@@ -49,8 +53,8 @@ def main():
     out, n = sys.argv[1], int(sys.argv[2])
     shape = sys.argv[3] if len(sys.argv) > 3 else "classic"
     rng = random.Random(n)
-    if shape == "spread":
-        write(out, spread_entries(n, rng), 1000)
+    if shape in ("spread", "spread-ip"):
+        write(out, spread_entries(n, rng), 1000, ip=shape == "spread-ip")
         return
     entries = []
     for _ in range(n):
@@ -69,11 +73,18 @@ def main():
     write(out, entries, 200)
 
 
-def write(out, entries, per_rule):
+def write(out, entries, per_rule, ip=False):
     with open(out, "w") as f:
         sid = 9_000_000
         for i in range(0, len(entries), per_rule):
             chunk = ",".join(entries[i:i + per_rule])
+            if ip:
+                f.write('alert ip $HOME_NET any -> [%s] any (msg:"BENCH feed (group %d)"; '
+                        'threshold: type limit, track by_src, seconds 3600, count 1; '
+                        'classtype:misc-attack; sid:%d; rev:1;)\n'
+                        % (chunk, i // per_rule + 1, sid))
+                sid += 1
+                continue
             f.write('alert tcp $HOME_NET any -> [%s] any (msg:"BENCH list group %d"; flags:S; '
                     'threshold: type limit, track by_src, seconds 3600, count 1; '
                     'classtype:trojan-activity; flowbits:set,ET.Evil; sid:%d; rev:1;)\n'

@@ -90,14 +90,15 @@ echo
 awk -v a="${p1m:-0}" -v b="${p10:-1}" 'BEGIN {printf "Flatness: packets/s with 1,000,000 listed entries = %.2f× that with 10.\n", a / b}'
 
 echo
-echo "Spread lists (80 % /32 over all of IPv4, 10 % /24-/28, 10 % IPv6; gen_lists.py N spread),"
+echo "Spread feeds (80 % /32 over all of IPv4, 10 % /24-/28, 10 % IPv6; gen_lists.py N spread-ip:"
+echo "alert ip rules, as 'nsm-sensor update' writes an IP feed),"
 echo "10 and 1,000,000 entries alternating, medians of $RUNS runs each:"
 echo
 echo "| traffic | listed entries | compile ms | packets/s (packet loop) | vs 10 entries | peak RSS MB |"
 echo "|---|---|---|---|---|---|"
 for n in 10 1000000; do
   lf="$WORK/spread-$n.rules"
-  [ -s "$lf" ] || python3 benches/gen_lists.py "$lf" "$n" spread
+  [ -s "$lf" ] || python3 benches/gen_lists.py "$lf" "$n" spread-ip
 done
 for m in pool random; do
   pin="$WORK/workload-$m-$FRAMES.pcap"

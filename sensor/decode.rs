@@ -347,6 +347,23 @@ fn first_ethertype(linktype: i32, frame: &[u8]) -> Option<(u16, &[u8])> {
     }
 }
 
+/// The IPv4 source and destination of `frame`, read without any check beyond the lengths: a
+/// hint for prefetching what detection will look up, before [`decode`] (checksums and all)
+/// runs. `None` for anything but IPv4.
+pub fn peek_v4_addrs(linktype: i32, frame: &[u8]) -> Option<(u32, u32)> {
+    let (l3, net) = link_layer(linktype, frame).ok()?;
+    let v4 = match net {
+        Net::V4 => true,
+        Net::ByVersion => l3.first().is_some_and(|b| b >> 4 == 4),
+        Net::V6 => false,
+    };
+    let a = l3.get(12..20).filter(|_| v4)?;
+    Some((
+        u32::from_be_bytes([a[0], a[1], a[2], a[3]]),
+        u32::from_be_bytes([a[4], a[5], a[6], a[7]]),
+    ))
+}
+
 fn link_layer(linktype: i32, frame: &[u8]) -> Result<(&[u8], Net), DecodeError> {
     match linktype {
         linktype::ETHERNET | linktype::LINUX_SLL | linktype::LINUX_SLL2 => {

@@ -66,6 +66,9 @@ struct V4Map {
 /// From this many starts on, the /16 table and the pairs outgrow the CPU caches: build `busy`.
 const BUSY_MIN_STARTS: usize = 1 << 16;
 
+/// `busy` has one bit per block of 2^BUSY_SHIFT addresses.
+const BUSY_SHIFT: u32 = 8;
+
 impl V4Map {
     fn new(map: RangeMap<u32>) -> V4Map {
         V4Map::with_filter(map, BUSY_MIN_STARTS)
@@ -117,9 +120,21 @@ impl V4Map {
         }
     }
 
+    /// Starts loading what [`V4Map::lookup`] of `x` reads first (large maps only).
+    fn prefetch(&self, x: u32) {
+        if let Some(w) = self.busy.get((x >> (BUSY_SHIFT + 6)) as usize) {
+            super::prefetch::prefetch(w);
+        }
+        if !self.busy.is_empty() {
+            if let Some(b) = self.buckets.get((x >> 16) as usize) {
+                super::prefetch::prefetch(b);
+            }
+        }
+    }
+
     fn lookup(&self, x: u32) -> u32 {
-        if let Some(&w) = self.busy.get((x >> 14) as usize) {
-            if (w >> ((x >> 8) & 63)) & 1 == 0 {
+        if let Some(&w) = self.busy.get((x >> (BUSY_SHIFT + 6)) as usize) {
+            if (w >> ((x >> BUSY_SHIFT) & 63)) & 1 == 0 {
                 return 0;
             }
         }
@@ -144,7 +159,7 @@ impl V4Map {
 /// the empty one); empty when more than half the /24s are busy, where it would filter little.
 /// O(n + 2^18) in the number of starts.
 fn busy_bitmap(map: &RangeMap<u32>) -> Box<[u64]> {
-    let mut bits = vec![0u64; 1 << 18];
+    let mut bits = vec![0u64; 1 << (32 - BUSY_SHIFT - 6)];
     let mut set = |lo: u32, hi: u32| {
         // /24 numbers lo..=hi.
         let (lo, hi) = (lo as usize, hi as usize);
@@ -174,10 +189,10 @@ fn busy_bitmap(map: &RangeMap<u32>) -> Box<[u64]> {
             .starts
             .get(i + 1)
             .map_or(u32::MAX, |&next| next.saturating_sub(1));
-        set(start >> 8, last >> 8);
+        set(start >> BUSY_SHIFT, last >> BUSY_SHIFT);
     }
     let busy: u32 = bits.iter().map(|w| w.count_ones()).sum();
-    if busy > 1 << 23 {
+    if busy > 1 << (31 - BUSY_SHIFT) {
         return Box::new([]);
     }
     bits.into()
@@ -406,6 +421,13 @@ impl Index {
         (ranges, self.sets.len())
     }
 
+    /// Starts loading the cache lines a lookup of these IPv4 addresses reads first, so that a
+    /// miss overlaps the work done before the lookup (see `detect::prefetch`).
+    pub fn prefetch_v4(&self, src: u32, dst: u32) {
+        self.src4.prefetch(src);
+        self.dst4.prefetch(dst);
+    }
+
     /// Writes the matching rule ids to `out` (cleared first), ascending and unique.
     pub fn candidates(&self, rules: &[Rule], key: &HeaderKey, out: &mut Vec<RuleId>) {
         out.clear();
@@ -560,7 +582,7 @@ mod v4_tests {
             ids,
         };
         let v4 = V4Map::with_filter(plain.clone(), 0);
-        assert_eq!(v4.busy.len(), 1 << 18);
+        assert_eq!(v4.busy.len(), 1 << (32 - BUSY_SHIFT - 6));
         let mut probes: Vec<u32> = (0..50_000).map(|_| next() as u32).collect();
         for &s in &starts {
             probes.extend([s, s.wrapping_sub(1), s.wrapping_add(1), s | 0xff, s & !0xff]);

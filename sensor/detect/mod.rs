@@ -8,6 +8,7 @@ pub mod flow;
 pub mod index;
 pub mod lru;
 pub mod payload;
+mod prefetch;
 pub mod ruleset;
 pub mod threshold;
 

@@ -110,6 +110,12 @@ impl RuleSet {
         self.prefilter.scratch()
     }
 
+    /// Starts loading what the header index reads for a packet between these IPv4 addresses:
+    /// call it as soon as they are known, well before [`RuleSet::candidates`].
+    pub fn prefetch_v4(&self, src: u32, dst: u32) {
+        self.index.prefetch_v4(src, dst);
+    }
+
     /// Appends to `out` the ids of the rules without a fast pattern whose protocol, addresses,
     /// ports and direction match `key`, in ascending id order, each once. `out` is cleared
     /// first. Costs one or two index lookups whatever the number of rules and addresses;
