@@ -1017,120 +1017,69 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
+/// A setting that needs a restart to change: its configuration key and how to print it.
+type RestartSetting = (&'static str, fn(&DaemonOptions) -> String);
+
+/// The settings a reload cannot apply: the capture must be reopened, the directories handed
+/// over again, or flow and threshold state (sized at start) rebuilt.
+const RESTART_SETTINGS: &[RestartSetting] = &[
+    ("capture.interface", |o| o.capture.interface.clone()),
+    ("capture.bpf", |o| format!("{:?}", o.capture.bpf)),
+    ("capture.snaplen", |o| o.capture.snaplen.to_string()),
+    ("capture.promisc", |o| o.capture.promisc.to_string()),
+    ("capture.buffer_mb", |o| o.capture.buffer_mb.to_string()),
+    ("capture.timeout_ms", |o| o.capture.timeout_ms.to_string()),
+    ("ring.enabled", |o| o.pipeline.ring.is_some().to_string()),
+    ("ring.dir", |o| {
+        ring_setting(o, |r| r.dir.display().to_string())
+    }),
+    ("ring.prefix", |o| ring_setting(o, |r| r.prefix.clone())),
+    ("ring.files", |o| ring_setting(o, |r| r.files.to_string())),
+    ("ring.file_size_mb", |o| {
+        ring_setting(o, |r| (r.file_size >> 20).to_string())
+    }),
+    ("output.dir", |o| o.log_dir.display().to_string()),
+    ("daemon.user", |o| o.user.clone()),
+    ("daemon.group", |o| o.group.clone()),
+    ("daemon.pidfile", |o| format!("{:?}", o.pidfile)),
+    ("daemon.watchdog", |o| o.watchdog.to_string()),
+    ("detect.flow_memcap_mb", |o| {
+        (o.pipeline.detect.flow_memcap >> 20).to_string()
+    }),
+    ("detect.threshold_memcap_mb", |o| {
+        (o.pipeline.detect.threshold_memcap >> 20).to_string()
+    }),
+    ("detect.tcp_timeout_s", |o| {
+        o.pipeline.detect.tcp_timeout_s.to_string()
+    }),
+    ("detect.tcp_new_timeout_s", |o| {
+        o.pipeline.detect.tcp_new_timeout_s.to_string()
+    }),
+    ("detect.udp_timeout_s", |o| {
+        o.pipeline.detect.udp_timeout_s.to_string()
+    }),
+    ("detect.other_timeout_s", |o| {
+        o.pipeline.detect.other_timeout_s.to_string()
+    }),
+];
+
+/// A ring setting, or nothing when the ring is off (then only `ring.enabled` can differ).
+fn ring_setting(o: &DaemonOptions, f: fn(&RingOptions) -> String) -> String {
+    o.pipeline.ring.as_ref().map(f).unwrap_or_default()
+}
+
 /// The settings that differ between the running options and a reloaded configuration but
-/// need the capture reopened, the directories handed over again or state rebuilt: each as
-/// `key (old -> new)`.
+/// need a restart (see [`RESTART_SETTINGS`]): each as `key (old -> new)`.
 fn restart_needed(cur: &DaemonOptions, new: &DaemonOptions) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut diff = |key: &str, a: String, b: String| {
-        if a != b {
-            v.push(format!("{key} ({a} -> {b})"));
-        }
-    };
-    let (c, n) = (&cur.capture, &new.capture);
-    diff(
-        "capture.interface",
-        c.interface.clone(),
-        n.interface.clone(),
-    );
-    diff(
-        "capture.bpf",
-        format!("{:?}", c.bpf),
-        format!("{:?}", n.bpf),
-    );
-    diff(
-        "capture.snaplen",
-        c.snaplen.to_string(),
-        n.snaplen.to_string(),
-    );
-    diff(
-        "capture.promisc",
-        c.promisc.to_string(),
-        n.promisc.to_string(),
-    );
-    diff(
-        "capture.buffer_mb",
-        c.buffer_mb.to_string(),
-        n.buffer_mb.to_string(),
-    );
-    diff(
-        "capture.timeout_ms",
-        c.timeout_ms.to_string(),
-        n.timeout_ms.to_string(),
-    );
-    let ring = |o: &DaemonOptions| {
-        o.pipeline.ring.as_ref().map(|r| {
-            (
-                r.dir.display().to_string(),
-                r.prefix.clone(),
-                r.files,
-                r.file_size,
-            )
+    let both_rings = cur.pipeline.ring.is_some() && new.pipeline.ring.is_some();
+    RESTART_SETTINGS
+        .iter()
+        .filter(|(key, _)| both_rings || !key.starts_with("ring.") || *key == "ring.enabled")
+        .filter_map(|(key, show)| {
+            let (a, b) = (show(cur), show(new));
+            (a != b).then(|| format!("{key} ({a} -> {b})"))
         })
-    };
-    match (ring(cur), ring(new)) {
-        (Some(a), Some(b)) => {
-            diff("ring.dir", a.0, b.0);
-            diff("ring.prefix", a.1, b.1);
-            diff("ring.files", a.2.to_string(), b.2.to_string());
-            diff(
-                "ring.file_size_mb",
-                (a.3 >> 20).to_string(),
-                (b.3 >> 20).to_string(),
-            );
-        }
-        (a, b) => diff(
-            "ring.enabled",
-            a.is_some().to_string(),
-            b.is_some().to_string(),
-        ),
-    }
-    diff(
-        "output.dir",
-        cur.log_dir.display().to_string(),
-        new.log_dir.display().to_string(),
-    );
-    diff("daemon.user", cur.user.clone(), new.user.clone());
-    diff("daemon.group", cur.group.clone(), new.group.clone());
-    diff(
-        "daemon.pidfile",
-        format!("{:?}", cur.pidfile),
-        format!("{:?}", new.pidfile),
-    );
-    diff(
-        "daemon.watchdog",
-        cur.watchdog.to_string(),
-        new.watchdog.to_string(),
-    );
-    // Flow and threshold state are sized at start; resizing would mean dropping it.
-    let (cd, nd) = (&cur.pipeline.detect, &new.pipeline.detect);
-    diff(
-        "detect.flow_memcap_mb",
-        (cd.flow_memcap >> 20).to_string(),
-        (nd.flow_memcap >> 20).to_string(),
-    );
-    diff(
-        "detect.threshold_memcap_mb",
-        (cd.threshold_memcap >> 20).to_string(),
-        (nd.threshold_memcap >> 20).to_string(),
-    );
-    for (key, a, b) in [
-        ("detect.tcp_timeout_s", cd.tcp_timeout_s, nd.tcp_timeout_s),
-        (
-            "detect.tcp_new_timeout_s",
-            cd.tcp_new_timeout_s,
-            nd.tcp_new_timeout_s,
-        ),
-        ("detect.udp_timeout_s", cd.udp_timeout_s, nd.udp_timeout_s),
-        (
-            "detect.other_timeout_s",
-            cd.other_timeout_s,
-            nd.other_timeout_s,
-        ),
-    ] {
-        diff(key, a.to_string(), b.to_string());
-    }
-    v
+        .collect()
 }
 
 /// What was lost while running, for the last line; `None` when nothing was.
