@@ -116,13 +116,15 @@ pub fn unpack(bytes: &[u8], max_unpacked: u64, select: &[String]) -> Result<Vec<
         } else {
             select.contains(&name)
         };
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| format!("truncated or corrupt archive at entry {shown:?}: {e}"))?;
+        let corrupt =
+            |e: io::Error| format!("truncated or corrupt archive at entry {shown:?}: {e}");
         if !wanted {
+            // Read through (the size bound and the gzip trailer still count), kept nowhere.
+            io::copy(&mut entry, &mut io::sink()).map_err(corrupt)?;
             continue;
         }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(corrupt)?;
         if out.iter().any(|m| m.name == name) {
             return Err(format!(
                 "entry {shown:?}: a second file named {name:?} in the archive"
