@@ -196,8 +196,11 @@ impl Pipeline {
         self.stats.bytes += u64::from(raw.wire_len);
         // The index's first read for these addresses likely misses the caches (a million
         // listed addresses): start it now, so it overlaps the ring copy and the checksums.
-        if let Some((src, dst)) = decode::peek_v4_addrs(self.linktype, raw.data) {
-            rules.prefetch_v4(src, dst);
+        // Small sets have nothing to prefetch: no second pass over the link layer for them.
+        if rules.prefetches() {
+            if let Some((src, dst)) = decode::peek_v4_addrs(self.linktype, raw.data) {
+                rules.prefetch_v4(src, dst);
+            }
         }
         if let Some(ring) = self.ring.as_mut() {
             // The ring logs its own failures, once per episode.

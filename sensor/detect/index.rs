@@ -421,6 +421,12 @@ impl Index {
         (ranges, self.sets.len())
     }
 
+    /// Whether [`Index::prefetch_v4`] does anything: only a large IPv4 map has lines worth
+    /// loading early.
+    pub fn prefetches(&self) -> bool {
+        !self.src4.busy.is_empty() || !self.dst4.busy.is_empty()
+    }
+
     /// Starts loading the cache lines a lookup of these IPv4 addresses reads first, so that a
     /// miss overlaps the work done before the lookup (see `detect::prefetch`).
     pub fn prefetch_v4(&self, src: u32, dst: u32) {

@@ -110,6 +110,12 @@ impl RuleSet {
         self.prefilter.scratch()
     }
 
+    /// Whether [`RuleSet::prefetch_v4`] does anything for this set (a large IPv4 list): when it
+    /// does not, the caller need not read the packet's addresses ahead of decoding.
+    pub fn prefetches(&self) -> bool {
+        self.index.prefetches()
+    }
+
     /// Starts loading what the header index reads for a packet between these IPv4 addresses:
     /// call it as soon as they are known, well before [`RuleSet::candidates`].
     pub fn prefetch_v4(&self, src: u32, dst: u32) {
