@@ -928,21 +928,30 @@ fn count_diff(
     s: &mut Summary,
 ) {
     let mut old = diff::Ids::new();
+    // A previous file that cannot be read would make its rules count as added: say so.
+    let unread = |what: &dyn std::fmt::Display| {
+        tracing::warn!("{what}: not read; the added/removed/changed counts leave it out");
+    };
     if let Some(prev) = previous {
-        if let Ok(d) = layout.dir.subdir(prev, false) {
-            let mut names: Vec<String> = d
-                .names()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|n| n.into_string().ok())
-                .filter(|n| n.ends_with(".rules"))
-                .collect();
-            names.sort();
-            for n in names {
-                if let Ok(b) = d.read_small(&n, 1 << 31) {
-                    diff::scan(&String::from_utf8_lossy(&b), &mut old);
+        match layout.dir.subdir(prev, false) {
+            Ok(d) => {
+                let mut names: Vec<String> = match d.names() {
+                    Ok(n) => n.into_iter().filter_map(|n| n.into_string().ok()).collect(),
+                    Err(e) => {
+                        unread(&e);
+                        Vec::new()
+                    }
+                };
+                names.retain(|n| n.ends_with(".rules"));
+                names.sort();
+                for n in names {
+                    match d.read_small(&n, 1 << 31) {
+                        Ok(b) => diff::scan(&String::from_utf8_lossy(&b), &mut old),
+                        Err(e) => unread(&e),
+                    }
                 }
             }
+            Err(e) => unread(&e),
         }
     }
     let mut new = diff::Ids::new();
