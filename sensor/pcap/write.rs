@@ -7,6 +7,19 @@ use std::path::{Path, PathBuf};
 
 use super::{Error, Timestamp};
 
+/// The 24-byte classic pcap file header every file the product writes starts with
+/// (pcap-savefile(5)): magic for µs timestamps, little-endian; version 2.4; thiszone and
+/// sigfigs 0; `snaplen`; `linktype`. Shared by [`Writer`] and the ring.
+pub fn file_header(linktype: u32, snaplen: u32) -> [u8; 24] {
+    let mut hdr = [0u8; 24];
+    hdr[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    hdr[4..6].copy_from_slice(&2u16.to_le_bytes());
+    hdr[6..8].copy_from_slice(&4u16.to_le_bytes());
+    hdr[16..20].copy_from_slice(&snaplen.to_le_bytes());
+    hdr[20..24].copy_from_slice(&linktype.to_le_bytes());
+    hdr
+}
+
 /// A classic pcap writer (µs, little-endian), for carve output and evidence files.
 pub struct Writer {
     w: BufWriter<File>,
@@ -25,13 +38,8 @@ impl Writer {
     /// The header cannot be written.
     pub fn on_file(f: File, path: &Path, linktype: u32, snaplen: u32) -> Result<Writer, Error> {
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut hdr = [0u8; 24];
-        hdr[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        hdr[4..6].copy_from_slice(&2u16.to_le_bytes());
-        hdr[6..8].copy_from_slice(&4u16.to_le_bytes());
-        hdr[16..20].copy_from_slice(&snaplen.to_le_bytes());
-        hdr[20..24].copy_from_slice(&linktype.to_le_bytes());
-        w.write_all(&hdr).map_err(|e| Error::io(path, &e))?;
+        w.write_all(&file_header(linktype, snaplen))
+            .map_err(|e| Error::io(path, &e))?;
         Ok(Writer {
             w,
             path: path.to_path_buf(),

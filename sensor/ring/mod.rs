@@ -347,14 +347,8 @@ impl Ring {
                 Err(e) => return Err(e),
             }
         };
-        // pcap-savefile(5) header: magic (µs), version 2.4, thiszone 0, sigfigs 0, snaplen,
-        // link type; written and flushed at once so a reader sees a valid empty file.
-        let mut hdr = [0u8; 24];
-        hdr[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        hdr[4..6].copy_from_slice(&2u16.to_le_bytes());
-        hdr[6..8].copy_from_slice(&4u16.to_le_bytes());
-        hdr[16..20].copy_from_slice(&self.snaplen.to_le_bytes());
-        hdr[20..24].copy_from_slice(&(self.linktype as u32).to_le_bytes());
+        // The file header, written and flushed at once so a reader sees a valid empty file.
+        let hdr = crate::pcap::file_header(self.linktype as u32, self.snaplen);
         let mut file = file;
         if let Err(e) = file.write_all(&hdr).and_then(|()| file.flush()) {
             let _ = dir.remove(&name);
@@ -418,7 +412,8 @@ impl Ring {
                 }
                 let _ = dir.remove(&files::index_name(&name));
             }
-            Err(why) if old.exists() || std::fs::symlink_metadata(&old).is_ok() => {
+            // symlink_metadata: a link planted at the name exists too.
+            Err(why) if std::fs::symlink_metadata(&old).is_ok() => {
                 tracing::warn!("{why}: no longer the ring's own file; not deleted");
             }
             Err(_) => {
