@@ -116,6 +116,7 @@ fn bench_set(c: &mut Criterion, name: &str, set: &RuleSet) {
         outputs: None,
         ring: None,
         detect: DetectOptions::from_config(&Default::default()),
+        evidence: None,
     };
     let mut pipeline = Pipeline::new(&opts, linktype::ETHERNET, 65535).unwrap();
     let mut g = c.benchmark_group("detect");

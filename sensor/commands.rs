@@ -15,6 +15,7 @@ use nsm_sensor::config::{ChecksumMode, Config};
 use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
 use nsm_sensor::decode::DecodeOptions;
 use nsm_sensor::detect::{DetectOptions, RuleSet};
+use nsm_sensor::evidence::EvidenceOptions;
 use nsm_sensor::investigate;
 use nsm_sensor::output::OutputOptions;
 use nsm_sensor::pipeline::{Pipeline, PipelineOptions};
@@ -224,7 +225,7 @@ fn pipeline_options(cfg: &Loaded, args: &PipelineArgs, replay: bool) -> Pipeline
             checksums: c.detect.checksum_mode == ChecksumMode::All,
         },
         outputs: any_output.then_some(OutputOptions {
-            dir: log_dir,
+            dir: log_dir.clone(),
             alert_full: c.output.alert_full,
             alert_fast: c.output.alert_fast,
             eve: c.output.eve,
@@ -237,6 +238,14 @@ fn pipeline_options(cfg: &Loaded, args: &PipelineArgs, replay: bool) -> Pipeline
             file_size: c.ring.file_size_mb.saturating_mul(1024 * 1024),
         }),
         detect: DetectOptions::from_config(&c.detect),
+        evidence: c.evidence.enabled.then(|| {
+            let dir = if c.evidence.dir.as_os_str().is_empty() {
+                log_dir.join("evidence")
+            } else {
+                resolve(&cfg.base, &c.evidence.dir)
+            };
+            EvidenceOptions::from_config(&c.evidence, dir, replay)
+        }),
     }
 }
 

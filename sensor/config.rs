@@ -27,6 +27,8 @@ pub struct Config {
     pub detect: DetectConfig,
     pub output: OutputConfig,
     pub ring: RingConfig,
+    /// The evidence store: every alert's conversation, kept apart from the ring.
+    pub evidence: EvidenceConfig,
     pub daemon: DaemonConfig,
     /// `nsm-sensor update`: sources, versions directory, edits.
     pub update: UpdateConfig,
@@ -115,6 +117,26 @@ pub struct RingConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct EvidenceConfig {
+    pub enabled: bool,
+    /// Empty: `LOGDIR/evidence`. Relative to the current directory when relative.
+    pub dir: PathBuf,
+    /// Quota of the whole store in MiB; the oldest closed evidence is deleted past it.
+    pub max_mb: u64,
+    /// Seconds of the conversation kept from before the alert (read back from the ring).
+    pub pre_s: u32,
+    /// Seconds kept after the last alert of the event.
+    pub post_s: u32,
+    /// Per event: packets and bytes (pcap records, headers included) at most.
+    pub max_packets: u64,
+    pub max_bytes: u64,
+    /// Snort's `config tagged_packet_limit`: packets a `tag` keeps at most (0: no limit
+    /// besides `max_packets`).
+    pub tagged_packet_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DaemonConfig {
     /// Drop to this user after opening the capture and output files; empty: stay.
     pub user: String,
@@ -186,6 +208,21 @@ impl Default for RingConfig {
             files: 10,
             file_size_mb: 100,
             prefix: "nsm".to_string(),
+        }
+    }
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            enabled: true,
+            dir: PathBuf::new(),
+            max_mb: 1024,
+            pre_s: 60,
+            post_s: 120,
+            max_packets: 10_000,
+            max_bytes: 16 * 1024 * 1024,
+            tagged_packet_limit: 256,
         }
     }
 }
@@ -274,6 +311,19 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("files", Ty::Int(1, 1_000_000)),
             ("file_size_mb", Ty::Int(1, 1 << 30)),
             ("prefix", Ty::Name),
+        ],
+    ),
+    (
+        "evidence",
+        &[
+            ("enabled", Ty::Bool),
+            ("dir", Ty::Path),
+            ("max_mb", Ty::Int(1, 1 << 30)),
+            ("pre_s", Ty::Int(0, 86_400)),
+            ("post_s", Ty::Int(0, 86_400)),
+            ("max_packets", Ty::Int(1, 1 << 40)),
+            ("max_bytes", Ty::Int(1024, 1 << 50)),
+            ("tagged_packet_limit", Ty::Int(0, u32::MAX as u64)),
         ],
     ),
     (

@@ -13,6 +13,7 @@ use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
 use crate::detect::RuleSet;
+use crate::evidence::{EvidenceOptions, EvidenceStats, Recorder};
 use crate::output::{AlertEvent, FileCount, OutputOptions, Outputs};
 use crate::ring::{self, Ring, RingOptions};
 
@@ -25,6 +26,8 @@ pub struct PipelineOptions {
     /// `None`: `--no-ring`.
     pub ring: Option<RingOptions>,
     pub detect: DetectOptions,
+    /// `None`: no evidence store.
+    pub evidence: Option<EvidenceOptions>,
 }
 
 /// Counters of one pipeline. Plain integers: read by the owner thread, copied out for stats.
@@ -43,6 +46,7 @@ pub struct Stats {
     /// them until a write succeeded, or still unwritten at close).
     pub alerts_dropped: u64,
     pub flows_evicted: u64,
+    pub evidence: EvidenceStats,
 }
 
 impl Stats {
@@ -103,6 +107,9 @@ pub struct Pipeline {
     /// Alerts dropped by alert files replaced on a reload.
     dropped_before: u64,
     ring: Option<Ring>,
+    /// Snaplen of the capture (evidence files carry it).
+    snaplen: u32,
+    evidence: Option<Recorder>,
     hits: Vec<Hit>,
     stats: Stats,
     output_failing: bool,
@@ -134,7 +141,10 @@ impl Pipeline {
             (Some(o), Some(r)) => device(o.dir()).is_some() && device(o.dir()) == device(r.dir()),
             _ => false,
         };
+        let evidence = opts.evidence.as_ref().map(Recorder::open).transpose()?;
         Ok(Pipeline {
+            snaplen,
+            evidence,
             linktype,
             decode_opts: opts.decode,
             engine: Engine::new(&opts.detect),
@@ -228,11 +238,21 @@ impl Pipeline {
         if let Some(kind) = pkt.anomaly {
             self.count_decode(kind);
         }
+        if let Some(ev) = self.evidence.as_mut().filter(|e| e.is_active()) {
+            ev.observe(&pkt);
+        }
         self.engine.inspect(rules, &pkt, &mut self.hits);
         if self.hits.is_empty() {
             return;
         }
         self.stats.alerts += self.hits.len() as u64;
+        if let Some(ev) = self.evidence.as_mut() {
+            for hit in &self.hits {
+                if let Some(rule) = rules.rule(hit.rule) {
+                    ev.alert(rule, &pkt, self.linktype, self.snaplen, self.ring.as_mut());
+                }
+            }
+        }
         let Some(outputs) = self.outputs.as_mut() else {
             return;
         };
@@ -306,6 +326,9 @@ impl Pipeline {
         self.stats.flows_evicted = self.engine.flows().stats().evicted;
         self.stats.alerts_dropped =
             self.dropped_before + self.outputs.as_ref().map_or(0, Outputs::dropped);
+        if let Some(ev) = &self.evidence {
+            self.stats.evidence = ev.stats();
+        }
         &self.stats
     }
 
@@ -318,6 +341,9 @@ impl Pipeline {
     /// written is counted as dropped (see [`Stats::alerts_dropped`]). For the end of a run.
     pub fn close(&mut self) {
         self.flush();
+        if let Some(ev) = self.evidence.as_mut() {
+            ev.close();
+        }
         if let Some(o) = self.outputs.as_mut() {
             if let Err(e) = o.close() {
                 self.stats.output_write_errors += 1;
@@ -334,6 +360,14 @@ impl Pipeline {
     /// Housekeeping while a live capture is idle: reclaims expired flows.
     pub fn idle(&mut self, now_sec: i64) {
         self.engine.expire_flows(now_sec, 1024);
+        if let Some(ev) = self.evidence.as_mut() {
+            ev.tick(now_sec.saturating_mul(1_000_000));
+        }
+    }
+
+    /// The evidence store, when it is on.
+    pub fn evidence(&mut self) -> Option<&mut Recorder> {
+        self.evidence.as_mut()
     }
 
     /// Name of the current ring file.
@@ -348,6 +382,9 @@ impl Pipeline {
             if r.flush().is_err() {
                 self.stats.ring_write_errors += 1;
             }
+        }
+        if let Some(ev) = self.evidence.as_mut() {
+            ev.flush();
         }
         if let Some(o) = self.outputs.as_mut() {
             let result = o.flush();

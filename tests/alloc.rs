@@ -80,6 +80,7 @@ fn allocations_of_second_pass(pcap: &Path, ring: bool) -> (u64, u64) {
             file_size: 1 << 30,
         }),
         detect: DetectOptions::from_config(&Default::default()),
+        evidence: None,
     };
     let mut src = OfflineSource::open(pcap, "").unwrap();
     let mut pipeline = Pipeline::new(&opts, src.linktype(), src.snaplen()).unwrap();
@@ -165,6 +166,7 @@ fn content_scan_allocates_nothing_per_packet() {
         outputs: None,
         ring: None,
         detect: DetectOptions::from_config(&Default::default()),
+        evidence: None,
     };
     let mut pipeline = Pipeline::new(&popts, linktype::ETHERNET, 65535).unwrap();
     let feed = |pipeline: &mut Pipeline, t: i64| {

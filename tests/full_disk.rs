@@ -505,6 +505,7 @@ fn alerts_take_room_from_the_ring() {
             file_size: 1024 * 1024,
         }),
         detect: DetectOptions::from_config(&Config::default().detect),
+        evidence: None,
     };
     let mut p = Pipeline::new(&opts, 1, 65535).unwrap();
     let big = {

@@ -567,6 +567,7 @@ fn open_lane(root: &Path, lt: i32, checksums: bool, ring: bool) -> Lane {
             file_size: 256 * 1024,
         }),
         detect: DetectOptions::from_config(&Config::default().detect),
+        evidence: None,
     };
     Lane {
         pipeline: Pipeline::new(&opts, lt, 65535).unwrap(),

@@ -40,6 +40,7 @@ fn options(iface: &str, bpf: &str, log_dir: &Path, user: &str) -> DaemonOptions 
             outputs: None,
             ring: None,
             detect: DetectOptions::from_config(&Default::default()),
+            evidence: None,
         },
         log_dir: log_dir.to_path_buf(),
         stats_log: true,

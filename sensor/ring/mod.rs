@@ -31,6 +31,18 @@ pub struct RingOptions {
     pub file_size: u64,
 }
 
+/// A ring file held open for a reader off the capture thread (the evidence writer): a
+/// rotation deleting it from the ring cannot take its packets away while the descriptor
+/// lives.
+#[derive(Debug)]
+pub struct Held {
+    pub file: File,
+    pub path: PathBuf,
+    /// Only records that start before this offset are to be read (the file being written
+    /// grows past it).
+    pub limit: u64,
+}
+
 /// The file being written.
 struct Current {
     file: File,
@@ -244,6 +256,39 @@ impl Ring {
             }
         }
         Ok(())
+    }
+
+    /// Writes the buffered records, then opens for reading the files that may hold packets
+    /// from `from_sec` on: the current file (up to what is on disk now) and closed files back
+    /// to the first whose first packet is at or before `from_sec` (the file names carry that
+    /// time), oldest first. A file that cannot be opened any more is left out.
+    ///
+    /// # Errors
+    /// The buffered records cannot be written, or the directory cannot be opened.
+    pub fn hold(&mut self, from_sec: i64) -> io::Result<Vec<Held>> {
+        self.flush_buf()?;
+        let dir = Dir::open(&self.dir)?;
+        let mut out = Vec::new();
+        let current = self.cur.as_ref().map(|c| (c.path.clone(), c.on_disk));
+        let closed = self.closed.iter().rev().map(|p| (p.clone(), u64::MAX));
+        for (path, limit) in current.into_iter().chain(closed) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let first_sec = files::parse_name(name).map_or(i64::MIN, |(_, _, t)| t);
+            if let Ok(file) = dir.open_read(name) {
+                out.push(Held {
+                    file,
+                    path: path.clone(),
+                    limit,
+                });
+            }
+            if first_sec <= from_sec {
+                break;
+            }
+        }
+        out.reverse();
+        Ok(out)
     }
 
     /// Flushes and closes the current file (the next packet opens a new one).

@@ -1,0 +1,659 @@
+//! The evidence store on disk: one classic pcap per alert event
+//! (`20070221T101754.366236Z_1-2404000_tcp_192.168.0.31.2253_161.53.178.240.6667.pcap`: the
+//! first alert's time in UTC, gid-sid, protocol, the alert's source and destination) and a
+//! JSON sidecar beside it (`….json`, see [`Sidecar`]) that `investigate` and the console read.
+//!
+//! Owns the writer thread's side of the store: creating event files, reading the packets
+//! from before an alert back out of the ring files the capture thread held open for it,
+//! appending the packets copied after it, the quota (oldest closed evidence deleted first,
+//! each deletion logged), and the crash repair at start-up (a torn last record is cut off, as
+//! the ring does, and the sidecar says so). Never decides what to keep: that is the capture
+//! side's job ([`super::Recorder`]).
+//!
+//! Every file is created and deleted through [`crate::safefs`]: `O_NOFOLLOW`/`O_EXCL`, and
+//! only files that are unmistakably the store's own (name pattern, owner, one link) are ever
+//! truncated or deleted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+
+use serde::{Deserialize, Serialize};
+
+use super::key::{proto_name, ConvKey, Matcher};
+use super::{Held, Msg, Shared, Start, RECORD_HEADER};
+use crate::decode::{self, DecodeOptions};
+use crate::pcap::Reader;
+use crate::ring::files as ring_files;
+use crate::safefs::Dir;
+
+/// Alerts listed by name in a sidecar at most (all are counted).
+const SIDECAR_ALERTS: usize = 32;
+
+/// Largest sidecar read back.
+const SIDECAR_MAX: u64 = 1 << 20;
+
+/// The state of an event's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Still being written.
+    Open,
+    /// Closed whole: its window passed, its limits were reached, or the sensor stopped.
+    Closed,
+    /// Found open after a crash: cut back to its last whole record.
+    Repaired,
+}
+
+/// One alert of an event, as the sidecar lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRef {
+    pub gid: u32,
+    pub sid: u32,
+    pub rev: u32,
+    pub msg: String,
+    /// Microseconds since the epoch of its first alert in this event.
+    pub ts_us: i64,
+}
+
+/// What the store knows about one event, beside its pcap as `NAME.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// The pcap's file name (in the same directory).
+    pub file: String,
+    pub state: State,
+    /// Protocol number and the alert's endpoints as the first alert packet had them.
+    pub proto: u8,
+    pub src_ip: IpAddr,
+    pub src_port: u16,
+    pub dest_ip: IpAddr,
+    pub dest_port: u16,
+    /// Community ID of the conversation (v1, seed 0), when the protocol has one.
+    #[serde(default)]
+    pub community_id: Option<String>,
+    /// `session` (the conversation) or `host ADDR` (a `tag:host` rule).
+    pub scope: String,
+    pub first_alert_us: i64,
+    pub last_alert_us: i64,
+    /// The window kept: from `pre_s` before the first alert to the end of the event.
+    pub from_us: i64,
+    pub until_us: i64,
+    /// Where the packets from before the alert came from: `ring`, or why there are none.
+    pub pre_source: String,
+    /// Alert events of this conversation folded into the file.
+    pub alert_count: u64,
+    /// The first few distinct signatures.
+    pub alerts: Vec<AlertRef>,
+    pub packets: u64,
+    /// Bytes of the pcap file.
+    pub bytes: u64,
+    /// A per-event limit (`max_packets`, `max_bytes`) stopped the copy.
+    pub truncated: bool,
+    /// Packets of the event that were not kept because the writer was behind (live only).
+    pub lost: u64,
+    /// Why the event closed.
+    #[serde(default)]
+    pub closed: Option<String>,
+}
+
+impl Sidecar {
+    /// Whether the event covers `key` at time `ts_us` (between its first alert, less the
+    /// pre window, and its end).
+    pub fn covers(&self, key: &ConvKey, ts_us: i64) -> bool {
+        let mine = ConvKey::new(
+            self.proto,
+            self.src_ip,
+            self.src_port,
+            self.dest_ip,
+            self.dest_port,
+        );
+        mine == *key && ts_us >= self.from_us && ts_us <= self.until_us.max(self.last_alert_us)
+    }
+}
+
+/// An event found in the store.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub path: PathBuf,
+    pub sidecar: Sidecar,
+    /// Size of the pcap on disk now.
+    pub size: u64,
+}
+
+/// The file name of an event: `TIME_GID-SID_PROTO_SRC.SPORT_DST.DPORT.pcap` (no ports for
+/// portless protocols; IPv6 colons as `-`).
+pub fn file_name(
+    ts_us: i64,
+    gid: u32,
+    sid: u32,
+    key_proto: u8,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+) -> String {
+    let t = chrono::DateTime::from_timestamp_micros(ts_us).unwrap_or_default();
+    let host = |ip: IpAddr| ip.to_string().replace(':', "-");
+    let ep = |(ip, port): (IpAddr, u16)| {
+        if ConvKey::new(key_proto, ip, 0, ip, 0).has_ports() {
+            format!("{}.{port}", host(ip))
+        } else {
+            host(ip)
+        }
+    };
+    format!(
+        "{}_{gid}-{sid}_{}_{}_{}.pcap",
+        t.format("%Y%m%dT%H%M%S%.6fZ"),
+        proto_name(key_proto),
+        ep(src),
+        ep(dst)
+    )
+}
+
+/// Whether `name` has the shape of an evidence pcap name (`YYYYmmddTHHMMSS.ffffffZ_…pcap`).
+pub fn is_evidence_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.len() > 25
+        && name.ends_with(".pcap")
+        && !name.contains('/')
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'.'
+        && b[16..22].iter().all(u8::is_ascii_digit)
+        && &b[22..24] == b"Z_"
+}
+
+/// `NAME.pcap` → `NAME.json`.
+pub fn sidecar_name(pcap: &str) -> String {
+    format!("{}.json", pcap.strip_suffix(".pcap").unwrap_or(pcap))
+}
+
+/// The events in `dir` with their sidecars, oldest first. Entries without a readable
+/// sidecar are left out (the sensor repairs them at its next start).
+///
+/// # Errors
+/// The directory cannot be opened or listed.
+pub fn list(dir: &Path) -> io::Result<Vec<Listed>> {
+    let d = Dir::open(dir)?;
+    let mut names: Vec<String> = d
+        .names()?
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| is_evidence_name(n))
+        .collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(sc) = read_sidecar(&d, &name) else {
+            continue;
+        };
+        let size = d.entry_metadata(&name).map_or(0, |m| m.st_size as u64);
+        out.push(Listed {
+            path: d.join(&name),
+            sidecar: sc,
+            size,
+        });
+    }
+    Ok(out)
+}
+
+fn read_sidecar(d: &Dir, pcap: &str) -> Option<Sidecar> {
+    let bytes = d.read_small(&sidecar_name(pcap), SIDECAR_MAX).ok()?;
+    let sc: Sidecar = serde_json::from_slice(&bytes).ok()?;
+    (sc.file == pcap).then_some(sc)
+}
+
+/// One event being written.
+struct Open {
+    name: String,
+    w: BufWriter<File>,
+    sidecar: Sidecar,
+    matcher: Matcher,
+    max_packets: u64,
+    max_bytes: u64,
+    failed: bool,
+}
+
+impl Open {
+    /// Appends one record unless a limit is reached (then the event is marked truncated).
+    fn write(&mut self, sec: i64, usec: u32, wire_len: u32, data: &[u8], shared: &Shared) {
+        if self.failed {
+            return;
+        }
+        let rec = RECORD_HEADER as u64 + data.len() as u64;
+        if self.sidecar.packets >= self.max_packets || self.sidecar.bytes + rec > self.max_bytes {
+            self.sidecar.truncated = true;
+            return;
+        }
+        let mut h = [0u8; RECORD_HEADER];
+        h[0..4].copy_from_slice(&(sec.clamp(0, i64::from(u32::MAX)) as u32).to_le_bytes());
+        h[4..8].copy_from_slice(&usec.min(999_999).to_le_bytes());
+        h[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&wire_len.max(data.len() as u32).to_le_bytes());
+        match self.w.write_all(&h).and_then(|()| self.w.write_all(data)) {
+            Ok(()) => {
+                self.sidecar.packets += 1;
+                self.sidecar.bytes += rec;
+                shared.packets_written.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.fail(&e, shared),
+        }
+    }
+
+    fn fail(&mut self, e: &io::Error, shared: &Shared) {
+        if !self.failed {
+            tracing::warn!(file = %self.name, "evidence write failed: {e}; the rest of this event is not kept");
+            shared.write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.failed = true;
+    }
+}
+
+/// The writer thread's store.
+pub(crate) struct Store {
+    dir: Dir,
+    quota: u64,
+    /// Closed events: pcap name → bytes of pcap and sidecar. Names sort oldest first.
+    closed: BTreeMap<String, u64>,
+    open: HashMap<u64, Open>,
+    shared: Arc<Shared>,
+}
+
+impl Store {
+    /// Opens (creating, 0750) the store directory, repairs what a crash left open, and
+    /// applies the quota.
+    ///
+    /// # Errors
+    /// The directory cannot be created, opened or listed.
+    pub(crate) fn open(path: &Path, quota: u64, shared: Arc<Shared>) -> io::Result<Store> {
+        let (dir, _created) = Dir::create_all(path)?;
+        let mut store = Store {
+            dir,
+            quota,
+            closed: BTreeMap::new(),
+            open: HashMap::new(),
+            shared,
+        };
+        store.rescan()?;
+        store.enforce_quota();
+        Ok(store)
+    }
+
+    fn rescan(&mut self) -> io::Result<()> {
+        let names: Vec<String> = self
+            .dir
+            .names()?
+            .into_iter()
+            .filter_map(|n| n.into_string().ok())
+            .collect();
+        for name in names {
+            if !is_evidence_name(&name) {
+                // A temporary sidecar a crash left behind (`.NAME.json.RANDOM.tmp`).
+                if is_stale_temp(&name) && self.dir.open_own(&name, false).is_ok() {
+                    let _ = self.dir.remove(&name);
+                }
+                continue;
+            }
+            let Ok(f) = self.dir.open_own(&name, true) else {
+                tracing::warn!(
+                    file = %self.dir.join(&name).display(),
+                    "not the sensor's own file (owner, links); left alone and outside the quota"
+                );
+                continue;
+            };
+            let sc = read_sidecar(&self.dir, &name);
+            let size = match sc {
+                Some(sc) if sc.state != State::Open => f.metadata().map_or(0, |m| m.len()),
+                other => self.repair(f, &name, other)?,
+            };
+            let side = self
+                .dir
+                .entry_metadata(&sidecar_name(&name))
+                .map_or(0, |m| m.st_size as u64);
+            self.closed.insert(name, size + side);
+        }
+        self.publish_size();
+        Ok(())
+    }
+
+    /// A file a crash left open: cut to its last whole record, sidecar rewritten as
+    /// `repaired` (made up from the name when the sidecar is gone too). Returns its size.
+    fn repair(&mut self, f: File, name: &str, sc: Option<Sidecar>) -> io::Result<u64> {
+        let path = self.dir.join(name);
+        let scan = ring_files::scan_file(f.try_clone()?, &path)?;
+        if scan.bad_header {
+            tracing::warn!(file = %path.display(), "evidence file header unreadable; left alone");
+            return Ok(f.metadata().map_or(0, |m| m.len()));
+        }
+        if scan.whole_len < scan.index.file_bytes {
+            tracing::warn!(
+                file = %path.display(),
+                from = scan.index.file_bytes,
+                to = scan.whole_len,
+                "evidence file ends in a torn record (crash?): truncated to the last whole record"
+            );
+            f.set_len(scan.whole_len)?;
+        }
+        let mut sc = sc.unwrap_or_else(|| sidecar_from_name(name));
+        sc.state = State::Repaired;
+        sc.packets = scan.index.packets;
+        sc.bytes = scan.whole_len;
+        if let Some(last) = scan.index.max_us {
+            sc.until_us = sc.until_us.max(last);
+        }
+        sc.closed =
+            Some("the sensor stopped without closing it (crash); repaired at start-up".into());
+        self.write_sidecar(name, &sc)?;
+        tracing::info!(file = %path.display(), packets = sc.packets, "evidence file repaired after a crash");
+        Ok(scan.whole_len)
+    }
+
+    fn write_sidecar(&self, pcap: &str, sc: &Sidecar) -> io::Result<()> {
+        let mut tmp = self.dir.temp(&sidecar_name(pcap))?;
+        let mut text = serde_json::to_vec_pretty(sc).map_err(io::Error::other)?;
+        text.push(b'\n');
+        if let Some(f) = tmp.file() {
+            f.write_all(&text)?;
+        }
+        tmp.commit()
+    }
+
+    fn publish_size(&self) {
+        let open: u64 = self.open.values().map(|o| o.sidecar.bytes).sum();
+        let total = self.closed.values().sum::<u64>() + open;
+        self.shared.store_bytes.store(total, Ordering::Relaxed);
+    }
+
+    /// Deletes the oldest closed events while the store is over its quota (events being
+    /// written count but are never deleted).
+    fn enforce_quota(&mut self) {
+        let open: u64 = self.open.values().map(|o| o.sidecar.bytes).sum();
+        let mut total = self.closed.values().sum::<u64>() + open;
+        while total > self.quota {
+            let Some((name, size)) = self.closed.pop_first() else {
+                break;
+            };
+            total -= size;
+            match self.dir.open_own(&name, false) {
+                Ok(_) => {
+                    if let Err(e) = self.dir.remove(&name) {
+                        tracing::warn!(file = %self.dir.join(&name).display(), "cannot delete evidence: {e}");
+                        continue;
+                    }
+                    let _ = self.dir.remove(&sidecar_name(&name));
+                    self.shared.deleted.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        file = %self.dir.join(&name).display(),
+                        bytes = size,
+                        quota = self.quota,
+                        "evidence quota reached: deleted the oldest evidence"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(file = %self.dir.join(&name).display(), "evidence file no longer the sensor's own ({e}); not deleted");
+                }
+            }
+        }
+        self.publish_size();
+    }
+
+    /// Runs the writer loop until `Shutdown` or the capture side hangs up.
+    pub(crate) fn run(mut self, rx: mpsc::Receiver<Msg>, recycle: mpsc::Sender<Vec<u8>>) {
+        while let Ok(msg) = rx.recv() {
+            match msg {
+                Msg::Start(s) => self.start(*s),
+                Msg::Batch(buf) => {
+                    self.batch(&buf);
+                    self.shared
+                        .queued_bytes
+                        .fetch_sub(buf.len(), Ordering::Relaxed);
+                    let mut buf = buf;
+                    buf.clear();
+                    let _ = recycle.send(buf);
+                }
+                Msg::End(e) => self.end(*e),
+                Msg::Flush => {
+                    for o in self.open.values_mut() {
+                        if let Err(e) = o.w.flush() {
+                            o.fail(&e, &self.shared);
+                        }
+                    }
+                }
+                Msg::Sync(ack) => {
+                    for o in self.open.values_mut() {
+                        let _ = o.w.flush();
+                    }
+                    let _ = ack.send(());
+                }
+                Msg::Shutdown => break,
+            }
+        }
+        let ids: Vec<u64> = self.open.keys().copied().collect();
+        for id in ids {
+            self.finish(id, "the sensor stopped");
+        }
+        self.enforce_quota();
+    }
+
+    fn start(&mut self, s: Start) {
+        let held = s.held.len();
+        let name = self.create(&s);
+        let result = name.and_then(|(name, file)| {
+            let mut w = BufWriter::with_capacity(256 << 10, file);
+            w.write_all(&crate::pcap::file_header(s.linktype, s.snaplen))?;
+            Ok((name, w))
+        });
+        let (name, w) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.path().display(), "cannot create an evidence file: {e}");
+                self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared.held_files.fetch_sub(held, Ordering::Relaxed);
+                return;
+            }
+        };
+        let mut open = Open {
+            name: name.clone(),
+            w,
+            matcher: Matcher::new(s.key),
+            max_packets: s.max_packets,
+            max_bytes: s.max_bytes,
+            failed: false,
+            sidecar: s.sidecar,
+        };
+        open.sidecar.file = name.clone();
+        open.sidecar.bytes = ring_files::FILE_HEADER_LEN;
+        if let Err(e) = self.write_sidecar(&name, &open.sidecar) {
+            tracing::warn!(file = %name, "cannot write the evidence sidecar: {e}");
+        }
+        read_pre(&mut open, s.held, s.linktype, s.pre_from_us, &self.shared);
+        self.shared.held_files.fetch_sub(held, Ordering::Relaxed);
+        self.open.insert(s.id, open);
+    }
+
+    /// Creates the event's pcap under a fresh name (`-2`, `-3`, … when taken).
+    fn create(&self, s: &Start) -> io::Result<(String, File)> {
+        let base = s.name.trim_end_matches(".pcap");
+        for n in 1..1000 {
+            let name = if n == 1 {
+                s.name.clone()
+            } else {
+                format!("{base}-{n}.pcap")
+            };
+            match self.dir.create_new(&name) {
+                Ok(f) => return Ok((name, f)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{}: every variant of the name is taken", s.name),
+        ))
+    }
+
+    fn batch(&mut self, mut buf: &[u8]) {
+        while buf.len() >= 8 + RECORD_HEADER {
+            let id = u64::from_le_bytes(buf[0..8].try_into().unwrap_or_default());
+            let h = &buf[8..8 + RECORD_HEADER];
+            let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            let (sec, usec, caplen, wire) = (word(0), word(4), word(8) as usize, word(12));
+            let end = 8 + RECORD_HEADER + caplen;
+            let Some(data) = buf.get(8 + RECORD_HEADER..end) else {
+                break;
+            };
+            if let Some(o) = self.open.get_mut(&id) {
+                o.write(i64::from(sec), usec, wire, data, &self.shared);
+            }
+            buf = &buf[end..];
+        }
+    }
+
+    fn end(&mut self, e: super::End) {
+        if let Some(o) = self.open.get_mut(&e.id) {
+            let sc = &mut o.sidecar;
+            sc.last_alert_us = e.last_alert_us;
+            sc.until_us = e.until_us;
+            sc.alert_count = e.alert_count;
+            sc.lost += e.lost;
+            for a in e.alerts {
+                if sc.alerts.len() < SIDECAR_ALERTS
+                    && !sc.alerts.iter().any(|x| (x.gid, x.sid) == (a.gid, a.sid))
+                {
+                    sc.alerts.push(a);
+                }
+            }
+            if e.truncated {
+                sc.truncated = true;
+            }
+        }
+        self.finish(e.id, e.reason);
+    }
+
+    fn finish(&mut self, id: u64, reason: &str) {
+        let Some(mut o) = self.open.remove(&id) else {
+            return;
+        };
+        if let Err(e) = o.w.flush() {
+            o.fail(&e, &self.shared);
+        }
+        o.sidecar.state = State::Closed;
+        o.sidecar.closed = Some(reason.to_string());
+        if let Err(e) = self.write_sidecar(&o.name, &o.sidecar) {
+            tracing::warn!(file = %o.name, "cannot write the evidence sidecar: {e}");
+        }
+        let side = self
+            .dir
+            .entry_metadata(&sidecar_name(&o.name))
+            .map_or(0, |m| m.st_size as u64);
+        self.shared.events_closed.fetch_add(1, Ordering::Relaxed);
+        self.closed.insert(o.name, o.sidecar.bytes + side);
+        self.enforce_quota();
+    }
+}
+
+/// A temporary sidecar of the store (`.NAME.json.RANDOM.tmp`, see [`Dir::temp`]).
+fn is_stale_temp(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    inner
+        .split_once(".json.")
+        .is_some_and(|(stem, _)| is_evidence_name(&format!("{stem}.pcap")))
+}
+
+/// A sidecar for a pcap whose own was lost (a crash before the first was written): what the
+/// name says.
+fn sidecar_from_name(name: &str) -> Sidecar {
+    let ts = chrono::NaiveDateTime::parse_from_str(&name[..22], "%Y%m%dT%H%M%S%.6f")
+        .map_or(0, |t| t.and_utc().timestamp_micros());
+    let mut parts = name.trim_end_matches(".pcap").split('_').skip(1);
+    let (gid, sid) = parts
+        .next()
+        .and_then(|g| g.split_once('-'))
+        .map_or((0, 0), |(g, s)| {
+            (g.parse().unwrap_or(0), s.parse().unwrap_or(0))
+        });
+    let unspecified = IpAddr::from([0u8; 4]);
+    Sidecar {
+        file: name.to_string(),
+        state: State::Repaired,
+        proto: 0,
+        src_ip: unspecified,
+        src_port: 0,
+        dest_ip: unspecified,
+        dest_port: 0,
+        community_id: None,
+        scope: "session".into(),
+        first_alert_us: ts,
+        last_alert_us: ts,
+        from_us: ts,
+        until_us: ts,
+        pre_source: "unknown (sidecar lost)".into(),
+        alert_count: 1,
+        alerts: vec![AlertRef {
+            gid,
+            sid,
+            rev: 0,
+            msg: String::new(),
+            ts_us: ts,
+        }],
+        packets: 0,
+        bytes: 0,
+        truncated: false,
+        lost: 0,
+        closed: None,
+    }
+}
+
+/// The conversation's packets from `pre_from_us` up to the alert packet, out of the ring
+/// files held open for the event (oldest first; the current one only up to its limit).
+fn read_pre(open: &mut Open, held: Vec<Held>, linktype: u32, pre_from_us: i64, shared: &Shared) {
+    let Ok(lt) = i32::try_from(linktype) else {
+        return;
+    };
+    for h in held {
+        let mut r = match Reader::from_file(h.file, &h.path) {
+            Ok(r) => r.strict(true),
+            Err(e) => {
+                tracing::warn!("reading the ring back for evidence: {e}");
+                continue;
+            }
+        };
+        loop {
+            let p = match r.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("reading the ring back for evidence: {e}");
+                    break;
+                }
+            };
+            if p.offset >= h.limit {
+                break;
+            }
+            let ts = p.ts.unwrap_or_default();
+            let us = ts.sec * 1_000_000 + i64::from(ts.nsec / 1000);
+            if us < pre_from_us || p.linktype != linktype {
+                continue;
+            }
+            let Ok(d) = decode::decode(
+                lt,
+                ts.sec,
+                ts.nsec / 1000,
+                p.wire_len,
+                p.data,
+                DecodeOptions { checksums: false },
+            ) else {
+                continue;
+            };
+            if open.matcher.matches(&d) {
+                let (data, wire) = (p.data, p.wire_len);
+                open.write(ts.sec, ts.nsec / 1000, wire, data, shared);
+            }
+        }
+    }
+}
