@@ -179,16 +179,26 @@ pub struct InvestigateArgs {
     #[arg(long = "ring-dir", value_name = "DIR")]
     pub ring_dir: Option<PathBuf>,
 
-    /// Where to write the evidence pcap (default: LOGDIR/evidence/...).
+    /// The evidence store (default: the config's [evidence] dir, else LOGDIR/evidence).
+    #[arg(long = "evidence-dir", value_name = "DIR")]
+    pub evidence_dir: Option<PathBuf>,
+
+    /// Where to write the evidence pcap (default: LOGDIR/evidence/..., or the evidence
+    /// store's own file when the packets come from there).
     #[arg(short = 'w', value_name = "OUT.pcap")]
     pub out: Option<PathBuf>,
+
+    /// List the alert events with evidence in the store (time, conversation, alerts,
+    /// packets, size) instead of investigating one.
+    #[arg(long = "list", conflicts_with_all = ["selector", "out"])]
+    pub list: bool,
 
     /// Print the result as one JSON object.
     #[arg(long = "json")]
     pub json: bool,
 
-    /// Which alert: default the newest; `sid:N`, an IP address, a TIME, or `#N` (N-th line of
-    /// eve.json, negative from the end).
+    /// Which alert: default the newest; `sid:N`, an IP address, a Community ID (`1:…`), a
+    /// TIME, or `#N` (N-th line of eve.json, negative from the end).
     #[arg(value_name = "ALERT-SELECTOR", allow_hyphen_values = true)]
     pub selector: Option<String>,
 }

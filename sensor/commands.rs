@@ -619,6 +619,23 @@ pub fn investigate(args: InvestigateArgs) -> Outcome {
         })
         .unwrap_or_default();
     let mut opts = investigate::InvestigateOptions::new(&log_dir, &ring_dir);
+    if let Some(d) = args.evidence_dir.clone().or_else(|| {
+        cfg.as_ref()
+            .filter(|c| !c.config.evidence.dir.as_os_str().is_empty())
+            .map(|c| resolve(&c.base, &c.config.evidence.dir))
+    }) {
+        opts.evidence_dir = d;
+    }
+    if args.list {
+        let events = investigate::stored::list(&opts.evidence_dir).map_err(|e| tool_failure(&e))?;
+        let mut out = std::io::stdout().lock();
+        let written = if args.json {
+            writeln!(out, "{}", investigate::stored::list_json(&events))
+        } else {
+            investigate::stored::write_list(&events, &mut out)
+        };
+        return written.map_err(|e| Failure::runtime(format!("stdout: {e}")));
+    }
     opts.selector = args.selector.clone();
     opts.evidence = args.out.clone();
     let found = investigate::investigate(&opts).map_err(|e| tool_failure(&e))?;

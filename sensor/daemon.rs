@@ -53,6 +53,7 @@ use crate::capture::live::{default_interface, LiveError, LiveErrorKind, LiveOpti
 use crate::capture::PacketSource;
 use crate::config::Config;
 use crate::detect::RuleSet;
+use crate::evidence;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::ring::files as ring_files;
 use crate::ring::RingOptions;
@@ -305,8 +306,10 @@ pub fn run(mut opts: DaemonOptions, load_rules: RuleLoader) -> Result<(), Daemon
         safefs::trust_owner(t.uid);
     }
     let ring_dir = opts.pipeline.ring.as_ref().map(|r| r.dir.clone());
+    let evidence_dir = opts.pipeline.evidence.as_ref().map(|e| e.dir.clone());
     let mut dirs = vec![opts.log_dir.clone()];
     dirs.extend(ring_dir);
+    dirs.extend(evidence_dir);
     let mut created: Vec<PathBuf> = pidfile
         .as_ref()
         .map(|p| p.created_dirs().to_vec())
@@ -540,6 +543,15 @@ impl OwnFiles<'_> {
     /// sidecar (each a regular file with one link owned by the sensor: see [`safefs`]).
     fn own_file(&self, dir: &safefs::Dir, name: &str) -> Option<std::fs::File> {
         if LOG_NAMES.contains(&name) {
+            return dir.open_own(name, false).ok();
+        }
+        // Evidence files and their sidecars (in the evidence store).
+        let evidence_pcap = name
+            .strip_suffix(".json")
+            .map(|stem| format!("{stem}.pcap"));
+        if evidence::store::is_evidence_name(name)
+            || evidence_pcap.is_some_and(|p| evidence::store::is_evidence_name(&p))
+        {
             return dir.open_own(name, false).ok();
         }
         let ring = self.ring?;
@@ -1039,6 +1051,7 @@ const RESTART_SETTINGS: &[RestartSetting] = &[
         ring_setting(o, |r| (r.file_size >> 20).to_string())
     }),
     ("output.dir", |o| o.log_dir.display().to_string()),
+    ("evidence", |o| format!("{:?}", o.pipeline.evidence)),
     ("daemon.user", |o| o.user.clone()),
     ("daemon.group", |o| o.group.clone()),
     ("daemon.pidfile", |o| format!("{:?}", o.pidfile)),
@@ -1096,6 +1109,12 @@ fn data_lost(snap: &worker::Snapshot) -> Option<String> {
         what.push(format!(
             "{} ring write error(s) (packets missing from the ring)",
             p.ring_write_errors
+        ));
+    }
+    if p.evidence.lost > 0 || p.evidence.refused > 0 || p.evidence.write_errors > 0 {
+        what.push(format!(
+            "evidence incomplete: {} copied packet(s) dropped, {} alert(s) of new conversations kept none, {} evidence write error(s)",
+            p.evidence.lost, p.evidence.refused, p.evidence.write_errors
         ));
     }
     if snap.dirs_recreated > 0 {

@@ -5,7 +5,7 @@
 //! keys in a fixed order so `grep`/`awk` stay simple:
 //!
 //! ```text
-//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0
+//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 evidence_events=1 evidence_open=0 evidence_refused=0 evidence_lost=0 evidence_deleted=0 evidence_bytes=258 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0
 //! ```
 //!
 //! `event` is `periodic`, `signal` (SIGUSR1) or `exit`; `ring_file` is `-` when no
@@ -56,7 +56,8 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
         s,
         "{now} event={} uptime_s={} packets={} bytes={} kernel_drops={} if_drops={} received={} \
          alerts={} rules={rules} ring_file={ring} flows_evicted={} ring_write_errors={} \
-         output_write_errors={} alerts_dropped={}",
+         output_write_errors={} alerts_dropped={} evidence_events={} evidence_open={} \
+         evidence_refused={} evidence_lost={} evidence_deleted={} evidence_bytes={}",
         event.name(),
         uptime.as_secs(),
         p.packets,
@@ -69,6 +70,12 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
         p.ring_write_errors,
         p.output_write_errors,
         p.alerts_dropped,
+        p.evidence.events,
+        p.evidence.open,
+        p.evidence.refused,
+        p.evidence.lost,
+        p.evidence.deleted,
+        p.evidence.store_bytes,
     );
     for (kind, n) in DecodeError::ALL.iter().zip(p.decode_errors.iter()) {
         let _ = write!(s, " decode.{}={n}", kind.name());
@@ -189,7 +196,18 @@ mod tests {
                 "alerts_dropped"
             ]
         );
-        assert_eq!(keys.len(), 14 + DecodeError::ALL.len());
+        assert_eq!(
+            &keys[14..20],
+            [
+                "evidence_events",
+                "evidence_open",
+                "evidence_refused",
+                "evidence_lost",
+                "evidence_deleted",
+                "evidence_bytes"
+            ]
+        );
+        assert_eq!(keys.len(), 20 + DecodeError::ALL.len());
         assert!(
             line.contains(" event=periodic uptime_s=61 packets=12 "),
             "{line}"

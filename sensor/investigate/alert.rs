@@ -18,9 +18,12 @@ use serde_json::{json, Value};
 use super::carve::{create_output, for_each_merged, select};
 use super::conversation::{decode, Conversation};
 use super::info::{summarize, Info};
+use super::stored;
 use super::{parse_time, Error, ErrorKind, Time};
+use crate::decode::{self as decoder, DecodeOptions};
+use crate::evidence::{Listed, Matcher};
 use crate::output::snort;
-use crate::pcap::Writer;
+use crate::pcap::{Reader, Writer};
 use crate::ring::files;
 use crate::safefs::{self, Dir};
 
@@ -30,6 +33,8 @@ pub struct InvestigateOptions {
     /// LOGDIR holding `eve.json`; evidence goes to `LOGDIR/evidence/` by default.
     pub log_dir: PathBuf,
     pub ring_dir: PathBuf,
+    /// The evidence store, read when the ring no longer holds the alert's packets.
+    pub evidence_dir: PathBuf,
     /// ALERT-SELECTOR (`None`: the newest alert). See [`Selector::parse`].
     pub selector: Option<String>,
     /// Seconds either side of the alert time searched for the conversation.
@@ -46,6 +51,7 @@ impl InvestigateOptions {
         InvestigateOptions {
             log_dir: log_dir.to_path_buf(),
             ring_dir: ring_dir.to_path_buf(),
+            evidence_dir: log_dir.join("evidence"),
             selector: None,
             window_s: 3600,
             evidence: None,
@@ -66,6 +72,8 @@ pub enum Selector {
     Time(Time),
     /// N-th alert line (1-based; negative counts from the end).
     Line(i64),
+    /// Newest alert of this Community ID (`1:` and 28 base64 characters).
+    CommunityId(String),
 }
 
 impl Selector {
@@ -89,6 +97,14 @@ impl Selector {
                 Ok(n) => Ok(Selector::Line(n)),
             };
         }
+        if let Some(h) = s.strip_prefix("1:") {
+            let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
+            return if h.len() == 28 && h.bytes().all(b64) {
+                Ok(Selector::CommunityId(s.to_string()))
+            } else {
+                Err(usage("a Community ID is '1:' and 28 base64 characters"))
+            };
+        }
         if let Some(n) = s.strip_prefix("sid:") {
             return n
                 .trim()
@@ -106,7 +122,7 @@ impl Selector {
             .map(Selector::Time)
             .map_err(|_| {
                 usage(
-                    "expected 'sid:N', a number (sid), '#N' (alert line), an IP address or a TIME",
+                    "expected 'sid:N', a number (sid), '#N' (alert line), an IP address, a Community ID or a TIME",
                 )
             })
     }
@@ -122,15 +138,25 @@ pub struct Direction {
     pub rst: u64,
 }
 
+/// Where an investigation found the conversation's packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Ring,
+    /// The evidence store: the ring no longer held them.
+    EvidenceStore,
+}
+
 /// The result of an investigation.
 #[derive(Debug, Clone)]
 pub struct Investigation {
+    pub source: Source,
     /// The EVE alert object as read.
     pub alert: Value,
     pub alert_time: Time,
     /// The alert as a fast-log line.
     pub alert_line: String,
-    /// Ring files holding the alert or the conversation, with their summaries.
+    /// Ring files holding the alert or the conversation (or the evidence store's file), with
+    /// their summaries.
     pub files: Vec<Info>,
     /// The alert's source.
     pub a: IpAddr,
@@ -178,40 +204,63 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
             })
     };
     let (a, b) = (field_ip("src_ip")?, field_ip("dest_ip")?);
+    let key = stored::alert_key(alert);
+    let in_store = || {
+        key.as_ref()
+            .and_then(|k| stored::find(&opts.evidence_dir, k, t))
+    };
     // The ring file the alert names, if it is one: eve.json is only a hint, never a path.
-    let named = ring_capture_file(&opts.ring_dir, alert)?;
-    let sel = select(
+    let named = match ring_capture_file(&opts.ring_dir, alert) {
+        Ok(n) => n,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return match in_store() {
+                Some(ev) => from_store(
+                    opts,
+                    alert,
+                    t,
+                    (a, b),
+                    ev,
+                    vec![format!("{e}; read from the evidence store")],
+                ),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let sel = match select(
         &opts.ring_dir,
         Some(t.add_secs(-opts.window_s)),
         Some(t.add_secs(opts.window_s)),
-    )?;
+    ) {
+        Ok(sel) => sel,
+        Err(e) => {
+            return match in_store() {
+                Some(ev) => from_store(
+                    opts,
+                    alert,
+                    t,
+                    (a, b),
+                    ev,
+                    vec![format!("{e}; read from the evidence store")],
+                ),
+                None => Err(e),
+            };
+        }
+    };
     let sid = alert
         .pointer("/alert/signature_id")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let (evidence, tmp, file) = match &opts.evidence {
-        Some(p) => {
-            let (tmp, file) = create_output(&opts.ring_dir, p)?;
-            (p.clone(), tmp, file)
-        }
-        None => {
-            // LOGDIR/evidence, created 0750 and never reached through a link.
-            let dir = Dir::open(&opts.log_dir)
-                .and_then(|d| d.subdir("evidence", true))
-                .map_err(|e| Error::io(&opts.log_dir.join("evidence"), &e))?;
-            let p = dir.join(&format!(
-                "alert-{sid}-{}.pcap",
-                t.to_utc().format("%Y%m%dT%H%M%S")
-            ));
-            let (tmp, file) = create_output(&opts.ring_dir, &p)?;
-            (p, tmp, file)
-        }
-    };
+    let (evidence, tmp, file) = output_file(opts, sid, t)?;
     let mut w = Writer::on_file(file, &evidence, sel.linktype, sel.snaplen)?;
     let mut conv = Conversation::new(a, b);
+    let mut matcher = key.map(Matcher::new);
     let mut used: Vec<PathBuf> = named.into_iter().collect();
     let (from, to) = (t.add_secs(-opts.window_s), t.add_secs(opts.window_s));
     let merged = for_each_merged(&sel.files, Some(from), Some(to), |rf, ts, wire, data| {
+        if !in_conversation(matcher.as_mut(), sel.linktype, data, wire) {
+            return Ok(());
+        }
         if let Some(h) = decode(sel.linktype, data, wire) {
             if conv.add(ts, &h) {
                 w.write(ts.into(), wire, data)?;
@@ -222,6 +271,19 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
         }
         Ok(())
     })?;
+    if conv.lines.is_empty() {
+        // The ring holds nothing of the conversation any more (rotated away since the alert).
+        if let Some(ev) = in_store() {
+            drop(w);
+            drop(tmp);
+            let mut notes = sel.notes;
+            notes.push(format!(
+                "the ring in {} holds no packet of this conversation; read from the evidence store",
+                opts.ring_dir.display()
+            ));
+            return from_store(opts, alert, t, (a, b), ev, notes);
+        }
+    }
     w.finish()?;
     tmp.commit().map_err(|e| Error::io(&evidence, &e))?;
     used.sort();
@@ -245,10 +307,125 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     }
     let verdict = conv.verdict(alert.get("dest_port").and_then(Value::as_u64));
     Ok(Investigation {
+        source: Source::Ring,
         alert_line: fast_line(alert, t),
         alert: alert.clone(),
         alert_time: t,
         files,
+        a,
+        b,
+        a_to_b: conv.ab,
+        b_to_a: conv.ba,
+        handshake_completed: conv.handshake(),
+        packet_lines: conv.lines,
+        verdict,
+        evidence,
+        warnings,
+    })
+}
+
+/// Whether a frame belongs to the alert's conversation ([`crate::evidence::key`]'s rule,
+/// the one the evidence store keeps by). Without a conversation key (an alert without a
+/// protocol) every frame between the two hosts does.
+fn in_conversation(m: Option<&mut Matcher>, linktype: u32, data: &[u8], wire: u32) -> bool {
+    let Some(m) = m else {
+        return true;
+    };
+    let Ok(lt) = i32::try_from(linktype) else {
+        return false;
+    };
+    decoder::decode(lt, 0, 0, wire, data, DecodeOptions { checksums: false })
+        .is_ok_and(|p| m.matches(&p))
+}
+
+/// The evidence pcap to write: `-w`, else `LOGDIR/evidence/alert-<sid>-<time>.pcap`, as a
+/// temporary file renamed into place when complete.
+fn output_file(
+    opts: &InvestigateOptions,
+    sid: u64,
+    t: Time,
+) -> Result<(PathBuf, safefs::TempFile, File), Error> {
+    match &opts.evidence {
+        Some(p) => {
+            let (tmp, file) = create_output(&opts.ring_dir, p)?;
+            Ok((p.clone(), tmp, file))
+        }
+        None => {
+            // LOGDIR/evidence, created 0750 and never reached through a link.
+            let dir = Dir::open(&opts.log_dir)
+                .and_then(|d| d.subdir("evidence", true))
+                .map_err(|e| Error::io(&opts.log_dir.join("evidence"), &e))?;
+            let p = dir.join(&format!(
+                "alert-{sid}-{}.pcap",
+                t.to_utc().format("%Y%m%dT%H%M%S")
+            ));
+            let (tmp, file) = create_output(&opts.ring_dir, &p)?;
+            Ok((p, tmp, file))
+        }
+    }
+}
+
+/// The investigation over the evidence store's file of the alert's event: every packet of
+/// it is the conversation's. The evidence is that file (copied to `-w` when given).
+fn from_store(
+    opts: &InvestigateOptions,
+    alert: &Value,
+    t: Time,
+    (a, b): (IpAddr, IpAddr),
+    ev: Listed,
+    mut warnings: Vec<String>,
+) -> Result<Investigation, Error> {
+    let mut r = Reader::open(&ev.path)?;
+    let (linktype, snaplen) = r
+        .interfaces()
+        .first()
+        .map_or((1, 262_144), |i| (i.linktype, i.snaplen));
+    let mut copy = match &opts.evidence {
+        Some(p) => {
+            let (tmp, file) = create_output(&opts.evidence_dir, p)?;
+            Some((tmp, Writer::on_file(file, p, linktype, snaplen)?))
+        }
+        None => None,
+    };
+    let mut conv = Conversation::new(a, b);
+    while let Some(p) = r.next_packet()? {
+        let ts = p.ts.map(Time::from).unwrap_or_default();
+        if let Some(h) = decode(p.linktype, p.data, p.wire_len) {
+            conv.add(ts, &h);
+        }
+        if let Some((_, w)) = copy.as_mut() {
+            w.write(ts.into(), p.wire_len, p.data)?;
+        }
+    }
+    if let Some(t) = r.tail() {
+        warnings.push(format!("{t}; read up to the last whole record"));
+    }
+    let evidence = match copy {
+        Some((tmp, w)) => {
+            w.finish()?;
+            let target = tmp.target_path();
+            tmp.commit().map_err(|e| Error::io(&target, &e))?;
+            target
+        }
+        None => ev.path.clone(),
+    };
+    let info = summarize(&ev.path)?;
+    if ev.sidecar.truncated {
+        warnings.push("the stored evidence was cut at a per-event limit".into());
+    }
+    if ev.sidecar.lost > 0 {
+        warnings.push(format!(
+            "{} packet(s) of the event were not kept (the writer was behind)",
+            ev.sidecar.lost
+        ));
+    }
+    let verdict = conv.verdict(alert.get("dest_port").and_then(Value::as_u64));
+    Ok(Investigation {
+        source: Source::EvidenceStore,
+        alert_line: fast_line(alert, t),
+        alert: alert.clone(),
+        alert_time: t,
+        files: vec![info],
         a,
         b,
         a_to_b: conv.ab,
@@ -268,7 +445,13 @@ impl Investigation {
     /// A write failure of `w`.
     pub fn write_text(&self, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "Alert:\n  {}\n", self.alert_line)?;
-        writeln!(w, "Ring files:")?;
+        match self.source {
+            Source::Ring => writeln!(w, "Ring files:")?,
+            Source::EvidenceStore => writeln!(
+                w,
+                "Evidence store (the ring no longer holds this conversation):"
+            )?,
+        }
         if self.files.is_empty() {
             writeln!(w, "  (none holds packets of this conversation)")?;
         }
@@ -304,6 +487,7 @@ impl Investigation {
     pub fn to_json(&self) -> Value {
         json!({
             "alert": self.alert,
+            "source": match self.source { Source::Ring => "ring", Source::EvidenceStore => "evidence" },
             "files": self.files.iter().map(|f| json!({"path": f.path.display().to_string(), "info": f.to_json()})).collect::<Vec<_>>(),
             "hosts": {"a": self.a.to_string(), "b": self.b.to_string()},
             "a_to_b": self.a_to_b,
@@ -438,6 +622,9 @@ fn choose<'a>(alerts: &'a [(Value, Time)], sel: &Selector) -> Option<(&'a Value,
             .iter()
             .min_by_key(|(_, t)| (t.as_micros() - at.as_micros()).unsigned_abs())
             .map(|(v, t)| (v, *t)),
+        Selector::CommunityId(id) => {
+            newest(&|v| v.get("community_id").and_then(Value::as_str) == Some(id.as_str()))
+        }
         Selector::Line(n) => {
             let i = if *n > 0 {
                 usize::try_from(n - 1).ok()?

@@ -7,12 +7,13 @@ pub mod alert;
 pub mod carve;
 mod conversation;
 pub mod info;
+pub mod stored;
 pub mod time;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use alert::{investigate, InvestigateOptions, Investigation};
+pub use alert::{investigate, InvestigateOptions, Investigation, Source};
 pub use carve::{carve, CarveReport};
 pub use info::{summarize, Info};
 pub use time::{parse_time, Time};
