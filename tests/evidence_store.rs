@@ -281,3 +281,276 @@ fn evidence_outlives_the_ring() {
     let v: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["source"], "evidence");
 }
+
+fn replay(
+    root: &Path,
+    cfg: &Path,
+    rules: &str,
+    inputs: &[&Path],
+    extra: &[&str],
+) -> std::process::Output {
+    let r = root.join("test.rules");
+    fs::write(&r, rules).unwrap();
+    let mut c = bin();
+    c.args(["replay", "-c"])
+        .arg(cfg)
+        .args(["--home-net", "10.0.0.0/8,192.168.0.0/16", "-r"])
+        .arg(&r)
+        .args(extra)
+        .args(inputs);
+    run(&mut c)
+}
+
+fn investigate(cfg: &Path, extra: &[&str]) -> String {
+    let out = run(bin().args(["investigate", "-c"]).arg(cfg).args(extra));
+    expect_code(&out, 0);
+    text(&out.stdout)
+}
+
+fn list(cfg: &Path) -> Vec<Value> {
+    let out = investigate(cfg, &["--list", "--json"]);
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The seed story with the ring off still ends in the write-up's verdict, from the store.
+#[test]
+fn seed_story_without_the_ring_ends_in_the_same_verdict() {
+    let seed = common::shared().join("seed/botcc-2007-02-21.pcap");
+    let rules = fs::read_to_string(common::shared().join("seed/bleeding-botcc.rules")).unwrap();
+    let verdict = |no_ring: bool| {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = config(t.path());
+        let extra: &[&str] = if no_ring { &["--no-ring"] } else { &[] };
+        expect_code(&replay(t.path(), &cfg, &rules, &[&seed], extra), 0);
+        let s = investigate(&cfg, &[]);
+        let v = s
+            .lines()
+            .find_map(|l| l.strip_prefix("Verdict: "))
+            .unwrap()
+            .to_string();
+        let from_store = s.contains("Evidence store (the ring no longer holds this conversation):");
+        (v, from_store, list(&cfg).len())
+    };
+    let (with_ring, store_used, events) = verdict(false);
+    assert!(!store_used, "the ring holds the packets: it is read first");
+    assert_eq!(events, 1);
+    let (without, store_used, _) = verdict(true);
+    assert!(store_used);
+    assert_eq!(without, with_ring);
+    assert_eq!(
+        without,
+        "192.168.0.31 sent 3 SYNs to 161.53.178.240:6667, no reply, 0 payload bytes either way; no connection was made"
+    );
+}
+
+/// A conversation that alerts on every packet for an hour: one event, one file, bounded by
+/// `max_packets`; every alert counted in the sidecar.
+#[test]
+fn an_hour_of_alerts_is_one_bounded_file() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let cfg = root.join("sensor.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[output]\ndir = \"{0}/log\"\n[ring]\ndir = \"{0}/ring\"\n[evidence]\nmax_packets = 100\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let frames: Vec<(i64, u32, Vec<u8>)> = (0..3600)
+        .map(|i| {
+            (
+                T0 + i,
+                0,
+                frame(CLIENT, WEB, L4::Udp(4000, 4000), b"beacon"),
+            )
+        })
+        .collect();
+    let input = root.join("hour.pcap");
+    write_pcap(&input, &frames);
+    let out = replay(
+        root,
+        &cfg,
+        "alert udp any any -> 203.0.113.5 any (msg:\"beacon\"; sid:7; rev:1;)\n",
+        &[&input],
+        &[],
+    );
+    expect_code(&out, 0);
+    let events = list(&cfg);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let e = &events[0];
+    assert_eq!(e["alert_count"], 3600);
+    assert_eq!(e["packets"], 100);
+    assert_eq!(e["truncated"], true);
+    assert_eq!(e["state"], "closed");
+    assert_eq!(
+        tcpdump(Path::new(e["path"].as_str().unwrap()), "").len(),
+        100
+    );
+    assert!(investigate(&cfg, &["--list"]).contains("cut at a per-event limit"));
+}
+
+/// Past the quota the oldest closed evidence goes, and the log says which.
+#[test]
+fn quota_deletes_the_oldest_evidence() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let cfg = root.join("sensor.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[output]\ndir = \"{0}/log\"\n[ring]\ndir = \"{0}/ring\"\n[evidence]\nmax_mb = 1\npost_s = 10\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    // Five conversations of ~300 KB each, a minute apart: the store holds three at most.
+    let payload = vec![7u8; 1000];
+    let mut frames = Vec::new();
+    for c in 0..5u8 {
+        for i in 0..300 {
+            let f = frame([10, 0, 0, 10 + c], WEB, L4::Udp(1000, 53), &payload);
+            frames.push((T0 + i64::from(c) * 60, i * 1000, f));
+        }
+    }
+    let input = root.join("q.pcap");
+    write_pcap(&input, &frames);
+    let out = replay(
+        root,
+        &cfg,
+        "alert udp any any -> 203.0.113.5 53 (msg:\"listed\"; threshold: type limit, track by_src, seconds 3600, count 1; sid:8; rev:1;)\n",
+        &[&input],
+        &[],
+    );
+    expect_code(&out, 0);
+    let events = list(&cfg);
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["src_ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["10.0.0.12", "10.0.0.13", "10.0.0.14"],
+        "the two oldest deleted"
+    );
+    let total: u64 = events.iter().map(|e| e["size"].as_u64().unwrap()).sum();
+    assert!(total <= 1 << 20, "{total}");
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.matches("evidence quota reached: deleted the oldest evidence")
+            .count(),
+        2,
+        "{err}"
+    );
+    assert!(
+        err.contains("10.0.0.10"),
+        "the deletion names the file: {err}"
+    );
+}
+
+/// A sensor killed in the middle of an event leaves an open, torn file: the next start
+/// cuts it to its last whole record and says so in the sidecar; tcpdump reads it whole.
+#[test]
+fn a_crash_in_the_middle_of_an_event_is_repaired_at_the_next_start() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let cfg = config(root);
+    let rules = root.join("test.rules");
+    fs::write(
+        &rules,
+        "alert udp any any -> 203.0.113.5 any (msg:\"listed\"; sid:9; rev:1;)\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["replay", "--no-ring", "-c"])
+        .arg(&cfg)
+        .arg("-r")
+        .arg(&rules)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let head = root.join("head.pcap");
+    // 400 packets of 1 KB: more than one batch of copies reaches the writer.
+    let frames: Vec<(i64, u32, Vec<u8>)> = (0..400)
+        .map(|i| {
+            (
+                T0 + i / 10,
+                0,
+                frame(CLIENT, WEB, L4::Udp(4000, 4000), &[b'x'; 1000]),
+            )
+        })
+        .collect();
+    write_pcap(&head, &frames);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&fs::read(&head).unwrap()).unwrap();
+    stdin.flush().unwrap();
+    let store = root.join("log/evidence");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let sidecar = loop {
+        let found = fs::read_dir(&store).ok().and_then(|d| {
+            d.map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|x| x == "json"))
+        });
+        let written =
+            |p: &Path| fs::metadata(p.with_extension("pcap")).is_ok_and(|m| m.len() > 200_000);
+        if let Some(p) = found.filter(|p| written(p)) {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no evidence sidecar appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(fs::read_to_string(&sidecar)
+        .unwrap()
+        .contains("\"state\": \"open\""));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    // The crash tore the last record: half a record header at the end.
+    let pcap = sidecar.with_extension("pcap");
+    let whole = fs::metadata(&pcap).unwrap().len();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&pcap)
+        .unwrap()
+        .write_all(&[1, 2, 3, 4, 5, 6, 7])
+        .unwrap();
+
+    // The next start (any replay with the same store) repairs it.
+    let empty = root.join("empty.pcap");
+    write_pcap(&empty, &[]);
+    let out = run(bin()
+        .args(["replay", "--no-ring", "-c"])
+        .arg(&cfg)
+        .arg("-r")
+        .arg(&rules)
+        .arg(&empty));
+    expect_code(&out, 0);
+    assert!(
+        text(&out.stderr).contains(
+            "evidence file ends in a torn record (crash?): truncated to the last whole record"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(fs::metadata(&pcap).unwrap().len(), whole);
+    let events = list(&cfg);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["state"], "repaired");
+    let n = events[0]["packets"].as_u64().unwrap();
+    assert!(n >= 200, "{n}");
+    assert_eq!(tcpdump(&pcap, "").len() as u64, n);
+    assert!(investigate(&cfg, &["--list"]).contains("repaired after a crash"));
+}

@@ -100,7 +100,8 @@ fn ring_seed_investigate_botcc_no_connection() {
     assert_eq!(j["alert"]["alert"]["signature_id"], 2404000);
     assert_eq!(j["files"][0]["info"]["packets"], 13);
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys.len(), 7, "{keys:?}");
+    assert_eq!(keys.len(), 8, "{keys:?}");
+    assert_eq!(j["source"], "ring");
     // Evidence: exactly the three SYNs, byte for byte.
     let evidence = records(&inv.evidence);
     let seed = records(Path::new(SEED));

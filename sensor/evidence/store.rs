@@ -402,7 +402,20 @@ impl Store {
 
     /// Runs the writer loop until `Shutdown` or the capture side hangs up.
     pub(crate) fn run(mut self, rx: mpsc::Receiver<Msg>, recycle: mpsc::Sender<Vec<u8>>) {
-        while let Ok(msg) = rx.recv() {
+        loop {
+            // Whatever is buffered goes to disk whenever the capture side has nothing more
+            // queued: a crash loses little, a reader sees the event as it grows.
+            let msg = match rx.try_recv() {
+                Ok(m) => m,
+                Err(mpsc::TryRecvError::Empty) => {
+                    self.flush_all();
+                    match rx.recv() {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            };
             match msg {
                 Msg::Start(s) => self.start(*s),
                 Msg::Batch(buf) => {
@@ -415,17 +428,9 @@ impl Store {
                     let _ = recycle.send(buf);
                 }
                 Msg::End(e) => self.end(*e),
-                Msg::Flush => {
-                    for o in self.open.values_mut() {
-                        if let Err(e) = o.w.flush() {
-                            o.fail(&e, &self.shared);
-                        }
-                    }
-                }
+                Msg::Flush => self.flush_all(),
                 Msg::Sync(ack) => {
-                    for o in self.open.values_mut() {
-                        let _ = o.w.flush();
-                    }
+                    self.flush_all();
                     let _ = ack.send(());
                 }
                 Msg::Shutdown => break,
@@ -438,13 +443,21 @@ impl Store {
         self.enforce_quota();
     }
 
+    fn flush_all(&mut self) {
+        for o in self.open.values_mut() {
+            if let Err(e) = o.w.flush() {
+                o.fail(&e, &self.shared);
+            }
+        }
+    }
+
     fn start(&mut self, s: Start) {
         let held = s.held.len();
         let name = self.create(&s);
-        let result = name.and_then(|(name, file)| {
-            let mut w = BufWriter::with_capacity(256 << 10, file);
-            w.write_all(&crate::pcap::file_header(s.linktype, s.snaplen))?;
-            Ok((name, w))
+        // The header goes to disk at once: a reader (or a crash) sees a valid pcap.
+        let result = name.and_then(|(name, mut file)| {
+            file.write_all(&crate::pcap::file_header(s.linktype, s.snaplen))?;
+            Ok((name, BufWriter::with_capacity(256 << 10, file)))
         });
         let (name, w) = match result {
             Ok(x) => x,
