@@ -193,3 +193,86 @@ fn content_scan_allocates_nothing_per_packet() {
     );
     assert_eq!(after - before, 0, "allocations in the warm passes");
 }
+
+/// While an evidence event is open, every packet is looked up against it: the packets of
+/// other conversations cost that lookup and nothing else — no allocation.
+#[test]
+fn open_evidence_event_allocates_nothing_for_other_packets() {
+    use nsm_sensor::evidence::EvidenceOptions;
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let rules_file = tmp.path().join("t.rules");
+    std::fs::write(
+        &rules_file,
+        "alert udp any any -> 203.0.113.5 any (msg:\"listed\"; sid:1; rev:1;)\n",
+    )
+    .unwrap();
+    let mut lo = et_rules();
+    lo.paths.push(rules_file);
+    let report = rules::load(&lo);
+    assert!(report.is_usable());
+    let ruleset = RuleSet::compile(report.model);
+    let opts = PipelineOptions {
+        decode: DecodeOptions { checksums: true },
+        outputs: None,
+        ring: Some(RingOptions {
+            dir: tmp.path().join("ring"),
+            prefix: "nsm".into(),
+            files: 4,
+            file_size: 1 << 30,
+        }),
+        detect: DetectOptions::from_config(&Default::default()),
+        evidence: Some(EvidenceOptions {
+            dir: tmp.path().join("evidence"),
+            quota: 1 << 30,
+            pre_s: 60,
+            post_s: 120,
+            max_packets: 10_000,
+            max_bytes: 1 << 30,
+            tagged_packet_limit: 256,
+            lossless: true,
+        }),
+    };
+    let udp = |src: [u8; 4], dst: [u8; 4], sport: u16| {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .udp(sport, 53);
+        let mut v = Vec::new();
+        b.write(&mut v, b"query").unwrap();
+        v
+    };
+    let mut pipeline = Pipeline::new(&opts, linktype::ETHERNET, 65535).unwrap();
+    let t0 = 1_700_000_000;
+    let alert = udp([192, 168, 1, 5], [203, 0, 113, 5], 4000);
+    pipeline.process(
+        &ruleset,
+        &RawPacket {
+            ts_sec: t0,
+            ts_usec: 0,
+            wire_len: alert.len() as u32,
+            data: &alert,
+        },
+    );
+    assert_eq!(pipeline.stats().evidence.open, 1);
+    pipeline.evidence().unwrap().sync();
+    let others: Vec<Vec<u8>> = (0..2000u16)
+        .map(|i| udp([192, 168, 2, (i % 200) as u8], [10, 9, 8, 7], 1000 + i))
+        .collect();
+    let feed = |pipeline: &mut Pipeline, sec: i64| {
+        for f in &others {
+            let raw = RawPacket {
+                ts_sec: sec,
+                ts_usec: 0,
+                wire_len: f.len() as u32,
+                data: f,
+            };
+            pipeline.process(&ruleset, &raw);
+        }
+    };
+    feed(&mut pipeline, t0 + 1);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    feed(&mut pipeline, t0 + 2);
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert_eq!(pipeline.stats().evidence.open, 1, "the event is still open");
+    assert_eq!(after - before, 0, "allocations while an event is open");
+}
