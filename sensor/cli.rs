@@ -27,7 +27,7 @@ pub enum Command {
     Check(CheckArgs),
     /// A capinfos-style summary of capture files.
     Info(InfoArgs),
-    /// Extract the ring's packets in a time range matching a BPF expression.
+    /// Extract the ring's packets in a time range matching a BPF expression and/or a Community ID.
     Carve(CarveArgs),
     /// From an alert to its evidence: ring files, conversation, verdict, evidence pcap.
     Investigate(InvestigateArgs),
@@ -155,6 +155,12 @@ pub struct CarveArgs {
     /// Output pcap file.
     #[arg(short = 'w', value_name = "OUT.pcap", required = true)]
     pub out: PathBuf,
+
+    /// Keep only the conversation with this Community ID (v1, seed 0), as eve.json's
+    /// `community_id` shows it, e.g. `1:wCb3OG7yAFWelaUydu0D+125CLM=`. Combines with the time
+    /// range and the BPF expression (give it before the expression).
+    #[arg(long = "community-id", value_name = "ID")]
+    pub community_id: Option<String>,
 
     /// BPF expression (tcpdump's filter language); the words are joined with spaces.
     #[arg(

@@ -569,7 +569,13 @@ pub fn carve(args: CarveArgs) -> Outcome {
     let from = parse(&args.from)?;
     let to = parse(&args.to)?;
     let bpf = args.bpf.join(" ");
-    let report = investigate::carve(&args.ring_dir, from, to, &bpf, &args.out)
+    let what = investigate::Selector {
+        from,
+        to,
+        bpf: &bpf,
+        community_id: args.community_id.as_deref(),
+    };
+    let report = investigate::carve_selected(&args.ring_dir, &what, &args.out)
         .map_err(|e| tool_failure(&e))?;
     println!(
         "carved {} packets ({} bytes) into {}: {} of {} ring files read, {} skipped by time",

@@ -461,6 +461,7 @@ fn tail(b: &[u8], at: usize) -> &[u8] {
     b.get(at..).unwrap_or(&[])
 }
 
+pub mod community_id;
 mod ip;
 
 #[cfg(test)]

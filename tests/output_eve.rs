@@ -140,6 +140,7 @@ fn eve_lines_validate_against_suricata_schema() {
     let eve = std::fs::read_to_string(dir.join("eve.json")).unwrap();
     assert_eq!(eve.lines().count(), total);
     let mut saw = (false, false, false, false);
+    let mut with_id = 0;
     for line in eve.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(
@@ -154,7 +155,18 @@ fn eve_lines_validate_against_suricata_schema() {
         saw.1 |= v["proto"] == "IPv6-ICMP";
         saw.2 |= v.get("icmp_type").is_some() && v["proto"] == "ICMP";
         saw.3 |= v["src_ip"].as_str().unwrap().contains(':') && v["proto"] == "TCP";
+        // Every packet with ports or an ICMP type carries the conversation's Community ID
+        // (a later fragment has neither, and no ID).
+        if v.get("src_port").is_some() || v.get("icmp_type").is_some() {
+            let id = v["community_id"].as_str().unwrap_or_default();
+            assert!(
+                id.len() == 30 && id.starts_with("1:"),
+                "community_id in {line}"
+            );
+            with_id += 1;
+        }
     }
+    assert!(with_id > 20, "{with_id} lines with a community_id");
     assert_eq!(
         saw,
         (true, true, true, true),

@@ -1,17 +1,19 @@
 //! `nsm-sensor carve`: the ring's packets in a time range that match a BPF expression
-//! (tcpdump's language, compiled by libpcap), merged in time order across files, into one
-//! classic pcap. Files whose index says they lie outside the range are never opened. The
-//! output appears whole or not at all (a temporary file renamed into place) and is never one
-//! of the ring files it reads.
-//! ring rotates while an analyst carves: a file that vanishes between listing and reading
-//! is skipped with a note, a file that ends in a torn record is read up to it.
+//! (tcpdump's language, compiled by libpcap) and, optionally, a conversation's Community ID,
+//! merged in time order across files, into one classic pcap. Files whose index says they lie
+//! outside the range are never opened. The output appears whole or not at all (a temporary
+//! file renamed into place) and is never one of the ring files it reads. The ring rotates
+//! while an analyst carves: a file that vanishes between listing and reading is skipped with
+//! a note, a file that ends in a torn record is read up to it.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::{Error, ErrorKind, Time};
+use crate::decode::{self, community_id, DecodeOptions};
 use crate::pcap::{self, Reader, Writer};
 use crate::ring::files::{self, FileIndex, RingFile};
 use crate::safefs::{self, TempFile};
@@ -42,14 +44,24 @@ pub struct CarveReport {
     pub ring_span: Option<(Time, Time)>,
 }
 
+/// Which packets a carve keeps: those that meet every criterion given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selector<'a> {
+    /// Start of the time range, inclusive (`None`: open).
+    pub from: Option<Time>,
+    /// End of the time range, inclusive (`None`: open).
+    pub to: Option<Time>,
+    /// BPF expression (empty: every packet).
+    pub bpf: &'a str,
+    /// A conversation's Community ID (v1, seed 0), as eve.json's `community_id` shows it.
+    pub community_id: Option<&'a str>,
+}
+
 /// Carves `[from, to]` (inclusive; `None` open) matching `bpf` (empty: everything) out of
-/// the ring in `ring_dir` into `out`.
+/// the ring in `ring_dir` into `out`: [`carve_selected`] without a Community ID.
 ///
 /// # Errors
-/// A reversed range (`ErrorKind::Usage`); the ring directory cannot be read; a BPF compile
-/// error (`ErrorKind::Usage`); ring files of different link types; a read failure (naming
-/// file and offset); `out` cannot be written. Torn, corrupt and vanished files are notes,
-/// not errors.
+/// As [`carve_selected`].
 pub fn carve(
     ring_dir: &Path,
     from: Option<Time>,
@@ -57,6 +69,51 @@ pub fn carve(
     bpf: &str,
     out: &Path,
 ) -> Result<CarveReport, Error> {
+    let what = Selector {
+        from,
+        to,
+        bpf,
+        community_id: None,
+    };
+    carve_selected(ring_dir, &what, out)
+}
+
+/// Carves the packets `what` selects out of the ring in `ring_dir` into `out`.
+///
+/// With a Community ID, each packet is decoded by the sensor's decoder (checksums not
+/// verified: a packet with a bad checksum still belongs to its conversation) and kept when
+/// its ID ([`community_id::for_packet`], seed 0) is the one given. A later fragment of a
+/// TCP/UDP/SCTP/ICMP datagram has no ports and so no ID of its own: it is kept when the first
+/// fragment of its datagram (same addresses, protocol and IP ID) was kept shortly before.
+///
+/// # Errors
+/// A malformed Community ID or a reversed range (`ErrorKind::Usage`, before anything is
+/// read); the ring directory cannot be read; a BPF compile error (`ErrorKind::Usage`); ring
+/// files of different link types; a read failure (naming file and offset); `out` cannot be
+/// written. Torn, corrupt and vanished files are notes, not errors.
+pub fn carve_selected(
+    ring_dir: &Path,
+    what: &Selector<'_>,
+    out: &Path,
+) -> Result<CarveReport, Error> {
+    let Selector {
+        from,
+        to,
+        bpf,
+        community_id: cid,
+    } = *what;
+    if let Some(id) = cid {
+        if !community_id::is_well_formed(id) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "bad --community-id {id:?}: expected a Community ID v1, `1:` followed by \
+                     the 28 base64 characters of a SHA-1 digest, as eve.json's community_id \
+                     shows it (e.g. 1:wCb3OG7yAFWelaUydu0D+125CLM=)"
+                ),
+            ));
+        }
+    }
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             return Err(Error::new(
@@ -85,6 +142,7 @@ pub fn carve(
             Error::new(ErrorKind::Usage, format!("bad BPF expression {bpf:?}: {e}"))
         })?)
     };
+    let mut conversation = cid.map(|id| Conversation::new(id, sel.linktype));
     let (tmp, file) = create_output(ring_dir, out)?;
     let mut w = Writer::on_file(file, out, sel.linktype, sel.snaplen)?;
     let mut in_range = 0u64;
@@ -93,6 +151,7 @@ pub fn carve(
         if program
             .as_ref()
             .is_none_or(|p| crate::capture::bpf::matches(p, data, wire))
+            && conversation.as_mut().is_none_or(|c| c.keeps(wire, data))
         {
             w.write(ts.into(), wire, data)?;
         }
@@ -114,11 +173,65 @@ pub fn carve(
             None => format!("the ring in {} holds no packets", ring_dir.display()),
         });
     }
+    if let Some(id) = cid.filter(|_| in_range > 0 && w.packets == 0) {
+        report.notes.push(format!(
+            "no packet in the range has community id {id} (seed 0){}",
+            if bpf.trim().is_empty() {
+                ""
+            } else {
+                " and matches the BPF expression"
+            }
+        ));
+    }
     report.packets_written = w.packets;
     report.bytes_written = w.bytes;
     w.finish()?;
     tmp.commit().map_err(|e| Error::io(out, &e))?;
     Ok(report)
+}
+
+/// The packets of one conversation, by Community ID.
+struct Conversation<'a> {
+    id: &'a str,
+    linktype: i32,
+    /// Recently kept first fragments (src, dst, protocol, IP ID), newest last: their later
+    /// fragments are kept too. Bounded: fragments of a datagram travel together, so only the
+    /// last few datagrams matter.
+    datagrams: VecDeque<(IpAddr, IpAddr, u8, u32)>,
+}
+
+/// First fragments remembered by [`Conversation`].
+const RECENT_DATAGRAMS: usize = 1024;
+
+impl<'a> Conversation<'a> {
+    fn new(id: &'a str, linktype: u32) -> Self {
+        Conversation {
+            id,
+            linktype: i32::try_from(linktype).unwrap_or(-1),
+            datagrams: VecDeque::new(),
+        }
+    }
+
+    fn keeps(&mut self, wire: u32, data: &[u8]) -> bool {
+        let opts = DecodeOptions { checksums: false };
+        let Ok(pkt) = decode::decode(self.linktype, 0, 0, wire, data, opts) else {
+            return false;
+        };
+        let key = (pkt.src, pkt.dst, pkt.ip_proto, pkt.ip_id);
+        match community_id::for_packet(community_id::DEFAULT_SEED, &pkt) {
+            Some(id) if id == self.id => {
+                if pkt.frag.mf && pkt.frag.offset == 0 {
+                    if self.datagrams.len() == RECENT_DATAGRAMS {
+                        self.datagrams.pop_front();
+                    }
+                    self.datagrams.push_back(key);
+                }
+                true
+            }
+            Some(_) => false,
+            None => pkt.frag.offset != 0 && self.datagrams.contains(&key),
+        }
+    }
 }
 
 /// Opens the output `out` of an analyst command as a temporary file beside it (unguessable
@@ -385,6 +498,69 @@ mod tests {
             name,
             path,
         }
+    }
+
+    /// Ethernet + IPv4 (`flags_off`: flags and fragment offset; `id`: IP ID) + `l4`;
+    /// checksums left zero (carve does not verify them).
+    fn eth_v4(flags_off: u16, id: u16, src: [u8; 4], dst: [u8; 4], l4: &[u8]) -> Vec<u8> {
+        let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00]; // MACs, IPv4
+        f.extend_from_slice(&[0x45, 0]); // version 4, IHL 5; TOS
+        f.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes()); // total length
+        f.extend_from_slice(&id.to_be_bytes()); // ID
+        f.extend_from_slice(&flags_off.to_be_bytes()); // flags, fragment offset
+        f.extend_from_slice(&[64, 17, 0, 0]); // TTL, UDP, checksum
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(l4);
+        f
+    }
+
+    #[test]
+    fn community_id_keeps_the_later_fragments_of_a_kept_first_fragment() {
+        let (a, b, c) = ([1, 2, 3, 4], [5, 6, 7, 8], [9, 9, 9, 9]);
+        // UDP 1122 -> 3344, length 24 (the datagram spans the fragments), checksum.
+        let udp = [0x04, 0x62, 0x0d, 0x10, 0, 24, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        let first = eth_v4(0x2000, 77, a, b, &udp); // MF, offset 0
+        let later = eth_v4(0x0002, 77, a, b, b"tailtail"); // offset 2 (16 bytes)
+        let stray = eth_v4(0x0002, 78, a, b, b"tailtail"); // no first fragment seen
+        let other = eth_v4(0, 79, a, c, &udp[..8]); // another conversation
+        let reply = eth_v4(0, 80, b, a, &[0x0d, 0x10, 0x04, 0x62, 0, 8, 0, 0]);
+        let d = tempfile::tempdir().unwrap();
+        let recs: Vec<(u32, &[u8])> = vec![
+            (1_000, &first),
+            (1_001, &other),
+            (1_002, &later),
+            (1_003, &stray),
+            (1_004, &reply),
+        ];
+        ring_file(d.path(), 1, &recs);
+        let o = tempfile::tempdir().unwrap();
+        let out = o.path().join("x.pcap");
+        let what = Selector {
+            // community-id-spec baseline/README.md, default settings, UDP row.
+            community_id: Some("1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg="),
+            ..Selector::default()
+        };
+        let rep = carve_selected(d.path(), &what, &out).unwrap();
+        assert_eq!((rep.packets_in_range, rep.packets_written), (5, 3));
+        let mut r = Reader::open(&out).unwrap();
+        let mut got = Vec::new();
+        while let Some(p) = r.next_packet().unwrap() {
+            got.push(p.data.to_vec());
+        }
+        assert_eq!(got, [first, later, reply]);
+    }
+
+    #[test]
+    fn malformed_community_id_is_a_usage_error_before_anything_is_read() {
+        let what = Selector {
+            community_id: Some("1:abc"),
+            ..Selector::default()
+        };
+        let missing = Path::new("/nonexistent/ring");
+        let e = carve_selected(missing, &what, Path::new("/nonexistent/out.pcap")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(e.to_string().contains("--community-id \"1:abc\""), "{e}");
     }
 
     /// Regression: carve failed when a ring file rotated out between the directory listing

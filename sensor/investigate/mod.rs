@@ -1,5 +1,5 @@
 //! Read-only tools over the ring and the logs: `info` (a capinfos-style summary), `carve`
-//! (time range + BPF out of the ring into one pcap) and `investigate` (alert → ring files →
+//! (time range + BPF + Community ID out of the ring into one pcap) and `investigate` (alert → ring files →
 //! conversation → verdict → evidence pcap). Never touches the running daemon; the only
 //! files written are the outputs asked for (and index sidecars a reader rebuilds).
 
@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use alert::{investigate, InvestigateOptions, Investigation, Source};
-pub use carve::{carve, CarveReport};
+pub use carve::{carve, carve_selected, CarveReport, Selector};
 pub use info::{summarize, Info};
 pub use time::{parse_time, Time};
 

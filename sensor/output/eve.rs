@@ -1,6 +1,6 @@
 //! Suricata EVE JSON `event_type: "alert"` records ([`format_alert`]), laid out as Suricata 7
-//! writes them and valid against its `etc/schema.json` (closed objects: only keys it knows).
-//! Pure formatting; the file is in [`super::Outputs`].
+//! writes them with `community-id: yes` (seed 0) and valid against its `etc/schema.json`
+//! (closed objects: only keys it knows). Pure formatting; the file is in [`super::Outputs`].
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::AlertEvent;
 use crate::config::Timestamps;
-use crate::decode::{vlan_ids, Transport};
+use crate::decode::{community_id, vlan_ids, Transport};
 
 #[derive(Serialize)]
 struct Record<'a> {
@@ -33,6 +33,10 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     icmp_code: Option<u8>,
     pkt_src: &'static str,
+    /// Suricata writes it last of the header (`EveAddCommonOptions`, after `pkt_src`, before
+    /// the event's own object); absent when the packet lacks the tuple.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<String>,
     alert: Alert<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture_file: Option<&'a str>,
@@ -109,6 +113,8 @@ pub fn format_alert(ev: &AlertEvent<'_>, tz: Timestamps, out: &mut Vec<u8>) {
         icmp_type,
         icmp_code,
         pkt_src: "wire/pcap",
+        // Here, per alert written, never per packet.
+        community_id: community_id::for_packet(community_id::DEFAULT_SEED, p),
         alert: Alert {
             action: "allowed",
             gid: rule.gid,

@@ -173,7 +173,11 @@ TCP TTL:64 TOS:0x0 ID:5 IpLen:20 DgmLen:26\nTCP header truncated\n\n"
 
 #[test]
 fn eve_layout() {
-    let f = ipv4(6, &[], &tcp(&[]));
+    let mut f = ipv4(6, &[], &tcp(&[]));
+    // The community-id-spec's baseline tuple (README, "Default settings", TCP row), so the
+    // expected `community_id` is the spec's published value: 1.2.3.4:1122 -> 5.6.7.8:3344.
+    f[12..20].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    f[20..24].copy_from_slice(&[0x04, 0x62, 0x0d, 0x10]);
     let p = dec(&f);
     let mut r = rule();
     r.msg = "a \"b\"\n".into();
@@ -190,8 +194,9 @@ fn eve_layout() {
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "{\"timestamp\":\"1970-01-02T01:01:01.000042+0000\",\"flow_id\":9,\"event_type\":\"alert\",\
-\"src_ip\":\"10.0.0.1\",\"src_port\":80,\"dest_ip\":\"10.0.0.2\",\"dest_port\":443,\"proto\":\"TCP\",\
-\"pkt_src\":\"wire/pcap\",\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":7,\"rev\":3,\
+\"src_ip\":\"1.2.3.4\",\"src_port\":1122,\"dest_ip\":\"5.6.7.8\",\"dest_port\":3344,\"proto\":\"TCP\",\
+\"pkt_src\":\"wire/pcap\",\"community_id\":\"1:wCb3OG7yAFWelaUydu0D+125CLM=\",\
+\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":7,\"rev\":3,\
 \"signature\":\"a \\\"b\\\"\\n\",\"category\":\"Misc\",\"severity\":2},\"capture_file\":\"x_00001.pcap\"}\n"
     );
 }
