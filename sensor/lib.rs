@@ -16,6 +16,7 @@
 //! | [`detect`] | the compiled [`detect::RuleSet`] (header index, prefilter), matching, flow table and thresholds (state kept outside the `RuleSet`) |
 //! | [`output`] | Snort `alert`/`alert.fast` and Suricata EVE writers |
 //! | [`ring`] | the rotating pcap ring |
+//! | [`evidence`] | the evidence store: each alert's conversation in a pcap of its own ([`evidence::tag`]: Snort's `tag` arithmetic) |
 //! | [`pipeline`] | decode → detect → outputs → ring for one packet, shared by `run` and `replay` |
 //! | [`investigate`] | `info`, `carve`, `investigate` (read-only over ring and logs) |
 //! | [`daemon`] | the live sensor: capture thread, signals, reload, stats, systemd |
@@ -29,6 +30,7 @@ pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod diag;
+pub mod evidence;
 pub mod investigate;
 pub mod output;
 pub mod pcap;
