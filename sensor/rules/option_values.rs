@@ -519,7 +519,7 @@ pub fn parse_tag(s: &str) -> Result<Tag, (usize, String)> {
     // Counts and metrics until the first item that does not start with a digit (Snort:
     // `isdigit(toks[i][0])`, else "check for src/dst/exclusive").
     while let Some(&(off, t)) = items.get(i) {
-        if !t.as_bytes()[0].is_ascii_digit() {
+        if !t.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
             break;
         }
         let n = tag_count(t).map_err(|m| (off, m))?;
