@@ -12,7 +12,8 @@ fn shared_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules")
 }
 
-/// Option keywords of tiers 1 and 2 (DESIGN.md "Semantics"), plus the ignored `fwsam` hints.
+/// Option keywords of tiers 1 and 2 (DESIGN.md "Semantics"), plus the ignored `fwsam` hints
+/// and `tag` (post-detection, loaded ahead of its tier).
 const TIER12: &[&str] = &[
     "msg",
     "sid",
@@ -48,6 +49,7 @@ const TIER12: &[&str] = &[
     "seq",
     "ack",
     "fragbits",
+    "tag",
     "fwsam",
     "fwsam_ipv6",
 ];

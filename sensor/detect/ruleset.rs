@@ -6,11 +6,12 @@
 //! and state that depends on the set (the suppress/rate_filter index, flowbit numbering, the
 //! flow-tracking decision) must be rebuilt for every new set, however quiet the link.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::content::{Prefilter, Scratch};
 use super::index::{self, HeaderKey, Index};
-use crate::rules::{Model, RateFilter, Rule, RuleId, Suppress};
+use crate::rules::{Model, RateFilter, Rule, RuleId, Suppress, Tag};
 
 /// The last generation handed out; the first set built gets 1.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -22,6 +23,8 @@ pub struct RuleSet {
     pub(in crate::detect) flowbit_names: Vec<String>,
     pub(in crate::detect) suppress: Vec<Suppress>,
     pub(in crate::detect) rate_filters: Vec<RateFilter>,
+    /// The rules' `tag:` options by (gid, sid) ([`Model::tags`]).
+    tags: BTreeMap<(u32, u32), Tag>,
     /// The header index over the rules without a fast pattern.
     pub(in crate::detect) index: Index,
     /// The Aho–Corasick prefilter over the rules with a fast pattern: they become candidates
@@ -45,6 +48,7 @@ impl RuleSet {
             flowbit_names,
             suppress,
             rate_filters,
+            tags,
         } = model;
         let index = Index::build(&rules);
         let prefilter = Prefilter::build(&rules);
@@ -53,6 +57,7 @@ impl RuleSet {
             flowbit_names,
             suppress,
             rate_filters,
+            tags,
             index,
             prefilter,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
@@ -72,6 +77,12 @@ impl RuleSet {
     /// Rule `id`, if there is one.
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {
         self.rules.get(id as usize)
+    }
+
+    /// The `tag:` option of rule gid:sid, if it has one: what the evidence store keeps after
+    /// that rule's event ([`crate::rules::Tag`]).
+    pub fn tag(&self, gid: u32, sid: u32) -> Option<&Tag> {
+        self.tags.get(&(gid, sid))
     }
 
     pub fn len(&self) -> usize {

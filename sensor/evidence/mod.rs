@@ -19,6 +19,7 @@
 
 pub mod key;
 pub mod store;
+pub mod tag;
 
 use std::collections::HashMap;
 use std::io;

@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::addr::{parse_addr, parse_ports, Vars};
-use super::model::{PortSet, Proto, Rule, SourceLoc};
+use super::model::{PortSet, Proto, Rule, SourceLoc, Tag};
 use super::options::{compile_options, OptCtx};
 use super::parse::RuleAst;
 
 /// The outcome for one rule.
 #[derive(Debug, Clone)]
 pub enum Compiled {
-    Loaded(Box<Rule>),
+    /// The rule, and its `tag:` option if it has one (the model keeps tags beside the rules).
+    Loaded(Box<Rule>, Option<Tag>),
     /// Parsed fine but uses an option above the supported tier (or an unknown keyword).
     Skipped(String),
     /// Byte offset in the logical line, and what was expected.
@@ -66,35 +67,38 @@ pub fn compile_rule(
         return Compiled::Skipped(reason);
     }
     let priority = f.priority.or(f.class_priority).unwrap_or(0);
-    Compiled::Loaded(Box::new(Rule {
-        loc: SourceLoc {
-            file: Arc::clone(file),
-            line,
-        },
-        action: ast.action,
-        proto: ast.proto,
-        src,
-        src_ports,
-        direction: ast.direction,
-        dst,
-        dst_ports,
-        gid: f.gid.unwrap_or(1),
-        sid,
-        rev: f.rev.unwrap_or(0),
-        msg: f.msg,
-        classtype: f.classtype,
-        class_desc: f.class_desc,
-        priority,
-        references: f.references,
-        metadata: f.metadata,
-        flags: f.flags,
-        flow: f.flow,
-        flowbits: f.flowbits,
-        threshold: f.threshold,
-        detection_filter: f.detection_filter,
-        header_tests: f.header_tests,
-        contents: f.contents,
-    }))
+    Compiled::Loaded(
+        Box::new(Rule {
+            loc: SourceLoc {
+                file: Arc::clone(file),
+                line,
+            },
+            action: ast.action,
+            proto: ast.proto,
+            src,
+            src_ports,
+            direction: ast.direction,
+            dst,
+            dst_ports,
+            gid: f.gid.unwrap_or(1),
+            sid,
+            rev: f.rev.unwrap_or(0),
+            msg: f.msg,
+            classtype: f.classtype,
+            class_desc: f.class_desc,
+            priority,
+            references: f.references,
+            metadata: f.metadata,
+            flags: f.flags,
+            flow: f.flow,
+            flowbits: f.flowbits,
+            threshold: f.threshold,
+            detection_filter: f.detection_filter,
+            header_tests: f.header_tests,
+            contents: f.contents,
+        }),
+        f.tag,
+    )
 }
 
 #[cfg(test)]
@@ -129,7 +133,7 @@ mod tests {
 
     fn loaded(text: &str) -> Rule {
         match compile(text) {
-            Compiled::Loaded(r) => *r,
+            Compiled::Loaded(r, _) => *r,
             other => panic!("{text}: {other:?}"),
         }
     }
@@ -284,7 +288,7 @@ mod tests {
         ];
         for (opts, want) in cases {
             let got = match compile(&format!("{H} ({opts})")) {
-                Compiled::Loaded(_) => "loaded: ".to_string(),
+                Compiled::Loaded(..) => "loaded: ".to_string(),
                 Compiled::Skipped(r) => format!("skip: {r}"),
                 Compiled::Error(_, m) => format!("error: {m}"),
             };

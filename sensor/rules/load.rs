@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::addr::{parse_addr, parse_ports, Vars};
 use super::classify::{Classifications, References};
 use super::compile::{compile_rule, Compiled};
-use super::model::{Rule, Threshold};
+use super::model::{Rule, Tag, Threshold};
 use super::options::{FlowbitNames, OptCtx};
 use super::parse::{logical_lines, parse_statement, Span, Statement, VarKind};
 use super::{threshold_conf, vars, Diagnostic, Model};
@@ -262,6 +262,8 @@ struct Loader {
     /// Rules with the index of the file that loaded them; `None` once replaced by a duplicate.
     rules: Vec<Option<(Rule, usize)>>,
     by_id: HashMap<(u32, u32), usize>,
+    /// The `tag:` of the rule kept for each (gid, sid).
+    tags: BTreeMap<(u32, u32), Tag>,
     files: Vec<FileReport>,
     config_files: Vec<FileReport>,
     warnings: Vec<Diagnostic>,
@@ -295,6 +297,7 @@ impl Loader {
             flowbits: FlowbitNames::default(),
             rules: Vec::new(),
             by_id: HashMap::new(),
+            tags: BTreeMap::new(),
             files: Vec::new(),
             config_files,
             warnings: Vec::new(),
@@ -386,7 +389,7 @@ impl Loader {
                         flowbits: &mut self.flowbits,
                     };
                     match compile_rule(&ast, &self.vars, &mut ctx, &file, start.line) {
-                        Compiled::Loaded(rule) => self.add_rule(*rule, file_idx, start),
+                        Compiled::Loaded(rule, tag) => self.add_rule(*rule, tag, file_idx, start),
                         Compiled::Skipped(reason) => {
                             let f = &mut self.files[file_idx];
                             *f.skipped.entry(reason.clone()).or_insert(0) += 1;
@@ -399,8 +402,13 @@ impl Loader {
         }
     }
 
-    fn add_rule(&mut self, rule: Rule, file_idx: usize, at: Span) {
+    fn add_rule(&mut self, rule: Rule, tag: Option<Tag>, file_idx: usize, at: Span) {
         let key = (rule.gid, rule.sid);
+        // The kept rule's tag only: a later duplicate without one leaves none.
+        match tag {
+            Some(t) => self.tags.insert(key, t),
+            None => self.tags.remove(&key),
+        };
         let idx = self.rules.len();
         if let Some(old) = self.by_id.insert(key, idx) {
             if let Some((prev, prev_file)) = self.rules[old].take() {
@@ -457,6 +465,7 @@ impl Loader {
                 flowbit_names: self.flowbits.names,
                 suppress,
                 rate_filters,
+                tags: self.tags,
             },
             files,
             warnings: self.warnings,
@@ -656,6 +665,101 @@ event_filter gen_id 1, sig_id 2, type limit, track by_src, count 3, seconds 60
         assert!(
             warnings[0].contains("threshold for 1:2 replaces the rule's own threshold"),
             "{warnings:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+    use crate::rules::model::{TagHostDir, TagScope};
+
+    /// A rule with `tag:` loads (it used to be skipped as unsupported); the model keeps the
+    /// tag of the rule kept for each gid:sid, so a later duplicate without one leaves none.
+    #[test]
+    fn tagged_rules_load_with_their_tags() {
+        let rules = "\
+alert tcp any any -> any 23 (msg:\"telnet\"; flags:S; tag:session,10,seconds; sid:1;)
+alert ip any any -> any any (sid:2; tag:host,0,packets,600,seconds,src;)
+alert ip any any -> any any (sid:3; tag:session,exclusive;)
+alert ip any any -> any any (sid:3; tag:host,5,packets,dst;)
+alert ip any any -> any any (sid:4; tag:session,5,packets;)
+alert ip any any -> any any (sid:4;)
+";
+        let r = load_text(Path::new("t.rules"), rules, &LoadOptions::default());
+        assert_eq!(
+            r.errors().count(),
+            0,
+            "{:?}",
+            r.errors().collect::<Vec<_>>()
+        );
+        assert_eq!(r.model.rules.len(), 4);
+        let t = |sid| r.model.tags.get(&(1, sid)).copied();
+        assert_eq!(
+            t(1).map(|t| (t.scope, t.seconds)),
+            Some((TagScope::Session { exclusive: false }, Some(10)))
+        );
+        assert_eq!(
+            t(2).map(|t| (t.scope, t.packets, t.seconds)),
+            Some((
+                TagScope::Host {
+                    dir: TagHostDir::Src
+                },
+                Some(0),
+                Some(600)
+            ))
+        );
+        assert_eq!(
+            t(3).map(|t| (t.scope, t.packets)),
+            Some((
+                TagScope::Host {
+                    dir: TagHostDir::Dst
+                },
+                Some(5)
+            )),
+            "the later duplicate's tag"
+        );
+        assert_eq!(t(4), None, "the later duplicate has none");
+    }
+
+    /// A bad `tag:` is an error at the offending item, saying what was expected; a second
+    /// `tag` in one rule too (Snort: "Can only use 'tag' rule option once per rule").
+    #[test]
+    fn tag_errors_point_at_the_item() {
+        let rules = "\
+alert ip any any -> any any (sid:1; tag:session,10,frames;)
+alert ip any any -> any any (sid:2; tag:session,10,packets; tag:session,5,seconds;)
+alert ip any any -> any any (sid:3; tag:host,10,packets;)
+";
+        let r = load_text(Path::new("t.rules"), rules, &LoadOptions::default());
+        let errs: Vec<_> = r.errors().collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(r.model.rules.len(), 0);
+        let col = |line: &str, needle: &str| line.find(needle).unwrap() as u32 + 1;
+        let lines: Vec<&str> = rules.lines().collect();
+        assert_eq!((errs[0].line, errs[0].col), (1, col(lines[0], "frames")));
+        assert!(
+            errs[0]
+                .message
+                .contains("tag: expected 'packets', 'seconds' or 'bytes'"),
+            "{}",
+            errs[0].message
+        );
+        assert_eq!(
+            (errs[1].line, errs[1].col),
+            (2, col(lines[1], "tag:session,5"))
+        );
+        assert!(
+            errs[1].message.contains("'tag' given twice"),
+            "{}",
+            errs[1].message
+        );
+        assert_eq!(errs[2].line, 3);
+        assert_eq!(errs[2].col, col(lines[2], ";)"));
+        assert!(
+            errs[2].message.contains("needs a direction"),
+            "{}",
+            errs[2].message
         );
     }
 }

@@ -18,6 +18,8 @@ pub mod parse;
 pub mod threshold_conf;
 pub mod vars;
 
+use std::collections::BTreeMap;
+
 pub use crate::diag::Diagnostic;
 pub use load::{load, FileReport, LoadOptions, LoadReport};
 pub use model::*;
@@ -27,8 +29,9 @@ pub use model::*;
 pub const SUPPORTED_TIER: u8 = 2;
 
 /// What a load produced, before anything is compiled for matching: the rules in load order
-/// (a rule's [`RuleId`] is its position), the flowbit names they use, and threshold.conf's
-/// suppress and rate_filter entries. `detect::RuleSet::compile` turns it into matchers.
+/// (a rule's [`RuleId`] is its position), the flowbit names they use, threshold.conf's
+/// suppress and rate_filter entries, and the rules' `tag` options. `detect::RuleSet::compile`
+/// turns it into matchers.
 #[derive(Debug, Default, Clone)]
 pub struct Model {
     pub rules: Vec<Rule>,
@@ -36,4 +39,8 @@ pub struct Model {
     pub flowbit_names: Vec<String>,
     pub suppress: Vec<Suppress>,
     pub rate_filters: Vec<RateFilter>,
+    /// The `tag:` option of every loaded rule that has one, by (gid, sid). Kept beside
+    /// [`Rule`] rather than in it: few rules tag, nothing in matching reads it, and rules
+    /// built by hand (tests, benches, `update`) need not name it.
+    pub tags: BTreeMap<(u32, u32), Tag>,
 }

@@ -231,6 +231,39 @@ pub struct DetectionFilter {
     pub seconds: u32,
 }
 
+/// The `tag:` option (Snort 2.9 parser.c `ParseOtnTag`, tag.c): after the rule's event, keep
+/// later packets of the alert's session or of one of its hosts. Several metrics may be given;
+/// the tag ends as soon as any of them runs out. What is kept, and for how long, is
+/// `evidence::tag`'s arithmetic; this is only what the rule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag {
+    pub scope: TagScope,
+    /// `N,packets`: at most N packets. `Some(0)` (`0,packets`, Snort's `TAG_METRIC_UNLIMITED`)
+    /// counts nothing and lifts `tagged_packet_limit`; Snort requires `seconds` or `bytes`
+    /// with it.
+    pub packets: Option<u32>,
+    /// `N,seconds` (N > 0): packets up to the alert's whole second plus N.
+    pub seconds: Option<u32>,
+    /// `N,bytes` (N > 0): packets until their captured lengths add up to N.
+    pub bytes: Option<u32>,
+}
+
+/// What a [`Tag`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagScope {
+    /// `session`: the alert's address and port pairs, both directions. `exclusive`: Snort
+    /// opens such a tag only once per process (tag.c `s_max_sessions`).
+    Session { exclusive: bool },
+    /// `host,…,src|dst`: every packet to or from the alert's source or destination address.
+    Host { dir: TagHostDir },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagHostDir {
+    Src,
+    Dst,
+}
+
 /// One `content:` with its modifiers (tier 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {

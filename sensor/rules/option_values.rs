@@ -1,6 +1,6 @@
 //! The value syntax of rule options: numbers, quoted strings, comparisons, `threshold`,
-//! `detection_filter`, `flowbits`, `flow`, `flags`, `fragbits`, and rough checks of tier-3
-//! options. Pure functions from option text to typed values; which option uses which is
+//! `detection_filter`, `flowbits`, `flow`, `flags`, `fragbits`, `tag`, and rough checks of
+//! tier-3 options. Pure functions from option text to typed values; which option uses which is
 //! `options`' business.
 
 use super::model::*;
@@ -445,6 +445,200 @@ pub fn parse_fragbits(s: &str) -> Result<HeaderTest, String> {
     Ok(HeaderTest::Fragbits { modifier, bits })
 }
 
+/// The items of a `tag:` value with their byte offsets: Snort 2.9 parser.c `ParseOtnTag`
+/// splits on `" ,"` (util.c `mSplit`: a run of separators and blanks is one break).
+fn tag_items(s: &str) -> Vec<(usize, &str)> {
+    let mut items = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        if c == ',' || c.is_ascii_whitespace() {
+            if let Some(st) = start.take() {
+                items.push((st, &s[st..i]));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(st) = start {
+        items.push((st, &s[st..]));
+    }
+    items
+}
+
+/// A `tag:` count: Snort reads it with `strtol(…, 0)` and takes 0 to `INT32_MAX`. A leading
+/// `0` would make Snort read octal (`010` is 8), so it is refused rather than read otherwise.
+fn tag_count(t: &str) -> Result<u32, String> {
+    let b = t.as_bytes();
+    if b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit() {
+        return Err(format!(
+            "count '{t}' starts with 0, which Snort reads as octal; expected a decimal count"
+        ));
+    }
+    match number(t) {
+        Ok(n) if n <= i32::MAX as u32 => Ok(n),
+        Ok(_) => Err(format!(
+            "count '{t}' out of range, expected 0 to 2147483647"
+        )),
+        Err(_) if t.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "count '{t}' out of range, expected 0 to 2147483647"
+        )),
+        Err(_) => Err(format!("expected a count, got '{t}'")),
+    }
+}
+
+/// `tag:` (Snort 2.9 parser.c `ParseOtnTag`): `session[,N,metric]…[,exclusive]` or
+/// `host,N,metric[,N,metric]…,src|dst`. Metrics are `packets`, `seconds` and `bytes`, each at
+/// most once, in any order; `seconds` and `bytes` need N > 0, `0,packets` lifts
+/// `tagged_packet_limit` and needs `seconds` or `bytes` beside it. A session tag needs a
+/// metric or `exclusive` (Snort has no default count; Suricata's 256 packets is its own).
+/// Words are matched without regard to case, as Snort's `strcasecmp`.
+///
+/// # Errors
+/// The byte offset in `s` of the offending item (or `s.len()` when something is missing) and
+/// what was expected.
+pub fn parse_tag(s: &str) -> Result<Tag, (usize, String)> {
+    const METRIC: &str = "'packets', 'seconds' or 'bytes'";
+    if s.starts_with(',') {
+        return Err((0, "expected 'session' or 'host' first, got ','".into()));
+    }
+    let items = tag_items(s);
+    let Some(&(_, kind)) = items.first() else {
+        return Err((0, "expected 'session' or 'host'".into()));
+    };
+    let host = if kind.eq_ignore_ascii_case("host") {
+        true
+    } else if kind.eq_ignore_ascii_case("session") {
+        false
+    } else {
+        return Err((0, format!("expected 'session' or 'host', got '{kind}'")));
+    };
+    let (mut packets, mut seconds, mut bytes) = (None, None, None);
+    // Offset of the `0` of `0,packets`, for the error when nothing else bounds the tag.
+    let mut unlimited_at = None;
+    let mut i = 1;
+    // Counts and metrics until the first item that does not start with a digit (Snort:
+    // `isdigit(toks[i][0])`, else "check for src/dst/exclusive").
+    while let Some(&(off, t)) = items.get(i) {
+        if !t.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+            break;
+        }
+        let n = tag_count(t).map_err(|m| (off, m))?;
+        let Some(&(moff, m)) = items.get(i + 1) else {
+            return Err((
+                off,
+                format!("count {t} has no metric, expected {METRIC} after it"),
+            ));
+        };
+        let slot = if m.eq_ignore_ascii_case("packets") {
+            &mut packets
+        } else if m.eq_ignore_ascii_case("seconds") {
+            &mut seconds
+        } else if m.eq_ignore_ascii_case("bytes") {
+            &mut bytes
+        } else {
+            return Err((
+                moff,
+                format!("expected {METRIC} after the count, got '{m}'"),
+            ));
+        };
+        if slot.is_some() {
+            return Err((
+                moff,
+                format!("'{m}' given twice, expected each metric at most once"),
+            ));
+        }
+        if n == 0 {
+            if !m.eq_ignore_ascii_case("packets") {
+                return Err((
+                    off,
+                    format!("0 {m}: expected a count above 0 (only 'packets' takes 0)"),
+                ));
+            }
+            unlimited_at = Some(off);
+        }
+        *slot = Some(n);
+        i += 2;
+    }
+    let any_metric = packets.is_some() || seconds.is_some() || bytes.is_some();
+    if let Some(off) = unlimited_at {
+        if seconds.is_none() && bytes.is_none() {
+            return Err((
+                off,
+                "'0,packets' (no packet limit) needs a 'seconds' or 'bytes' metric beside it"
+                    .into(),
+            ));
+        }
+    }
+    let scope = if host {
+        let Some(&(doff, d)) = items.get(i) else {
+            return Err((
+                s.len(),
+                format!(
+                    "tag:host needs {}a direction last, expected 'src' or 'dst'",
+                    if any_metric {
+                        ""
+                    } else {
+                        "a count and metric and "
+                    }
+                ),
+            ));
+        };
+        let dir = if d.eq_ignore_ascii_case("src") {
+            TagHostDir::Src
+        } else if d.eq_ignore_ascii_case("dst") {
+            TagHostDir::Dst
+        } else if any_metric {
+            return Err((doff, format!("expected 'src' or 'dst', got '{d}'")));
+        } else {
+            return Err((doff, format!("expected a count, got '{d}'")));
+        };
+        if !any_metric {
+            return Err((
+                doff,
+                format!("expected a count and metric ({METRIC}) before '{d}'"),
+            ));
+        }
+        i += 1;
+        TagScope::Host { dir }
+    } else {
+        let exclusive = match items.get(i) {
+            None => false,
+            Some(&(_, e)) if e.eq_ignore_ascii_case("exclusive") => {
+                i += 1;
+                true
+            }
+            Some(&(eoff, e)) if any_metric => {
+                return Err((eoff, format!("expected 'exclusive', got '{e}'")));
+            }
+            Some(&(eoff, e)) => {
+                return Err((eoff, format!("expected a count or 'exclusive', got '{e}'")));
+            }
+        };
+        if !any_metric && !exclusive {
+            return Err((
+                s.len(),
+                format!(
+                    "expected a count and metric ({METRIC}) or 'exclusive' after 'session' \
+                     (Snort has no default)"
+                ),
+            ));
+        }
+        TagScope::Session { exclusive }
+    };
+    if let Some(&(xoff, x)) = items.get(i) {
+        return Err((
+            xoff,
+            format!("unexpected '{x}', expected the end of the option"),
+        ));
+    }
+    Ok(Tag {
+        scope,
+        packets,
+        seconds,
+        bytes,
+    })
+}
+
 /// Rough syntax checks for tier-3 options, enough to reject obvious garbage.
 pub fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
     let fields = |v: Option<&str>, min: usize, what: &str| -> Result<Vec<String>, String> {
@@ -530,9 +724,6 @@ pub fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
         }
         "stream_size" => {
             fields(v, 3, "'direction, operator, size'")?;
-        }
-        "tag" => {
-            fields(v, 1, "'session|host, count, metric'")?;
         }
         "uricontent" => {}
         "rawbytes" | "http_encode" | "pkt_data" | "base64_data" | "dce_stub_data"
@@ -791,6 +982,180 @@ mod tests {
         assert_eq!(cmp("0x10", 65535), Ok(Cmp::Eq(16)), "window:0x10");
         assert!(cmp("256", 255).is_err());
         assert!(cmp("5<>1", 255).is_err());
+    }
+
+    /// Snort 2.9 parser.c `ParseOtnTag`: the forms it accepts and what they mean.
+    #[test]
+    fn tag_forms() {
+        use TagHostDir::*;
+        let sess = TagScope::Session { exclusive: false };
+        let excl = TagScope::Session { exclusive: true };
+        let src = TagScope::Host { dir: Src };
+        let dst = TagScope::Host { dir: Dst };
+        // text, scope, packets, seconds, bytes
+        let cases: &[(&str, TagScope, Option<u32>, Option<u32>, Option<u32>)] = &[
+            ("session,10,packets", sess, Some(10), None, None),
+            ("session, 10, packets", sess, Some(10), None, None),
+            ("session 10 packets", sess, Some(10), None, None), // mSplit on " ,"
+            ("SESSION,10,Packets", sess, Some(10), None, None), // strcasecmp
+            ("session,10,seconds", sess, None, Some(10), None),
+            ("session,1000,bytes", sess, None, None, Some(1000)),
+            ("session,exclusive", excl, None, None, None), // no metric: tagged_packet_limit
+            ("session,10,packets,exclusive", excl, Some(10), None, None),
+            (
+                "session,0,packets,60,seconds",
+                sess,
+                Some(0),
+                Some(60),
+                None,
+            ),
+            (
+                "session,60,seconds,0,packets",
+                sess,
+                Some(0),
+                Some(60),
+                None,
+            ),
+            (
+                "session,5,packets,10,seconds,100,bytes",
+                sess,
+                Some(5),
+                Some(10),
+                Some(100),
+            ),
+            ("host,600,seconds,src", src, None, Some(600), None),
+            ("host,10,packets,dst", dst, Some(10), None, None),
+            (
+                "host,0,packets,600,seconds,src",
+                src,
+                Some(0),
+                Some(600),
+                None,
+            ), // manual
+            (
+                "host,1000,bytes,100,packets,src",
+                src,
+                Some(100),
+                None,
+                Some(1000),
+            ), // README.tag
+            ("host,10,packets,DST", dst, Some(10), None, None),
+            ("session,0x10,packets", sess, Some(16), None, None), // strtol base 0
+            (
+                "session,2147483647,packets",
+                sess,
+                Some(i32::MAX as u32),
+                None,
+                None,
+            ),
+            ("session,10,packets,", sess, Some(10), None, None), // trailing separator
+            ("session,,10,,packets", sess, Some(10), None, None), // a run is one break
+        ];
+        for &(text, scope, packets, seconds, bytes) in cases {
+            assert_eq!(
+                parse_tag(text),
+                Ok(Tag {
+                    scope,
+                    packets,
+                    seconds,
+                    bytes
+                }),
+                "{text}"
+            );
+        }
+    }
+
+    /// What Snort refuses (and a leading-0 count, which Snort reads as octal), with the offset
+    /// of the item the error points at and a piece of the message.
+    #[test]
+    fn tag_errors() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("", 0, "expected 'session' or 'host'"),
+            (
+                ",session,10,packets",
+                0,
+                "expected 'session' or 'host' first",
+            ),
+            ("sessions,10,packets", 0, "got 'sessions'"),
+            (
+                "session",
+                7,
+                "or 'exclusive' after 'session' (Snort has no default)",
+            ),
+            ("host,10,packets", 15, "tag:host needs a direction last"),
+            ("host", 4, "needs a count and metric and a direction"),
+            ("host,src", 5, "expected a count and metric"),
+            (
+                "host,10,packets,exclusive",
+                16,
+                "expected 'src' or 'dst', got 'exclusive'",
+            ),
+            (
+                "session,10,packets,src",
+                19,
+                "expected 'exclusive', got 'src'",
+            ),
+            (
+                "session,src",
+                8,
+                "expected a count or 'exclusive', got 'src'",
+            ),
+            (
+                "session,-1,packets",
+                8,
+                "expected a count or 'exclusive', got '-1'",
+            ),
+            ("session,10", 8, "count 10 has no metric"),
+            ("session,10,frames", 11, "after the count, got 'frames'"),
+            ("session,10,20", 11, "after the count, got '20'"),
+            (
+                "session,0,seconds",
+                8,
+                "0 seconds: expected a count above 0",
+            ),
+            ("session,0,bytes", 8, "0 bytes: expected a count above 0"),
+            (
+                "session,0,packets",
+                8,
+                "needs a 'seconds' or 'bytes' metric",
+            ),
+            (
+                "host,0,packets,src",
+                5,
+                "needs a 'seconds' or 'bytes' metric",
+            ),
+            ("session,10,packets,5,packets", 21, "'packets' given twice"),
+            (
+                "session,10,seconds,0,packets,5,packets",
+                31,
+                "'packets' given twice",
+            ),
+            (
+                "session,2147483648,packets",
+                8,
+                "out of range, expected 0 to 2147483647",
+            ),
+            ("session,99999999999,packets", 8, "out of range"),
+            ("session,010,packets", 8, "Snort reads as octal"),
+            ("session,10x,packets", 8, "expected a count, got '10x'"),
+            ("session,exclusive,10,packets", 18, "unexpected '10'"),
+            ("host,10,packets,src,dst", 20, "unexpected 'dst'"),
+            (
+                "session,10,packets,60,seconds,exclusive,x",
+                40,
+                "unexpected 'x'",
+            ),
+            ("host,10,packets,5,seconds", 25, "needs a direction last"),
+        ];
+        for &(text, at, msg) in cases {
+            match parse_tag(text) {
+                Ok(t) => panic!("{text}: accepted as {t:?}"),
+                Err((off, m)) => {
+                    assert!(m.contains(msg), "{text}: {m:?} lacks {msg:?}");
+                    assert_eq!(off, at, "{text}: {m}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub struct OptionFields {
     pub detection_filter: Option<DetectionFilter>,
     pub header_tests: Vec<HeaderTest>,
     pub contents: Vec<Content>,
+    pub tag: Option<Tag>,
     /// Why the rule cannot load yet (the first option above [`SUPPORTED_TIER`]).
     pub skip: Option<String>,
 }
@@ -83,6 +84,9 @@ fn kind_of(name: &str) -> Option<Kind> {
         "content" | "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern"
         | "dsize" | "ip_proto" | "ttl" | "tos" | "id" | "itype" | "icode" | "icmp_id"
         | "icmp_seq" | "sameip" | "window" | "seq" | "ack" | "fragbits" => Kind::Tier(2),
+        // A post-detection option (DESIGN.md puts it in tier 3), taken on ahead of its tier:
+        // it changes what the evidence store keeps after an event, never what matches.
+        "tag" => Kind::Tier(2),
         "pcre"
         | "byte_test"
         | "byte_jump"
@@ -140,7 +144,6 @@ fn kind_of(name: &str) -> Option<Kind> {
         | "enip_command"
         | "enip_req"
         | "enip_rsp"
-        | "tag"
         | "resp"
         | "react"
         | "session"
@@ -400,6 +403,19 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
             "fragbits" => f
                 .header_tests
                 .push(parse_fragbits(need(v, "fragment bits M D R").map_err(fail)?).map_err(fail)?),
+            "tag" => {
+                // Snort 2.9 parser.c: "Can only use 'tag' rule option once per rule."
+                dup(f.tag.is_some())?;
+                let s = need(
+                    v,
+                    "'session[,N,metric]…[,exclusive]' or 'host,N,metric…,src|dst'",
+                )
+                .map_err(fail)?;
+                f.tag = Some(parse_tag(s).map_err(|(off, m)| OptError {
+                    offset: at + off,
+                    message: format!("{name}: {m}"),
+                })?);
+            }
             _ => check_tier3(&name, v).map_err(fail)?,
         }
     }
