@@ -238,10 +238,10 @@ impl Pipeline {
         if let Some(kind) = pkt.anomaly {
             self.count_decode(kind);
         }
-        if let Some(ev) = self.evidence.as_mut().filter(|e| e.is_active()) {
-            ev.observe(&pkt);
-        }
         self.engine.inspect(rules, &pkt, &mut self.hits);
+        if let Some(ev) = self.evidence.as_mut().filter(|e| e.is_active()) {
+            ev.observe(&pkt, !self.hits.is_empty());
+        }
         if self.hits.is_empty() {
             return;
         }
@@ -249,7 +249,15 @@ impl Pipeline {
         if let Some(ev) = self.evidence.as_mut() {
             for hit in &self.hits {
                 if let Some(rule) = rules.rule(hit.rule) {
-                    ev.alert(rule, &pkt, self.linktype, self.snaplen, self.ring.as_mut());
+                    let tag = rules.tag(rule.gid, rule.sid);
+                    ev.alert(
+                        rule,
+                        tag,
+                        &pkt,
+                        self.linktype,
+                        self.snaplen,
+                        self.ring.as_mut(),
+                    );
                 }
             }
         }

@@ -33,8 +33,10 @@ use std::time::Duration;
 use crate::decode::Packet;
 use crate::ring::{Held, Ring};
 use crate::rules::model::Rule;
+use crate::rules::{Tag, TagHostDir, TagScope};
 pub use key::{ConvKey, Matcher};
 pub use store::{list, AlertRef, Listed, Sidecar, State};
+use tag::{ExclusiveGate, FlowKey, TagBudget};
 
 /// pcap record header: ts_sec, ts_usec, caplen, len.
 const RECORD_HEADER: usize = 16;
@@ -163,8 +165,11 @@ struct Active {
     matcher: Matcher,
     /// `tag:host`: every packet to or from this address.
     host: Option<IpAddr>,
-    /// Packets are kept while their time is at most this (the last alert + `post_s`).
+    /// Packets are kept while their time is at most this (the last alert + `post_s`; the
+    /// alert itself for an event only `tag` rules raised).
     window_end_us: i64,
+    /// A `tag` rule's budget (Snort tag.c): the packets it admits are kept too.
+    budget: Option<(TagBudget, TagScope, FlowKey)>,
     last_alert_us: i64,
     /// Last packet kept, or the last alert.
     last_activity_us: i64,
@@ -193,6 +198,8 @@ pub struct Recorder {
     by_key: HashMap<ConvKey, usize, ahash::RandomState>,
     hosts: Vec<(IpAddr, usize)>,
     live: usize,
+    /// Snort's one exclusive session tag per process.
+    exclusive: ExclusiveGate,
     next_id: u64,
     /// Earliest time an open event may be over.
     next_check_us: i64,
@@ -239,6 +246,7 @@ impl Recorder {
             by_key: HashMap::with_capacity_and_hasher(MAX_OPEN, ahash::RandomState::new()),
             hosts: Vec::new(),
             live: 0,
+            exclusive: ExclusiveGate::default(),
             next_id: 1,
             next_check_us: i64::MAX,
             batch: Vec::new(),
@@ -260,9 +268,11 @@ impl Recorder {
         self.live != 0
     }
 
-    /// A packet that passed the capture: copied into every open event it belongs to.
-    /// Call only when [`Recorder::is_active`].
-    pub fn observe(&mut self, p: &Packet<'_>) {
+    /// A packet after detection: copied into every open event it belongs to. `alerted`:
+    /// it raised a logged event (such a packet is kept by its conversation's event but never
+    /// charged to a `tag` budget, as Snort's detect.c never offers it to tagging). Call only
+    /// when [`Recorder::is_active`].
+    pub fn observe(&mut self, p: &Packet<'_>, alerted: bool) {
         let now = us(p.ts_sec, p.ts_usec);
         if now >= self.next_check_us {
             self.expire(now);
@@ -282,29 +292,48 @@ impl Recorder {
             }
             conv = Some(i);
         }
+        // Snort tag.c `CheckTagList`: one tag charged per packet, a session's first.
+        let mut charged = false;
         if let Some(i) = conv {
-            self.copy(i, p, now);
+            charged = self.copy(i, p, now, alerted, false);
         }
-        for k in 0..self.hosts.len() {
-            let (addr, i) = self.hosts[k];
-            if (p.src == addr || p.dst == addr) && Some(i) != conv {
-                self.copy(i, p, now);
+        if self.hosts.is_empty() {
+            return;
+        }
+        // Then a host tag on the packet's destination, then on its source.
+        for addr in [p.dst, p.src] {
+            let Some(&(_, i)) = self.hosts.iter().find(|(a, _)| *a == addr) else {
+                continue;
+            };
+            if Some(i) != conv {
+                charged |= self.copy(i, p, now, alerted, charged);
             }
         }
     }
 
-    /// Copies `p` into event `i` if its window or its limits allow.
-    fn copy(&mut self, i: usize, p: &Packet<'_>, now: i64) {
+    /// Copies `p` into event `i` if its window, its `tag` budget or (for a packet that
+    /// alerted) its conversation keeps it, within the event's limits. Returns whether a tag
+    /// budget was charged. `charged`: another tag was charged for this packet already.
+    fn copy(&mut self, i: usize, p: &Packet<'_>, now: i64, alerted: bool, charged: bool) -> bool {
         let Some(a) = self.events[i].as_mut() else {
-            return;
+            return false;
         };
-        if now > a.window_end_us {
-            return;
+        let mut tagged = false;
+        let mut charges = false;
+        if let Some((b, _, _)) = a.budget.as_mut().filter(|_| !alerted && !charged) {
+            if !b.done(p.ts_sec) {
+                charges = true;
+                tagged = b.admit(p.ts_sec, p.ts_usec, p.frame.len() as u32);
+            }
+        }
+        let keep = now <= a.window_end_us || tagged || (alerted && a.host.is_none());
+        if !keep {
+            return charges;
         }
         let rec = (RECORD_HEADER + p.frame.len()) as u64;
         if a.copied >= self.opts.max_packets || a.copied_bytes + rec > self.opts.max_bytes {
             a.truncated = true;
-            return;
+            return charges;
         }
         a.copied += 1;
         a.copied_bytes += rec;
@@ -328,14 +357,19 @@ impl Recorder {
         if self.batch.len() >= BATCH_BYTES {
             self.send_batch();
         }
+        charges
     }
 
     /// An alert event was written for `rule` on `p`: opens an event for its conversation or
-    /// folds the alert into the open one. `ring` is the ring the packet was just written to
-    /// (`None` with `--no-ring`: then only packets from the alert on are kept).
+    /// folds the alert into the open one. `tag` is the rule's `tag` option: a session tag
+    /// keeps what its budget admits instead of `post_s`, a host tag opens (or renews) an
+    /// event of every packet to or from the host. `ring` is the ring the packet was just
+    /// written to (`None` with `--no-ring`: then only packets from the alert on are kept).
+    #[allow(clippy::too_many_arguments)]
     pub fn alert(
         &mut self,
         rule: &Rule,
+        tag: Option<&Tag>,
         p: &Packet<'_>,
         linktype: i32,
         snaplen: u32,
@@ -346,16 +380,26 @@ impl Recorder {
         }
         let now = us(p.ts_sec, p.ts_usec);
         let key = ConvKey::of(p);
-        let existing = if p.frag.offset != 0 {
-            self.events.iter().position(|e| {
+        let fk = FlowKey::of(p);
+        // Snort: only one exclusive session tag per process, ever.
+        let tag = tag.filter(|t| match t.scope {
+            TagScope::Session { exclusive: true } => self.exclusive.try_open(),
+            _ => true,
+        });
+        let existing = match tag.map(|t| t.scope) {
+            // tag.c `AddTagNode`: an open host tag on either address of the event is renewed
+            // (its source's first).
+            Some(TagScope::Host { .. }) => [p.src, p.dst]
+                .iter()
+                .find_map(|h| self.hosts.iter().find(|(a, _)| a == h).map(|&(_, i)| i)),
+            _ if p.frag.offset != 0 => self.events.iter().position(|e| {
                 e.as_ref()
                     .is_some_and(|a| a.host.is_none() && a.matcher.matches_later_fragment(p))
-            })
-        } else {
-            self.by_key.get(&key).copied()
+            }),
+            _ => self.by_key.get(&key).copied(),
         };
         if let Some(i) = existing {
-            self.extend(i, rule, now);
+            self.extend(i, rule, tag, fk, now);
             return;
         }
         if self.live >= MAX_OPEN {
@@ -369,26 +413,42 @@ impl Recorder {
             return;
         }
         self.refusing = false;
-        self.start(rule, p, key, now, linktype, snaplen, ring);
+        self.start(rule, tag, p, key, now, linktype, snaplen, ring);
     }
 
-    fn extend(&mut self, i: usize, rule: &Rule, now: i64) {
+    fn extend(&mut self, i: usize, rule: &Rule, tag: Option<&Tag>, fk: FlowKey, now: i64) {
         let post = i64::from(self.opts.post_s) * 1_000_000;
+        let limit = self.opts.tagged_packet_limit;
         let Some(a) = self.events[i].as_mut() else {
             return;
         };
         a.alert_count += 1;
         a.last_alert_us = a.last_alert_us.max(now);
         a.last_activity_us = a.last_activity_us.max(now);
-        a.window_end_us = a.window_end_us.max(now.saturating_add(post));
+        let (sec, usec) = (now.div_euclid(1_000_000), now.rem_euclid(1_000_000) as u32);
+        match (tag, a.budget.as_mut()) {
+            (None, _) if a.host.is_none() => {
+                a.window_end_us = a.window_end_us.max(now.saturating_add(post));
+            }
+            (None, _) => {}
+            (Some(t), Some((b, scope, at))) => {
+                if tag::renews(scope, at, &t.scope, &fk) {
+                    b.renew(t, sec, usec);
+                }
+            }
+            (Some(t), None) => {
+                a.budget = Some((TagBudget::new(t, sec, usec, limit), t.scope, fk));
+            }
+        }
         note_alert(&mut a.alerts, rule, now);
-        self.next_check_us = self.next_check_us.min(a.window_end_us.saturating_add(1));
+        self.next_check_us = self.next_check_us.min(now.saturating_add(1));
     }
 
     #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         rule: &Rule,
+        tag: Option<&Tag>,
         p: &Packet<'_>,
         key: ConvKey,
         now: i64,
@@ -397,7 +457,27 @@ impl Recorder {
         ring: Option<&mut Ring>,
     ) {
         let pre = i64::from(self.opts.pre_s) * 1_000_000;
-        let post = i64::from(self.opts.post_s) * 1_000_000;
+        // A tagging rule keeps what its budget admits instead of `post_s`.
+        let post = match tag {
+            Some(_) => 0,
+            None => i64::from(self.opts.post_s) * 1_000_000,
+        };
+        let host = match tag.map(|t| t.scope) {
+            Some(TagScope::Host {
+                dir: TagHostDir::Src,
+            }) => Some(p.src),
+            Some(TagScope::Host {
+                dir: TagHostDir::Dst,
+            }) => Some(p.dst),
+            _ => None,
+        };
+        let budget = tag.map(|t| {
+            (
+                TagBudget::new(t, p.ts_sec, p.ts_usec, self.opts.tagged_packet_limit),
+                t.scope,
+                FlowKey::of(p),
+            )
+        });
         let pre_from_us = now.saturating_sub(pre);
         let (sport, dport) = (key_port(p, true), key_port(p, false));
         let (held, pre_source) = match ring {
@@ -435,8 +515,12 @@ impl Recorder {
             src_port: sport,
             dest_ip: p.dst,
             dest_port: dport,
-            community_id: None,
-            scope: "session".into(),
+            community_id: crate::decode::community_id::for_packet(0, p),
+            scope: match host {
+                Some(h) => format!("host {h}"),
+                None => "session".into(),
+            },
+            tag: tag.map(describe_tag),
             first_alert_us: now,
             last_alert_us: now,
             from_us: pre_from_us,
@@ -475,8 +559,9 @@ impl Recorder {
         let active = Active {
             id,
             matcher: Matcher::new(key),
-            host: None,
+            host,
             window_end_us: now.saturating_add(post),
+            budget,
             last_alert_us: now,
             last_activity_us: now,
             alert_count: 1,
@@ -496,18 +581,27 @@ impl Recorder {
                 self.events.len() - 1
             }
         };
-        self.by_key.insert(key, i);
+        match host {
+            Some(h) => self.hosts.push((h, i)),
+            None => {
+                self.by_key.insert(key, i);
+            }
+        }
         self.live += 1;
         self.stats.events += 1;
         self.next_check_us = self
             .next_check_us
             .min(now.saturating_add(post).saturating_add(1));
+        if self.events[i].as_ref().is_some_and(|a| a.budget.is_some()) {
+            // A budget ends on packet counts and idle time too: look again in a second.
+            self.next_check_us = self.next_check_us.min(now.saturating_add(1_000_000));
+        }
         if let Some(a) = self.events[i].as_mut() {
             a.matcher.note(p);
         }
         if !from_ring {
             // Nothing read back from the ring: the alert packet itself is the first copy.
-            self.copy(i, p, now);
+            self.copy(i, p, now, true, true);
         }
     }
 
@@ -521,12 +615,17 @@ impl Recorder {
 
     fn expire(&mut self, now: i64) {
         let mut next = i64::MAX;
+        let now_sec = now.div_euclid(1_000_000);
         for i in 0..self.events.len() {
             let Some(a) = &self.events[i] else {
                 continue;
             };
-            if now > a.window_end_us {
+            let budget_done = a.budget.as_ref().is_none_or(|(b, _, _)| b.done(now_sec));
+            if now > a.window_end_us && budget_done {
                 self.close_event(i, "its window passed");
+            } else if !budget_done {
+                // A budget ends on packet counts and idle time too: look again in a second.
+                next = next.min(now.saturating_add(1_000_000));
             } else {
                 next = next.min(a.window_end_us.saturating_add(1));
             }
@@ -548,7 +647,11 @@ impl Recorder {
         let end = End {
             id: a.id,
             last_alert_us: a.last_alert_us,
-            until_us: a.window_end_us,
+            until_us: if a.copied > 0 {
+                a.window_end_us.max(a.last_activity_us)
+            } else {
+                a.window_end_us
+            },
             alert_count: a.alert_count,
             alerts: a.alerts,
             lost: a.lost,
@@ -688,6 +791,34 @@ fn key_port(p: &Packet<'_>, src: bool) -> u16 {
     } else {
         p.dport().unwrap_or(0)
     }
+}
+
+/// A tag as its rule says it (`session,10,packets,exclusive`, `host,30,seconds,src`).
+fn describe_tag(t: &Tag) -> String {
+    let mut parts = vec![match t.scope {
+        TagScope::Session { .. } => "session".to_string(),
+        TagScope::Host { .. } => "host".to_string(),
+    }];
+    for (n, unit) in [
+        (t.packets, "packets"),
+        (t.seconds, "seconds"),
+        (t.bytes, "bytes"),
+    ] {
+        if let Some(n) = n {
+            parts.push(format!("{n},{unit}"));
+        }
+    }
+    match t.scope {
+        TagScope::Session { exclusive: true } => parts.push("exclusive".into()),
+        TagScope::Host {
+            dir: TagHostDir::Src,
+        } => parts.push("src".into()),
+        TagScope::Host {
+            dir: TagHostDir::Dst,
+        } => parts.push("dst".into()),
+        TagScope::Session { exclusive: false } => {}
+    }
+    parts.join(",")
 }
 
 /// Adds the rule's signature to an event's list unless already there (a few at most).

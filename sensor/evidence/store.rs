@@ -77,6 +77,9 @@ pub struct Sidecar {
     pub community_id: Option<String>,
     /// `session` (the conversation) or `host ADDR` (a `tag:host` rule).
     pub scope: String,
+    /// The `tag` of the rule that opened the event, as the rule says it.
+    #[serde(default)]
+    pub tag: Option<String>,
     pub first_alert_us: i64,
     pub last_alert_us: i64,
     /// The window kept: from `pre_s` before the first alert to the end of the event.
@@ -601,6 +604,7 @@ fn sidecar_from_name(name: &str) -> Sidecar {
         dest_port: 0,
         community_id: None,
         scope: "session".into(),
+        tag: None,
         first_alert_us: ts,
         last_alert_us: ts,
         from_us: ts,
