@@ -381,7 +381,9 @@ impl Recorder {
         let now = us(p.ts_sec, p.ts_usec);
         let key = ConvKey::of(p);
         let fk = FlowKey::of(p);
-        // Snort: only one exclusive session tag per process, ever.
+        // A tagging rule keeps what its tag admits after the alert, even nothing: Snort opens
+        // only one exclusive session tag per process, ever.
+        let tagging = tag.is_some();
         let tag = tag.filter(|t| match t.scope {
             TagScope::Session { exclusive: true } => self.exclusive.try_open(),
             _ => true,
@@ -399,7 +401,7 @@ impl Recorder {
             _ => self.by_key.get(&key).copied(),
         };
         if let Some(i) = existing {
-            self.extend(i, rule, tag, fk, now);
+            self.extend(i, rule, tagging, tag, fk, now);
             return;
         }
         if self.live >= MAX_OPEN {
@@ -413,10 +415,18 @@ impl Recorder {
             return;
         }
         self.refusing = false;
-        self.start(rule, tag, p, key, now, linktype, snaplen, ring);
+        self.start(rule, tagging, tag, p, key, now, linktype, snaplen, ring);
     }
 
-    fn extend(&mut self, i: usize, rule: &Rule, tag: Option<&Tag>, fk: FlowKey, now: i64) {
+    fn extend(
+        &mut self,
+        i: usize,
+        rule: &Rule,
+        tagging: bool,
+        tag: Option<&Tag>,
+        fk: FlowKey,
+        now: i64,
+    ) {
         let post = i64::from(self.opts.post_s) * 1_000_000;
         let limit = self.opts.tagged_packet_limit;
         let Some(a) = self.events[i].as_mut() else {
@@ -427,7 +437,7 @@ impl Recorder {
         a.last_activity_us = a.last_activity_us.max(now);
         let (sec, usec) = (now.div_euclid(1_000_000), now.rem_euclid(1_000_000) as u32);
         match (tag, a.budget.as_mut()) {
-            (None, _) if a.host.is_none() => {
+            (None, _) if a.host.is_none() && !tagging => {
                 a.window_end_us = a.window_end_us.max(now.saturating_add(post));
             }
             (None, _) => {}
@@ -448,6 +458,7 @@ impl Recorder {
     fn start(
         &mut self,
         rule: &Rule,
+        tagging: bool,
         tag: Option<&Tag>,
         p: &Packet<'_>,
         key: ConvKey,
@@ -458,9 +469,10 @@ impl Recorder {
     ) {
         let pre = i64::from(self.opts.pre_s) * 1_000_000;
         // A tagging rule keeps what its budget admits instead of `post_s`.
-        let post = match tag {
-            Some(_) => 0,
-            None => i64::from(self.opts.post_s) * 1_000_000,
+        let post = if tagging {
+            0
+        } else {
+            i64::from(self.opts.post_s) * 1_000_000
         };
         let host = match tag.map(|t| t.scope) {
             Some(TagScope::Host {
