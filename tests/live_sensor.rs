@@ -215,12 +215,40 @@ fn alerts_reach_every_output_and_packets_the_ring() {
     assert!(s.stat("packets") >= 10);
     assert!(s.stat("alerts") >= 7);
 
+    assert!(s.stat("evidence_events") >= 3);
     let (log, ring) = s.stop();
     assert!(read(&log.join("stats.log"))
         .lines()
         .last()
         .unwrap_or("")
         .contains("event=exit"));
+    // The events still open at SIGTERM (well inside post_s) were closed whole: sidecar
+    // closed, pcap readable by tcpdump, the alerts' packets inside.
+    let events = nsm_sensor::evidence::list(&log.join("evidence")).unwrap();
+    assert!(events.len() >= 3, "{events:?}");
+    for e in &events {
+        assert_eq!(
+            e.sidecar.state,
+            nsm_sensor::evidence::State::Closed,
+            "{e:?}"
+        );
+        assert_eq!(
+            e.sidecar.closed.as_deref(),
+            Some("the capture ended"),
+            "{e:?}"
+        );
+        let out = Command::new("tcpdump")
+            .args(["-nn", "-r"])
+            .arg(&e.path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).lines().count() as u64 == e.sidecar.packets);
+    }
     let dump = check_ring(&ring);
     assert!(dump.matches("ICMP echo request").count() >= 3, "{dump}");
     assert!(dump.contains(".4444: Flags [S]"), "{dump}");
@@ -437,12 +465,23 @@ fn load_reports_highest_rate_without_drops() {
     let net = NetPair::new("load");
     let wd = Workdir::new();
     let config = wd.config(3, 16);
+    // The ET IP lists, and a rule that alerts once on the load's own conversation: its
+    // evidence event stays open for the whole run, so every packet is looked up against it
+    // (and copied, up to the per-event limit).
     let et = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/et");
-    let rules_path = if et.is_dir() {
-        et
-    } else {
-        wd.write("test.rules", &rules(9000001))
-    };
+    let rules_path = wd.path("rules");
+    std::fs::create_dir_all(&rules_path).unwrap();
+    if et.is_dir() {
+        for e in std::fs::read_dir(&et).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, rules_path.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        rules_path.join("load.rules"),
+        "alert udp 198.51.100.7 any -> any 9 (msg:\"NSMT load\"; threshold: type limit, track by_src, seconds 3600, count 1; sid:9100001; rev:1;)\n",
+    )
+    .unwrap();
     let mut s = Sensor::start(&net, &wd, &config, &rules_path, &[]);
     let pcap = wd.path("udp.pcap");
     udp_pcap(
@@ -503,6 +542,11 @@ fn load_reports_highest_rate_without_drops() {
         if drops > 0 || !out.status.success() {
             break;
         }
+        assert_eq!(
+            s.stat("evidence_open"),
+            1,
+            "the load's evidence event is open"
+        );
         if best.is_none_or(|(_, r)| achieved > r) {
             best = Some((pps, achieved));
         }
