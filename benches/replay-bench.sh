@@ -48,7 +48,23 @@ cat > "$WORK/ring.toml" <<TOML
 files = 10
 file_size_mb = 100
 TOML
-measure whole_job "$BIN" replay -q -c "$WORK/ring.toml" --home-net 192.168.0.0/16 "${RARGS[@]}" -l "$WORK/out/log" --ring-dir "$WORK/out/ring" "$IN"
+cat > "$WORK/ring-no-evidence.toml" <<TOML
+[ring]
+files = 10
+file_size_mb = 100
+[evidence]
+enabled = false
+TOML
+# The whole job with the evidence store off and on (on is the default), alternating run by run.
+: > "$WORK/whole_job.all"; : > "$WORK/whole_job_no_evidence.all"
+for _ in $(seq "$RUNS"); do
+  RUNS=1 measure whole_job_no_evidence "$BIN" replay -q -c "$WORK/ring-no-evidence.toml" --home-net 192.168.0.0/16 "${RARGS[@]}" -l "$WORK/out/log" --ring-dir "$WORK/out/ring" "$IN"
+  cat "$WORK/whole_job_no_evidence.runs" >> "$WORK/whole_job_no_evidence.all"
+  RUNS=1 measure whole_job "$BIN" replay -q -c "$WORK/ring.toml" --home-net 192.168.0.0/16 "${RARGS[@]}" -l "$WORK/out/log" --ring-dir "$WORK/out/ring" "$IN"
+  cat "$WORK/whole_job.runs" >> "$WORK/whole_job.all"
+  events=$(find "$WORK/out/log/evidence" -name '*.pcap' | wc -l)
+done
+mv "$WORK/whole_job.all" "$WORK/whole_job.runs"; mv "$WORK/whole_job_no_evidence.all" "$WORK/whole_job_no_evidence.runs"
 
 copy_wall=$(median 1 "$WORK/copy_floor.runs")
 echo
@@ -56,17 +72,20 @@ echo "Workload: $FRAMES frames ($(du -m "$IN" | cut -f1) MB), medians of $RUNS r
 echo
 echo "| command | wall s | CPU s | packets/s | peak RSS MB | wall vs copy floor |"
 echo "|---|---|---|---|---|---|"
-for name in read_floor copy_floor detect whole_job; do
+for name in read_floor copy_floor detect whole_job_no_evidence whole_job; do
   w=$(median 1 "$WORK/$name.runs"); c=$(median 2 "$WORK/$name.runs"); r=$(median 3 "$WORK/$name.runs")
   case $name in
     read_floor) label='`tcpdump -r IN -w /dev/null` (read floor)';;
     copy_floor) label='`tcpdump -r IN -w OUT` (copy floor)';;
     detect) label='`nsm-sensor replay --no-ring`, six ET IP lists';;
-    whole_job) label='`nsm-sensor replay` with the ring (10 × 100 MB)';;
+    whole_job_no_evidence) label='`nsm-sensor replay` with the ring (10 × 100 MB), evidence store off';;
+    whole_job) label="\`nsm-sensor replay\` with the ring and the evidence store ($events events kept)";;
   esac
   awk -v l="$label" -v w="$w" -v c="$c" -v r="$r" -v n="$FRAMES" -v cw="$copy_wall" \
     'BEGIN {printf "| %s | %.2f | %.2f | %.0f | %.1f | %.2f× |\n", l, w, c, n / w, r / 1024, w / cw}'
 done
+awk -v a="$(median 1 "$WORK/whole_job.runs")" -v b="$(median 1 "$WORK/whole_job_no_evidence.runs")" \
+  'BEGIN {printf "\nEvidence store on: %.3f× the wall time with it off.\n", a / b}'
 
 echo
 echo "Scaling of the address index (generated lists, single addresses and CIDRs, IPv4 and IPv6):"

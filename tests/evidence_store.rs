@@ -273,6 +273,19 @@ fn evidence_outlives_the_ring() {
             "{evidence}"
         );
     }
+    // The same investigation selected by the conversation's Community ID from eve.json.
+    let eve = fs::read_to_string(root.join("log/eve.json")).unwrap();
+    let udp_alert: Value = eve
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["alert"]["signature_id"] == 1002)
+        .unwrap();
+    let cid = udp_alert["community_id"].as_str().unwrap();
+    let by_cid = investigate(&cfg, &[cid]);
+    assert!(
+        by_cid.contains("Verdict: 10.0.0.6 sent 3 packets to 198.51.100.7:53,"),
+        "{by_cid}"
+    );
     let json = run(bin()
         .args(["investigate", "--json", "-c"])
         .arg(&cfg)

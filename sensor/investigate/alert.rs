@@ -623,7 +623,7 @@ fn choose<'a>(alerts: &'a [(Value, Time)], sel: &Selector) -> Option<(&'a Value,
             .min_by_key(|(_, t)| (t.as_micros() - at.as_micros()).unsigned_abs())
             .map(|(v, t)| (v, *t)),
         Selector::CommunityId(id) => {
-            newest(&|v| v.get("community_id").and_then(Value::as_str) == Some(id.as_str()))
+            newest(&|v| stored::alert_community_id(v).as_deref() == Some(id.as_str()))
         }
         Selector::Line(n) => {
             let i = if *n > 0 {

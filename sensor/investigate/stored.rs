@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::{Error, Time};
+use crate::decode::community_id;
 use crate::evidence::{self, ConvKey, Listed};
 use crate::output::snort;
 
@@ -52,6 +53,36 @@ pub fn alert_key(alert: &Value) -> Option<ConvKey> {
     } else {
         Some(key)
     }
+}
+
+/// The Community ID (v1, seed 0) of an EVE alert: its `community_id`, else computed from its
+/// protocol, addresses and ports (ICMP: type and code), as an alert logged before the field
+/// existed has none.
+pub fn alert_community_id(alert: &Value) -> Option<String> {
+    if let Some(id) = alert.get("community_id").and_then(Value::as_str) {
+        return Some(id.to_string());
+    }
+    let key = alert_key(alert)?;
+    let ip = |k: &str| alert.get(k)?.as_str()?.parse::<IpAddr>().ok();
+    let num = |k: &str| {
+        alert
+            .get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok())
+    };
+    let (sp, dp) = match key.proto {
+        1 | 58 => (num("icmp_type")?, num("icmp_code")?),
+        _ if key.has_ports() => (num("src_port")?, num("dest_port")?),
+        _ => (0, 0),
+    };
+    Some(community_id::community_id(
+        community_id::DEFAULT_SEED,
+        key.proto,
+        ip("src_ip")?,
+        ip("dest_ip")?,
+        sp,
+        dp,
+    ))
 }
 
 /// The stored event holding `key` at time `t`, if any (the newest when several do). A
