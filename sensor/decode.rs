@@ -364,6 +364,39 @@ pub fn peek_v4_addrs(linktype: i32, frame: &[u8]) -> Option<(u32, u32)> {
     ))
 }
 
+/// Protocol, addresses and TCP/UDP ports of an IPv4 `frame` (ports 0 for other protocols and
+/// for fragments after the first), read with length checks only: an index key for frames
+/// already captured and stored, where [`decode`] in full would be wasted. `None` for anything
+/// but a well-formed-looking IPv4 header.
+pub fn peek_v4_tuple(linktype: i32, frame: &[u8]) -> Option<(u8, u32, u32, u16, u16)> {
+    let (l3, net) = link_layer(linktype, frame).ok()?;
+    let v4 = match net {
+        Net::V4 => true,
+        Net::ByVersion => l3.first().is_some_and(|b| b >> 4 == 4),
+        Net::V6 => false,
+    };
+    if !v4 || l3.len() < 20 || l3[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(l3[0] & 0x0f) * 4;
+    if ihl < 20 {
+        return None;
+    }
+    let proto = l3[9];
+    let src = u32::from_be_bytes([l3[12], l3[13], l3[14], l3[15]]);
+    let dst = u32::from_be_bytes([l3[16], l3[17], l3[18], l3[19]]);
+    let later_fragment = u16::from_be_bytes([l3[6], l3[7]]) & 0x1fff != 0;
+    let (sp, dp) = match (proto, l3.get(ihl..ihl + 4)) {
+        (6 | 17, Some(p)) if !later_fragment => (
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        ),
+        (6 | 17, None) if !later_fragment => return None,
+        _ => (0, 0),
+    };
+    Some((proto, src, dst, sp, dp))
+}
+
 fn link_layer(linktype: i32, frame: &[u8]) -> Result<(&[u8], Net), DecodeError> {
     match linktype {
         linktype::ETHERNET | linktype::LINUX_SLL | linktype::LINUX_SLL2 => {

@@ -348,10 +348,12 @@ impl Pipeline {
     /// Flushes the ring and makes a last attempt at the alert files: what still cannot be
     /// written is counted as dropped (see [`Stats::alerts_dropped`]). For the end of a run.
     pub fn close(&mut self) {
-        self.flush();
+        // The evidence store first: its open events are closed whole with their sidecars,
+        // written once (a flush tick before would announce each only to close it at once).
         if let Some(ev) = self.evidence.as_mut() {
             ev.close();
         }
+        self.flush();
         if let Some(o) = self.outputs.as_mut() {
             if let Err(e) = o.close() {
                 self.stats.output_write_errors += 1;

@@ -17,6 +17,7 @@
 //!
 //! What belongs to a conversation is [`key`]'s rule, shared with `investigate`.
 
+mod backread;
 pub mod key;
 pub mod store;
 pub mod tag;
@@ -198,6 +199,8 @@ pub struct Recorder {
     by_key: HashMap<ConvKey, usize, ahash::RandomState>,
     hosts: Vec<(IpAddr, usize)>,
     live: usize,
+    /// Names of the ring files handed to the writer (the newest few).
+    handed: Vec<String>,
     /// Snort's one exclusive session tag per process.
     exclusive: ExclusiveGate,
     next_id: u64,
@@ -246,6 +249,7 @@ impl Recorder {
             by_key: HashMap::with_capacity_and_hasher(MAX_OPEN, ahash::RandomState::new()),
             hosts: Vec::new(),
             live: 0,
+            handed: Vec::new(),
             exclusive: ExclusiveGate::default(),
             next_id: 1,
             next_check_us: i64::MAX,
@@ -504,7 +508,8 @@ impl Recorder {
                     )
                 } else {
                     let from_sec = pre_from_us.div_euclid(1_000_000);
-                    match r.hold(from_sec) {
+                    let handed = &self.handed;
+                    match r.hold(from_sec, &|name| handed.iter().any(|h| h == name)) {
                         Ok(h) => (h, "ring".to_string()),
                         Err(e) => (Vec::new(), format!("none: the ring cannot be read ({e})")),
                     }
@@ -512,9 +517,18 @@ impl Recorder {
             }
         };
         let from_ring = pre_source == "ring";
-        self.shared
-            .held_files
-            .fetch_add(held.len(), Ordering::Relaxed);
+        // The writer keeps every ring file it was handed open until its packets are older
+        // than any window: each is opened and handed over once.
+        for h in held.iter().filter(|h| h.file.is_some()) {
+            if let Some(name) = h.path.file_name().and_then(|n| n.to_str()) {
+                if self.handed.len() >= 64 {
+                    self.handed.remove(0);
+                }
+                self.handed.push(name.to_string());
+            }
+        }
+        let opened = held.iter().filter(|h| h.file.is_some()).count();
+        self.shared.held_files.fetch_add(opened, Ordering::Relaxed);
         let id = self.next_id;
         self.next_id += 1;
         let mut alerts = Vec::new();
@@ -741,6 +755,9 @@ impl Recorder {
     /// Hands buffered copies to the writer and asks it to write what it buffers (the flush
     /// timer).
     pub fn flush(&mut self) {
+        if self.worker.is_none() {
+            return;
+        }
         self.send_batch();
         self.send(Msg::Flush);
     }

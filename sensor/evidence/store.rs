@@ -24,10 +24,9 @@ use std::sync::{mpsc, Arc};
 
 use serde::{Deserialize, Serialize};
 
-use super::key::{proto_name, ConvKey, Matcher};
-use super::{Held, Msg, Shared, Start, RECORD_HEADER};
-use crate::decode::{self, DecodeOptions};
-use crate::pcap::Reader;
+use super::backread::BackRead;
+use super::key::{proto_name, ConvKey};
+use super::{Msg, Shared, Start, RECORD_HEADER};
 use crate::ring::files as ring_files;
 use crate::safefs::Dir;
 
@@ -214,10 +213,12 @@ struct Open {
     name: String,
     w: BufWriter<File>,
     sidecar: Sidecar,
-    matcher: Matcher,
     max_packets: u64,
     max_bytes: u64,
     failed: bool,
+    /// Its `open` sidecar is on disk (written at the first flush tick, so that a replay,
+    /// which has none, creates two files an event, not four).
+    announced: bool,
 }
 
 impl Open {
@@ -262,6 +263,7 @@ pub(crate) struct Store {
     /// Closed events: pcap name → bytes of pcap and sidecar. Names sort oldest first.
     closed: BTreeMap<String, u64>,
     open: HashMap<u64, Open>,
+    backread: BackRead,
     shared: Arc<Shared>,
 }
 
@@ -278,6 +280,7 @@ impl Store {
             quota,
             closed: BTreeMap::new(),
             open: HashMap::new(),
+            backread: BackRead::default(),
             shared,
         };
         store.rescan()?;
@@ -340,7 +343,7 @@ impl Store {
             );
             f.set_len(scan.whole_len)?;
         }
-        let mut sc = sc.unwrap_or_else(|| sidecar_from_name(name));
+        let mut sc = sc.unwrap_or_else(|| sidecar_from_file(&path, name));
         sc.state = State::Repaired;
         sc.packets = scan.index.packets;
         sc.bytes = scan.whole_len;
@@ -355,13 +358,7 @@ impl Store {
     }
 
     fn write_sidecar(&self, pcap: &str, sc: &Sidecar) -> io::Result<()> {
-        let mut tmp = self.dir.temp(&sidecar_name(pcap))?;
-        let mut text = serde_json::to_vec_pretty(sc).map_err(io::Error::other)?;
-        text.push(b'\n');
-        if let Some(f) = tmp.file() {
-            f.write_all(&text)?;
-        }
-        tmp.commit()
+        write_sidecar(&self.dir, pcap, sc)
     }
 
     fn publish_size(&self) {
@@ -431,7 +428,10 @@ impl Store {
                     let _ = recycle.send(buf);
                 }
                 Msg::End(e) => self.end(*e),
-                Msg::Flush => self.flush_all(),
+                Msg::Flush => {
+                    self.flush_all();
+                    self.announce();
+                }
                 Msg::Sync(ack) => {
                     self.flush_all();
                     let _ = ack.send(());
@@ -446,6 +446,19 @@ impl Store {
         self.enforce_quota();
     }
 
+    /// Writes the `open` sidecar of the events that have none yet: a reader sees them while
+    /// they grow, and a crash leaves what they were.
+    fn announce(&mut self) {
+        for o in self.open.values_mut().filter(|o| !o.announced) {
+            o.announced = true;
+            let mut sc = o.sidecar.clone();
+            sc.bytes = sc.bytes.max(ring_files::FILE_HEADER_LEN);
+            if let Err(e) = write_sidecar(&self.dir, &o.name, &sc) {
+                tracing::warn!(file = %o.name, "cannot write the evidence sidecar: {e}");
+            }
+        }
+    }
+
     fn flush_all(&mut self) {
         for o in self.open.values_mut() {
             if let Err(e) = o.w.flush() {
@@ -454,8 +467,11 @@ impl Store {
         }
     }
 
-    fn start(&mut self, s: Start) {
-        let held = s.held.len();
+    fn start(&mut self, mut s: Start) {
+        let held = s.held.iter().filter(|h| h.file.is_some()).count();
+        // The ring files are the read-back's from now on, whatever becomes of this event.
+        let allowed = self.backread.register(std::mem::take(&mut s.held));
+        self.shared.held_files.fetch_sub(held, Ordering::Relaxed);
         let name = self.create(&s);
         // The header goes to disk at once: a reader (or a crash) sees a valid pcap.
         let result = name.and_then(|(name, mut file)| {
@@ -467,26 +483,32 @@ impl Store {
             Err(e) => {
                 tracing::warn!(dir = %self.dir.path().display(), "cannot create an evidence file: {e}");
                 self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
-                self.shared.held_files.fetch_sub(held, Ordering::Relaxed);
                 return;
             }
         };
         let mut open = Open {
             name: name.clone(),
             w,
-            matcher: Matcher::new(s.key),
             max_packets: s.max_packets,
             max_bytes: s.max_bytes,
             failed: false,
+            announced: false,
             sidecar: s.sidecar,
         };
         open.sidecar.file = name.clone();
         open.sidecar.bytes = ring_files::FILE_HEADER_LEN;
-        if let Err(e) = self.write_sidecar(&name, &open.sidecar) {
-            tracing::warn!(file = %name, "cannot write the evidence sidecar: {e}");
+        // Later events come in capture order, so their windows start later: the index keeps
+        // a few seconds' margin before this one's.
+        let found = self
+            .backread
+            .read(&allowed, s.key, s.pre_from_us, 5_000_000);
+        if found.partial {
+            open.sidecar.pre_source =
+                "ring (partial: the read-back index was over its memory cap)".into();
         }
-        read_pre(&mut open, s.held, s.linktype, s.pre_from_us, &self.shared);
-        self.shared.held_files.fetch_sub(held, Ordering::Relaxed);
+        for r in found.records {
+            open.write(r.sec, r.usec, r.wire_len, &r.data, &self.shared);
+        }
         self.open.insert(s.id, open);
     }
 
@@ -558,7 +580,14 @@ impl Store {
         }
         o.sidecar.state = State::Closed;
         o.sidecar.closed = Some(reason.to_string());
-        if let Err(e) = self.write_sidecar(&o.name, &o.sidecar) {
+        // No sidecar yet: the first is created in place (a torn one after a crash is repaired
+        // like a missing one); else it is replaced whole.
+        let written = if o.announced {
+            self.write_sidecar(&o.name, &o.sidecar)
+        } else {
+            create_sidecar(&self.dir, &o.name, &o.sidecar)
+        };
+        if let Err(e) = written {
             tracing::warn!(file = %o.name, "cannot write the evidence sidecar: {e}");
         }
         let side = self
@@ -571,6 +600,24 @@ impl Store {
     }
 }
 
+/// Creates `NAME.json` for the pcap `pcap`, which has none yet (`O_EXCL`).
+fn create_sidecar(dir: &Dir, pcap: &str, sc: &Sidecar) -> io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(sc).map_err(io::Error::other)?;
+    text.push(b'\n');
+    dir.create_new(&sidecar_name(pcap))?.write_all(&text)
+}
+
+/// Writes `NAME.json` for the pcap `pcap` through a temporary file renamed into place.
+fn write_sidecar(dir: &Dir, pcap: &str, sc: &Sidecar) -> io::Result<()> {
+    let mut tmp = dir.temp(&sidecar_name(pcap))?;
+    let mut text = serde_json::to_vec_pretty(sc).map_err(io::Error::other)?;
+    text.push(b'\n');
+    if let Some(f) = tmp.file() {
+        f.write_all(&text)?;
+    }
+    tmp.commit()
+}
+
 /// A temporary sidecar of the store (`.NAME.json.RANDOM.tmp`, see [`Dir::temp`]).
 fn is_stale_temp(name: &str) -> bool {
     let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
@@ -581,8 +628,44 @@ fn is_stale_temp(name: &str) -> bool {
         .is_some_and(|(stem, _)| is_evidence_name(&format!("{stem}.pcap")))
 }
 
-/// A sidecar for a pcap whose own was lost (a crash before the first was written): what the
-/// name says.
+/// A sidecar for a pcap whose own was never written (a crash before the event's first flush
+/// tick, or in a replay): what the name says, and the conversation of its first packet.
+fn sidecar_from_file(path: &Path, name: &str) -> Sidecar {
+    let mut sc = sidecar_from_name(name);
+    let Ok(mut r) = crate::pcap::Reader::open(path) else {
+        return sc;
+    };
+    let Ok(Some(p)) = r.next_packet() else {
+        return sc;
+    };
+    let ts = p.ts.unwrap_or_default();
+    let Ok(d) = crate::decode::decode(
+        i32::try_from(p.linktype).unwrap_or(-1),
+        ts.sec,
+        ts.nsec / 1000,
+        p.wire_len,
+        p.data,
+        crate::decode::DecodeOptions { checksums: false },
+    ) else {
+        return sc;
+    };
+    let key = ConvKey::of(&d);
+    sc.proto = d.ip_proto;
+    sc.src_ip = d.src;
+    sc.dest_ip = d.dst;
+    if key.has_ports() {
+        sc.src_port = d.sport().unwrap_or(0);
+        sc.dest_port = d.dport().unwrap_or(0);
+    }
+    sc.community_id = crate::decode::community_id::for_packet(0, &d);
+    sc.from_us = sc
+        .from_us
+        .min(ts.sec * 1_000_000 + i64::from(ts.nsec / 1000));
+    sc.pre_source = "unknown (the sidecar was never written)".into();
+    sc
+}
+
+/// What an event's file name says (time, gid, sid).
 fn sidecar_from_name(name: &str) -> Sidecar {
     let ts = chrono::NaiveDateTime::parse_from_str(&name[..22], "%Y%m%dT%H%M%S%.6f")
         .map_or(0, |t| t.and_utc().timestamp_micros());
@@ -623,54 +706,5 @@ fn sidecar_from_name(name: &str) -> Sidecar {
         truncated: false,
         lost: 0,
         closed: None,
-    }
-}
-
-/// The conversation's packets from `pre_from_us` up to the alert packet, out of the ring
-/// files held open for the event (oldest first; the current one only up to its limit).
-fn read_pre(open: &mut Open, held: Vec<Held>, linktype: u32, pre_from_us: i64, shared: &Shared) {
-    let Ok(lt) = i32::try_from(linktype) else {
-        return;
-    };
-    for h in held {
-        let mut r = match Reader::from_file(h.file, &h.path) {
-            Ok(r) => r.strict(true),
-            Err(e) => {
-                tracing::warn!("reading the ring back for evidence: {e}");
-                continue;
-            }
-        };
-        loop {
-            let p = match r.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!("reading the ring back for evidence: {e}");
-                    break;
-                }
-            };
-            if p.offset >= h.limit {
-                break;
-            }
-            let ts = p.ts.unwrap_or_default();
-            let us = ts.sec * 1_000_000 + i64::from(ts.nsec / 1000);
-            if us < pre_from_us || p.linktype != linktype {
-                continue;
-            }
-            let Ok(d) = decode::decode(
-                lt,
-                ts.sec,
-                ts.nsec / 1000,
-                p.wire_len,
-                p.data,
-                DecodeOptions { checksums: false },
-            ) else {
-                continue;
-            };
-            if open.matcher.matches(&d) {
-                let (data, wire) = (p.data, p.wire_len);
-                open.write(ts.sec, ts.nsec / 1000, wire, data, shared);
-            }
-        }
     }
 }

@@ -36,7 +36,8 @@ pub struct RingOptions {
 /// lives.
 #[derive(Debug)]
 pub struct Held {
-    pub file: File,
+    /// `None` for a file the reader said it holds already.
+    pub file: Option<File>,
     pub path: PathBuf,
     /// Only records that start before this offset are to be read (the file being written
     /// grows past it).
@@ -261,11 +262,12 @@ impl Ring {
     /// Writes the buffered records, then opens for reading the files that may hold packets
     /// from `from_sec` on: the current file (up to what is on disk now) and closed files back
     /// to the first whose first packet is at or before `from_sec` (the file names carry that
-    /// time), oldest first. A file that cannot be opened any more is left out.
+    /// time), oldest first. A file that cannot be opened any more is left out; one for which
+    /// `already(name)` holds is listed without opening it again.
     ///
     /// # Errors
     /// The buffered records cannot be written, or the directory cannot be opened.
-    pub fn hold(&mut self, from_sec: i64) -> io::Result<Vec<Held>> {
+    pub fn hold(&mut self, from_sec: i64, already: &dyn Fn(&str) -> bool) -> io::Result<Vec<Held>> {
         self.flush_buf()?;
         let dir = Dir::open(&self.dir)?;
         let mut out = Vec::new();
@@ -276,13 +278,19 @@ impl Ring {
                 continue;
             };
             let first_sec = files::parse_name(name).map_or(i64::MIN, |(_, _, t)| t);
-            if let Ok(file) = dir.open_read(name) {
-                out.push(Held {
-                    file,
-                    path: path.clone(),
-                    limit,
-                });
-            }
+            let file = if already(name) {
+                None
+            } else {
+                match dir.open_read(name) {
+                    Ok(f) => Some(f),
+                    Err(_) => continue,
+                }
+            };
+            out.push(Held {
+                file,
+                path: path.clone(),
+                limit,
+            });
             if first_sec <= from_sec {
                 break;
             }
