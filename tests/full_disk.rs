@@ -91,6 +91,8 @@ alert ip [203.0.113.7,198.51.100.9] any -> $HOME_NET any (msg:\"listed address, 
 alert udp $HOME_NET any -> 23.0.0.0/8 53 (msg:\"DNS to 23/8\"; classtype:misc-activity; reference:url,example.org/dns; sid:9000003; rev:1;)
 ";
 
+// The evidence store is off: these cases are about the alert files against the ring (the
+// store would take the room the ring gives up; its own disk-full handling is in its tests).
 const CONFIG: &str = "\
 [output]
 timestamps = \"utc\"
@@ -98,6 +100,8 @@ timestamps = \"utc\"
 files = 10
 file_size_mb = 5
 prefix = \"nsm\"
+[evidence]
+enabled = false
 ";
 
 /// ~100 MB of Ethernet/IPv4 TCP and UDP with valid checksums (benches/gen_workload.py).
@@ -558,4 +562,52 @@ fn fast_lines_of(path: &Path) -> usize {
     let t = fs::read_to_string(path).unwrap();
     assert!(t.ends_with('\n'), "torn last line");
     t.lines().count()
+}
+
+/// The evidence store on a disk too small for its quota: said once at start-up; when the
+/// disk fills, failing evidence files are said once (not once per event) and counted;
+/// detection goes on and every evidence file left is a readable pcap.
+#[test]
+fn evidence_store_on_a_full_disk() {
+    if !can_run(&["python3", "capinfos"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "6m") else {
+        return;
+    };
+    let (rules, _, pcap) = workload(tmp.path(), 30_000);
+    let config = tmp.path().join("evidence.toml");
+    fs::write(
+        &config,
+        "[output]\ntimestamps = \"utc\"\nalert_full = false\n[evidence]\nmax_packets = 5000\n",
+    )
+    .unwrap();
+    let log = disk.0.join("log");
+    fs::create_dir_all(&log).unwrap();
+    // Leave about 40 kB: room for the alert lines and a few events.
+    let blocker = vec![0u8; 6 * 1024 * 1024 - 40 * 1024];
+    fs::write(disk.0.join("blocker"), &blocker).unwrap_or(());
+    let out = replay_any(&config, &rules, &log, None, &pcap);
+    let stderr = text(&out.stderr);
+    assert!(summary_alerts(&out) > 20, "detection goes on\n{stderr}");
+    assert_eq!(
+        stderr.matches("evidence: a quota of 1024 MiB").count(),
+        1,
+        "{stderr}"
+    );
+    let failures = stderr.matches("cannot create an evidence file").count()
+        + stderr.matches("evidence write failed").count();
+    assert!(
+        (1..=2).contains(&failures),
+        "the disk fills, said once:\n{stderr}"
+    );
+    let mut pcaps: Vec<PathBuf> = fs::read_dir(log.join("evidence"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    pcaps.sort();
+    assert!(!pcaps.is_empty());
+    capinfos_ok(&pcaps);
 }

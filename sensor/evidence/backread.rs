@@ -49,6 +49,8 @@ struct Scanned {
     scanned: u64,
     /// Newest record time seen in it.
     last_us: i64,
+    /// Read to its end while closed (limit unbounded): it will not grow.
+    complete: bool,
 }
 
 /// One record read back for an event.
@@ -132,6 +134,7 @@ impl BackRead {
                             linktype,
                             scanned: 24,
                             last_us: i64::MIN,
+                            complete: false,
                         },
                     );
                     id
@@ -209,7 +212,11 @@ impl BackRead {
             let want = CHUNK.min(usize::try_from(limit - pos).unwrap_or(CHUNK));
             self.buf.resize(want, 0);
             let n = match f.file.read_at(&mut self.buf[..want], pos) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => {
+                    f.complete |= limit == u64::MAX;
+                    break;
+                }
+                Err(_) => break,
                 Ok(n) => n,
             };
             let mut at = 0usize;
@@ -260,8 +267,7 @@ impl BackRead {
         // file's space is freed only when its last descriptor goes); their records left in
         // the index are skipped when looked up.
         let before = self.horizon_us.max(cutoff_us);
-        self.files
-            .retain(|_, f| f.last_us >= before || f.last_us == i64::MIN);
+        self.files.retain(|_, f| !f.complete || f.last_us >= before);
         self.names.retain(|_, id| self.files.contains_key(id));
         if self.locs.len() < self.evict_at.max(1 << 16) && self.locs.len() <= MAX_LOCS {
             return;
@@ -290,9 +296,8 @@ impl BackRead {
         self.locs = kept;
         self.horizon_us = horizon;
         self.evict_at = self.locs.len().saturating_mul(2);
-        // A file read through whose newest record is past: nothing points into it any more.
         self.files
-            .retain(|_, f| f.last_us >= horizon || f.last_us == i64::MIN);
+            .retain(|_, f| !f.complete || f.last_us >= horizon);
         self.names.retain(|_, id| self.files.contains_key(id));
     }
 }

@@ -516,7 +516,9 @@ impl Recorder {
                 }
             }
         };
-        let from_ring = pre_source == "ring";
+        // Nothing held (the ring had no file to give: its writes failing): the alert packet
+        // is copied as with no ring.
+        let from_ring = pre_source == "ring" && !held.is_empty();
         // The writer keeps every ring file it was handed open until its packets are older
         // than any window: each is opened and handed over once.
         for h in held.iter().filter(|h| h.file.is_some()) {

@@ -249,8 +249,12 @@ impl Open {
 
     fn fail(&mut self, e: &io::Error, shared: &Shared) {
         if !self.failed {
-            tracing::warn!(file = %self.name, "evidence write failed: {e}; the rest of this event is not kept");
-            shared.write_errors.fetch_add(1, Ordering::Relaxed);
+            // The first failure is said; the rest (a full disk fails every event) are counted.
+            if shared.write_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(file = %self.name, "evidence write failed: {e}; the rest of this event is not kept (later failures are only counted)");
+            } else {
+                tracing::debug!(file = %self.name, "evidence write failed: {e}");
+            }
         }
         self.failed = true;
     }
@@ -264,6 +268,8 @@ pub(crate) struct Store {
     closed: BTreeMap<String, u64>,
     open: HashMap<u64, Open>,
     backread: BackRead,
+    /// Inside an episode of failing creations (warned once).
+    failing: bool,
     shared: Arc<Shared>,
 }
 
@@ -281,10 +287,12 @@ impl Store {
             closed: BTreeMap::new(),
             open: HashMap::new(),
             backread: BackRead::default(),
+            failing: false,
             shared,
         };
         store.rescan()?;
         store.enforce_quota();
+        store.room_warning();
         Ok(store)
     }
 
@@ -359,6 +367,24 @@ impl Store {
 
     fn write_sidecar(&self, pcap: &str, sc: &Sidecar) -> io::Result<()> {
         write_sidecar(&self.dir, pcap, sc)
+    }
+
+    /// Says once, at start-up, when the file system cannot hold the quota: the store then
+    /// fills the disk before its quota, and its writes fail (counted) when the disk is full.
+    fn room_warning(&self) {
+        let Ok(st) = rustix::fs::fstatvfs(&self.dir) else {
+            return;
+        };
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        let ours: u64 = self.closed.values().sum();
+        if self.quota > free.saturating_add(ours) {
+            tracing::warn!(
+                "evidence: a quota of {} MiB is configured in {}, but its file system has room for {} MiB: evidence writes will fail when the disk is full",
+                self.quota >> 20,
+                self.dir.path().display(),
+                free.saturating_add(ours) >> 20
+            );
+        }
     }
 
     fn publish_size(&self) {
@@ -479,9 +505,19 @@ impl Store {
             Ok((name, BufWriter::with_capacity(256 << 10, file)))
         });
         let (name, w) = match result {
-            Ok(x) => x,
+            Ok(x) => {
+                if self.failing {
+                    tracing::info!(dir = %self.dir.path().display(), "evidence files can be created again");
+                    self.failing = false;
+                }
+                x
+            }
             Err(e) => {
-                tracing::warn!(dir = %self.dir.path().display(), "cannot create an evidence file: {e}");
+                // Said once per episode (a full disk would say it for every event).
+                if !self.failing {
+                    tracing::warn!(dir = %self.dir.path().display(), "cannot create an evidence file: {e}; events keep no evidence until files can be created again (counted as evidence write errors)");
+                    self.failing = true;
+                }
                 self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
                 return;
             }
