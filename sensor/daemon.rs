@@ -545,13 +545,8 @@ impl OwnFiles<'_> {
         if LOG_NAMES.contains(&name) {
             return dir.open_own(name, false).ok();
         }
-        // Evidence files and their sidecars (in the evidence store).
-        let evidence_pcap = name
-            .strip_suffix(".json")
-            .map(|stem| format!("{stem}.pcap"));
-        if evidence::store::is_evidence_name(name)
-            || evidence_pcap.is_some_and(|p| evidence::store::is_evidence_name(&p))
-        {
+        // Evidence files and the store's index (in the evidence store).
+        if evidence::store::is_evidence_name(name) || name == evidence::store::INDEX_FILE {
             return dir.open_own(name, false).ok();
         }
         let ring = self.ring?;

@@ -509,7 +509,7 @@ fn a_crash_in_the_middle_of_an_event_is_repaired_at_the_next_start() {
     stdin.flush().unwrap();
     let store = root.join("log/evidence");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    // A replay has no flush tick: the event's sidecar is written when it closes, so the
+    // A replay has no flush tick: the event's index entry is written when it closes, so the
     // pcap growing is what shows the event under way.
     let pcap = loop {
         let found = fs::read_dir(&store).ok().and_then(|d| {
@@ -525,7 +525,12 @@ fn a_crash_in_the_middle_of_an_event_is_repaired_at_the_next_start() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    assert!(!pcap.with_extension("json").exists(), "closed already?");
+    assert!(
+        fs::read_to_string(store.join("index.jsonl"))
+            .unwrap_or_default()
+            .is_empty(),
+        "closed already?"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     drop(stdin);

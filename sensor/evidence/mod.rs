@@ -7,7 +7,7 @@
 //! conversation), holds the ring files that may contain the packets from before the alert
 //! open — so a rotation deleting them cannot lose them — and from then on copies the
 //! conversation's packets into a batch as they pass. The writer thread ([`store::Store`])
-//! reads the held ring files back, writes the event's pcap and sidecar, and applies the quota.
+//! reads the held ring files back, writes the event's pcap and its index entry, and applies the quota.
 //! The capture thread never reads the ring and never waits for a disk write, except in a
 //! replay, which waits for the writer rather than lose anything (`lossless`).
 //!
@@ -53,7 +53,7 @@ const BATCH_BYTES: usize = 256 << 10;
 const MAX_QUEUED: usize = 64 << 20;
 
 /// Ring files held open for writer reads at most; past it a live sensor keeps no packets
-/// from before the alert for new events (said in their sidecar) and a replay waits.
+/// from before the alert for new events (said in their index entry) and a replay waits.
 const MAX_HELD: usize = 256;
 
 /// Options of the evidence store.
@@ -724,7 +724,7 @@ impl Recorder {
         self.stats.lost += lost;
         if !self.losing {
             tracing::warn!(
-                "evidence writer behind ({} MiB queued): {lost} copied packet(s) dropped; counted in the events' sidecars",
+                "evidence writer behind ({} MiB queued): {lost} copied packet(s) dropped; counted in the events' index entries",
                 MAX_QUEUED >> 20
             );
             self.losing = true;
@@ -773,7 +773,7 @@ impl Recorder {
         let _ = done.recv();
     }
 
-    /// Closes every open event (whole, with its sidecar) and stops the writer.
+    /// Closes every open event (whole, with its index entry) and stops the writer.
     pub fn close(&mut self) {
         for i in 0..self.events.len() {
             if self.events[i].is_some() {

@@ -1,13 +1,15 @@
 //! The evidence store on disk: one classic pcap per alert event
 //! (`20070221T101754.366236Z_1-2404000_tcp_192.168.0.31.2253_161.53.178.240.6667.pcap`: the
-//! first alert's time in UTC, gid-sid, protocol, the alert's source and destination) and a
-//! JSON sidecar beside it (`….json`, see [`Sidecar`]) that `investigate` and the console read.
+//! first alert's time in UTC, gid-sid, protocol, the alert's source and destination), and a
+//! JSON line for each state of each event in the store's index, `index.jsonl` (see
+//! [`Sidecar`]), which `investigate` and the console read. One index for the store, appended
+//! to: an event costs one file creation, not three.
 //!
 //! Owns the writer thread's side of the store: creating event files, reading the packets
 //! from before an alert back out of the ring files the capture thread held open for it,
 //! appending the packets copied after it, the quota (oldest closed evidence deleted first,
 //! each deletion logged), and the crash repair at start-up (a torn last record is cut off, as
-//! the ring does, and the sidecar says so). Never decides what to keep: that is the capture
+//! the ring does, and its index entry says so). Never decides what to keep: that is the capture
 //! side's job ([`super::Recorder`]).
 //!
 //! Every file is created and deleted through [`crate::safefs`]: `O_NOFOLLOW`/`O_EXCL`, and
@@ -30,11 +32,14 @@ use super::{Msg, Shared, Start, RECORD_HEADER};
 use crate::ring::files as ring_files;
 use crate::safefs::Dir;
 
-/// Alerts listed by name in a sidecar at most (all are counted).
+/// Alerts listed by name in an index entry at most (all are counted).
 const SIDECAR_ALERTS: usize = 32;
 
-/// Largest sidecar read back.
-const SIDECAR_MAX: u64 = 1 << 20;
+/// The store's index: one [`Sidecar`] a line, appended; the last line of a file wins.
+pub const INDEX_FILE: &str = "index.jsonl";
+
+/// Largest index read back.
+const INDEX_MAX: u64 = 256 << 20;
 
 /// The state of an event's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +53,7 @@ pub enum State {
     Repaired,
 }
 
-/// One alert of an event, as the sidecar lists it.
+/// One alert of an event, as its index entry lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRef {
     pub gid: u32,
@@ -59,7 +64,7 @@ pub struct AlertRef {
     pub ts_us: i64,
 }
 
-/// What the store knows about one event, beside its pcap as `NAME.json`.
+/// What the store knows about one event: a line of `index.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sidecar {
     /// The pcap's file name (in the same directory).
@@ -168,13 +173,8 @@ pub fn is_evidence_name(name: &str) -> bool {
         && &b[22..24] == b"Z_"
 }
 
-/// `NAME.pcap` → `NAME.json`.
-pub fn sidecar_name(pcap: &str) -> String {
-    format!("{}.json", pcap.strip_suffix(".pcap").unwrap_or(pcap))
-}
-
-/// The events in `dir` with their sidecars, oldest first. Entries without a readable
-/// sidecar are left out (the sensor repairs them at its next start).
+/// The events in `dir` with their index entries, oldest first. A pcap without an entry is
+/// left out (the sensor repairs it at its next start); so is an entry whose pcap is gone.
 ///
 /// # Errors
 /// The directory cannot be opened or listed.
@@ -187,9 +187,10 @@ pub fn list(dir: &Path) -> io::Result<Vec<Listed>> {
         .filter(|n| is_evidence_name(n))
         .collect();
     names.sort();
+    let mut index = read_index(&d).0;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let Some(sc) = read_sidecar(&d, &name) else {
+        let Some(sc) = index.remove(&name) else {
             continue;
         };
         let size = d.entry_metadata(&name).map_or(0, |m| m.st_size as u64);
@@ -202,10 +203,23 @@ pub fn list(dir: &Path) -> io::Result<Vec<Listed>> {
     Ok(out)
 }
 
-fn read_sidecar(d: &Dir, pcap: &str) -> Option<Sidecar> {
-    let bytes = d.read_small(&sidecar_name(pcap), SIDECAR_MAX).ok()?;
-    let sc: Sidecar = serde_json::from_slice(&bytes).ok()?;
-    (sc.file == pcap).then_some(sc)
+/// The index: the last entry of each file, the number of lines, and whether the file ends
+/// whole (a torn last line after a crash is skipped).
+fn read_index(d: &Dir) -> (HashMap<String, Sidecar>, usize, bool) {
+    let Ok(bytes) = d.read_small(INDEX_FILE, INDEX_MAX) else {
+        return (HashMap::new(), 0, true);
+    };
+    let mut map = HashMap::new();
+    let mut lines = 0;
+    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        lines += 1;
+        if let Ok(sc) = serde_json::from_slice::<Sidecar>(line) {
+            if is_evidence_name(&sc.file) {
+                map.insert(sc.file.clone(), sc);
+            }
+        }
+    }
+    (map, lines, bytes.last().is_none_or(|&b| b == b'\n'))
 }
 
 /// One event being written.
@@ -216,8 +230,8 @@ struct Open {
     max_packets: u64,
     max_bytes: u64,
     failed: bool,
-    /// Its `open` sidecar is on disk (written at the first flush tick, so that a replay,
-    /// which has none, creates two files an event, not four).
+    /// Its `open` entry is in the index (written at the first flush tick of a live sensor;
+    /// a replay, which has none, records each event once, when it closes).
     announced: bool,
 }
 
@@ -264,10 +278,14 @@ impl Open {
 pub(crate) struct Store {
     dir: Dir,
     quota: u64,
-    /// Closed events: pcap name → bytes of pcap and sidecar. Names sort oldest first.
+    /// Closed events: pcap name → bytes of pcap and index line. Names sort oldest first.
     closed: BTreeMap<String, u64>,
     open: HashMap<u64, Open>,
     backread: BackRead,
+    /// `index.jsonl`, open for appending.
+    index: File,
+    /// Lines in the index.
+    index_lines: usize,
     /// Inside an episode of failing creations (warned once).
     failing: bool,
     shared: Arc<Shared>,
@@ -281,7 +299,10 @@ impl Store {
     /// The directory cannot be created, opened or listed.
     pub(crate) fn open(path: &Path, quota: u64, shared: Arc<Shared>) -> io::Result<Store> {
         let (dir, _created) = Dir::create_all(path)?;
+        let index = dir.open_append(INDEX_FILE)?;
         let mut store = Store {
+            index,
+            index_lines: 0,
             dir,
             quota,
             closed: BTreeMap::new(),
@@ -303,9 +324,12 @@ impl Store {
             .into_iter()
             .filter_map(|n| n.into_string().ok())
             .collect();
+        let (mut index, lines, whole) = read_index(&self.dir);
+        self.index_lines = lines;
+        let mut entries = Vec::new();
         for name in names {
             if !is_evidence_name(&name) {
-                // A temporary sidecar a crash left behind (`.NAME.json.RANDOM.tmp`).
+                // A temporary index a crash left behind (`.index.jsonl.RANDOM.tmp`).
                 if is_stale_temp(&name) && self.dir.open_own(&name, false).is_ok() {
                     let _ = self.dir.remove(&name);
                 }
@@ -318,29 +342,73 @@ impl Store {
                 );
                 continue;
             };
-            let sc = read_sidecar(&self.dir, &name);
-            let size = match sc {
-                Some(sc) if sc.state != State::Open => f.metadata().map_or(0, |m| m.len()),
+            let sc = match index.remove(&name) {
+                Some(sc) if sc.state != State::Open => sc,
                 other => self.repair(f, &name, other)?,
             };
-            let side = self
-                .dir
-                .entry_metadata(&sidecar_name(&name))
-                .map_or(0, |m| m.st_size as u64);
-            self.closed.insert(name, size + side);
+            self.closed.insert(name, sc.bytes + INDEX_LINE);
+            entries.push(sc);
+        }
+        // Entries of deleted files, repeated states, a torn line: write the index anew.
+        if !whole || self.index_lines > entries.len() {
+            self.rewrite_index(&entries)?;
         }
         self.publish_size();
         Ok(())
     }
 
-    /// A file a crash left open: cut to its last whole record, sidecar rewritten as
-    /// `repaired` (made up from the name when the sidecar is gone too). Returns its size.
-    fn repair(&mut self, f: File, name: &str, sc: Option<Sidecar>) -> io::Result<u64> {
+    /// Replaces the index with one line per entry (through a temporary file), and appends
+    /// from then on to the new one.
+    fn rewrite_index(&mut self, entries: &[Sidecar]) -> io::Result<()> {
+        let mut tmp = self.dir.temp(INDEX_FILE)?;
+        let mut text = Vec::with_capacity(entries.len() * 512);
+        for sc in entries {
+            index_line(sc, &mut text);
+        }
+        if let Some(f) = tmp.file() {
+            f.write_all(&text)?;
+        }
+        tmp.commit()?;
+        self.index = self.dir.open_append(INDEX_FILE)?;
+        self.index_lines = entries.len();
+        Ok(())
+    }
+
+    /// Appends an event's entry to the index; past twice the lines the store needs, the
+    /// index is rewritten instead.
+    fn record(&mut self, sc: &Sidecar) {
+        let mut line = Vec::with_capacity(512);
+        index_line(sc, &mut line);
+        let res = self.index.write_all(&line);
+        self.index_lines += 1;
+        if let Err(e) = res {
+            tracing::warn!(file = %self.dir.join(INDEX_FILE).display(), "cannot append to the evidence index: {e}");
+        }
+        let live = self.closed.len() + self.open.len();
+        if self.index_lines > 2 * live + 64 {
+            let (mut index, _, _) = read_index(&self.dir);
+            let entries: Vec<Sidecar> = self
+                .closed
+                .keys()
+                .chain(self.open.values().map(|o| &o.name))
+                .filter_map(|n| index.remove(n))
+                .collect();
+            if let Err(e) = self.rewrite_index(&entries) {
+                tracing::warn!(file = %self.dir.join(INDEX_FILE).display(), "cannot rewrite the evidence index: {e}");
+            }
+        }
+    }
+
+    /// A file a crash left open: cut to its last whole record, its entry recorded as
+    /// `repaired` (made up from the file when it had none). Returns the entry.
+    fn repair(&mut self, f: File, name: &str, sc: Option<Sidecar>) -> io::Result<Sidecar> {
         let path = self.dir.join(name);
         let scan = ring_files::scan_file(f.try_clone()?, &path)?;
+        let mut sc = sc.unwrap_or_else(|| sidecar_from_file(&path, name));
         if scan.bad_header {
             tracing::warn!(file = %path.display(), "evidence file header unreadable; left alone");
-            return Ok(f.metadata().map_or(0, |m| m.len()));
+            sc.bytes = f.metadata().map_or(0, |m| m.len());
+            return Ok(sc);
         }
         if scan.whole_len < scan.index.file_bytes {
             tracing::warn!(
@@ -351,7 +419,6 @@ impl Store {
             );
             f.set_len(scan.whole_len)?;
         }
-        let mut sc = sc.unwrap_or_else(|| sidecar_from_file(&path, name));
         sc.state = State::Repaired;
         sc.packets = scan.index.packets;
         sc.bytes = scan.whole_len;
@@ -360,13 +427,12 @@ impl Store {
         }
         sc.closed =
             Some("the sensor stopped without closing it (crash); repaired at start-up".into());
-        self.write_sidecar(name, &sc)?;
+        let mut line = Vec::new();
+        index_line(&sc, &mut line);
+        self.index.write_all(&line)?;
+        self.index_lines += 1;
         tracing::info!(file = %path.display(), packets = sc.packets, "evidence file repaired after a crash");
-        Ok(scan.whole_len)
-    }
-
-    fn write_sidecar(&self, pcap: &str, sc: &Sidecar) -> io::Result<()> {
-        write_sidecar(&self.dir, pcap, sc)
+        Ok(sc)
     }
 
     /// Says once, at start-up, when the file system cannot hold the quota: the store then
@@ -409,7 +475,6 @@ impl Store {
                         tracing::warn!(file = %self.dir.join(&name).display(), "cannot delete evidence: {e}");
                         continue;
                     }
-                    let _ = self.dir.remove(&sidecar_name(&name));
                     self.shared.deleted.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
                         file = %self.dir.join(&name).display(),
@@ -472,16 +537,20 @@ impl Store {
         self.enforce_quota();
     }
 
-    /// Writes the `open` sidecar of the events that have none yet: a reader sees them while
+    /// Records the `open` entry of the events that have none yet: a reader sees them while
     /// they grow, and a crash leaves what they were.
     fn announce(&mut self) {
-        for o in self.open.values_mut().filter(|o| !o.announced) {
-            o.announced = true;
-            let mut sc = o.sidecar.clone();
-            sc.bytes = sc.bytes.max(ring_files::FILE_HEADER_LEN);
-            if let Err(e) = write_sidecar(&self.dir, &o.name, &sc) {
-                tracing::warn!(file = %o.name, "cannot write the evidence sidecar: {e}");
-            }
+        let new: Vec<Sidecar> = self
+            .open
+            .values_mut()
+            .filter(|o| !o.announced)
+            .map(|o| {
+                o.announced = true;
+                o.sidecar.clone()
+            })
+            .collect();
+        for sc in &new {
+            self.record(sc);
         }
     }
 
@@ -616,52 +685,29 @@ impl Store {
         }
         o.sidecar.state = State::Closed;
         o.sidecar.closed = Some(reason.to_string());
-        // No sidecar yet: the first is created in place (a torn one after a crash is repaired
-        // like a missing one); else it is replaced whole.
-        let written = if o.announced {
-            self.write_sidecar(&o.name, &o.sidecar)
-        } else {
-            create_sidecar(&self.dir, &o.name, &o.sidecar)
-        };
-        if let Err(e) = written {
-            tracing::warn!(file = %o.name, "cannot write the evidence sidecar: {e}");
-        }
-        let side = self
-            .dir
-            .entry_metadata(&sidecar_name(&o.name))
-            .map_or(0, |m| m.st_size as u64);
+        self.closed
+            .insert(o.name.clone(), o.sidecar.bytes + INDEX_LINE);
+        self.record(&o.sidecar);
         self.shared.events_closed.fetch_add(1, Ordering::Relaxed);
-        self.closed.insert(o.name, o.sidecar.bytes + side);
         self.enforce_quota();
     }
 }
 
-/// Creates `NAME.json` for the pcap `pcap`, which has none yet (`O_EXCL`).
-fn create_sidecar(dir: &Dir, pcap: &str, sc: &Sidecar) -> io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(sc).map_err(io::Error::other)?;
-    text.push(b'\n');
-    dir.create_new(&sidecar_name(pcap))?.write_all(&text)
-}
+/// Index bytes counted against the quota for each event (about one line).
+const INDEX_LINE: u64 = 512;
 
-/// Writes `NAME.json` for the pcap `pcap` through a temporary file renamed into place.
-fn write_sidecar(dir: &Dir, pcap: &str, sc: &Sidecar) -> io::Result<()> {
-    let mut tmp = dir.temp(&sidecar_name(pcap))?;
-    let mut text = serde_json::to_vec_pretty(sc).map_err(io::Error::other)?;
-    text.push(b'\n');
-    if let Some(f) = tmp.file() {
-        f.write_all(&text)?;
+/// One entry as an index line.
+fn index_line(sc: &Sidecar, out: &mut Vec<u8>) {
+    if serde_json::to_writer(&mut *out, sc).is_ok() {
+        out.push(b'\n');
     }
-    tmp.commit()
 }
 
-/// A temporary sidecar of the store (`.NAME.json.RANDOM.tmp`, see [`Dir::temp`]).
+/// A temporary index of the store (`.index.jsonl.RANDOM.tmp`, see [`Dir::temp`]).
 fn is_stale_temp(name: &str) -> bool {
-    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
-        return false;
-    };
-    inner
-        .split_once(".json.")
-        .is_some_and(|(stem, _)| is_evidence_name(&format!("{stem}.pcap")))
+    name.strip_prefix(".index.jsonl.")
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A sidecar for a pcap whose own was never written (a crash before the event's first flush
