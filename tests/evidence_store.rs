@@ -572,4 +572,24 @@ fn a_crash_in_the_middle_of_an_event_is_repaired_at_the_next_start() {
     assert!(n >= 200, "{n}");
     assert_eq!(tcpdump(&pcap, "").len() as u64, n);
     assert!(investigate(&cfg, &["--list"]).contains("repaired after a crash"));
+
+    // A crash in the middle of an index line: the next start writes the index anew, one
+    // whole line per event.
+    let index = store.join("index.jsonl");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&index)
+        .unwrap()
+        .write_all(b"{\"file\":\"2023")
+        .unwrap();
+    let out = run(bin()
+        .args(["replay", "--no-ring", "-c"])
+        .arg(&cfg)
+        .arg("-r")
+        .arg(&rules)
+        .arg(&empty));
+    expect_code(&out, 0);
+    let text = fs::read_to_string(&index).unwrap();
+    assert!(text.ends_with('\n') && text.lines().count() == 1, "{text}");
+    assert_eq!(list(&cfg).len(), 1);
 }
