@@ -26,7 +26,7 @@ run: build
 	$(BIN) check -c config/sensor.toml
 	$(BIN) run -c config/sensor.toml
 
-# The 2007 bot C&C story on the bundled seed capture: replay, alerts, investigate.
+# The 2007 bot C&C story on the bundled seed capture: replay, alerts, investigate, evidence.
 demo: build
 	rm -rf var/demo && mkdir -p var/demo
 	TZ=UTC $(BIN) replay -r demo/bleeding-botcc.rules --home-net 192.168.0.0/16 \
@@ -35,6 +35,8 @@ demo: build
 	@echo "--- alert"; cat var/demo/log/alert
 	@echo "--- investigate"
 	TZ=UTC $(BIN) investigate -l var/demo/log --ring-dir var/demo/ring
+	@echo "--- the evidence store (kept whatever the ring forgets)"
+	TZ=UTC $(BIN) investigate -l var/demo/log --list
 
 test: deps
 	$(CARGO) build --all-targets
