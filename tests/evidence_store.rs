@@ -593,3 +593,41 @@ fn a_crash_in_the_middle_of_an_event_is_repaired_at_the_next_start() {
     assert!(text.ends_with('\n') && text.lines().count() == 1, "{text}");
     assert_eq!(list(&cfg).len(), 1);
 }
+
+/// The verdict is the same from the ring and from the store: with the store holding the
+/// event, `investigate` reads the ring over the event's window too (the TCP conversation has
+/// a packet 100 s before the alert, outside `pre_s`, that neither counts).
+#[test]
+fn ring_and_store_give_the_same_investigation() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let cfg = root.join("sensor.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[output]\ndir = \"{0}/log\"\ntimestamps = \"utc\"\n[ring]\ndir = \"{0}/ring\"\n\
+             [evidence]\npre_s = {PRE_S}\npost_s = {POST_S}\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let frames: Vec<_> = capture()
+        .into_iter()
+        .filter(|(_, _, f)| f.len() < 1000)
+        .collect();
+    let input = root.join("in.pcap");
+    write_pcap(&input, &frames);
+    expect_code(&replay(root, &cfg, RULES, &[&input], &[]), 0);
+    let body = |s: &str| {
+        let from = s.find("Conversation ").unwrap();
+        let to = s.find("Evidence: ").unwrap();
+        s[from..to].to_string()
+    };
+    let from_ring = investigate(&cfg, &["sid:1001"]);
+    assert!(from_ring.contains("Ring files:"), "{from_ring}");
+    fs::remove_dir_all(root.join("ring")).unwrap();
+    let from_store = investigate(&cfg, &["sid:1001"]);
+    assert!(from_store.contains("Evidence store"), "{from_store}");
+    assert_eq!(body(&from_ring), body(&from_store));
+    assert!(body(&from_store).contains("(7 packets)"), "{from_store}");
+}

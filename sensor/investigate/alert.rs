@@ -205,9 +205,24 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     };
     let (a, b) = (field_ip("src_ip")?, field_ip("dest_ip")?);
     let key = stored::alert_key(alert);
-    let in_store = || {
-        key.as_ref()
-            .and_then(|k| stored::find(&opts.evidence_dir, k, t))
+    let stored_event = key
+        .as_ref()
+        .and_then(|k| stored::find(&opts.evidence_dir, k, t));
+    let in_store = || stored_event.clone();
+    // The window read: the stored event's when there is one, so that the ring and the store
+    // give the same conversation (and verdict); else an hour either side of the alert.
+    let micros = |us: i64| {
+        Time::new(
+            us.div_euclid(1_000_000),
+            (us.rem_euclid(1_000_000) * 1000) as u32,
+        )
+    };
+    let (from, to) = match &stored_event {
+        Some(ev) => (
+            micros(ev.sidecar.from_us),
+            micros(ev.sidecar.until_us.max(ev.sidecar.last_alert_us)),
+        ),
+        None => (t.add_secs(-opts.window_s), t.add_secs(opts.window_s)),
     };
     // The ring file the alert names, if it is one: eve.json is only a hint, never a path.
     let named = match ring_capture_file(&opts.ring_dir, alert) {
@@ -227,11 +242,7 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
         }
         Err(e) => return Err(e),
     };
-    let sel = match select(
-        &opts.ring_dir,
-        Some(t.add_secs(-opts.window_s)),
-        Some(t.add_secs(opts.window_s)),
-    ) {
+    let sel = match select(&opts.ring_dir, Some(from), Some(to)) {
         Ok(sel) => sel,
         Err(e) => {
             return match in_store() {
@@ -256,7 +267,6 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     let mut conv = Conversation::new(a, b);
     let mut matcher = key.map(Matcher::new);
     let mut used: Vec<PathBuf> = named.into_iter().collect();
-    let (from, to) = (t.add_secs(-opts.window_s), t.add_secs(opts.window_s));
     let merged = for_each_merged(&sel.files, Some(from), Some(to), |rf, ts, wire, data| {
         if !in_conversation(matcher.as_mut(), sel.linktype, data, wire) {
             return Ok(());
