@@ -44,6 +44,8 @@ struct Loc {
 /// A ring file the index has read (some of).
 struct Scanned {
     file: File,
+    /// For messages.
+    path: std::path::PathBuf,
     linktype: i32,
     /// Read (and indexed) up to here, a record boundary.
     scanned: u64,
@@ -86,22 +88,6 @@ pub(crate) struct BackRead {
 }
 
 impl BackRead {
-    /// The conversation's records of `held` (the ring files an event held, the current one up
-    /// to its limit) from `pre_from_us` on, in ring order; `margin_us` is how much older than
-    /// this event's window the index keeps for the next events.
-    pub(crate) fn read(
-        &mut self,
-        allowed: &[(u32, u64)],
-        key: ConvKey,
-        pre_from_us: i64,
-        margin_us: i64,
-    ) -> Found {
-        for &(id, limit) in allowed {
-            self.scan(id, limit);
-        }
-        self.lookup(allowed, key, pre_from_us, margin_us)
-    }
-
     /// Takes the ring files an event held (keeping the descriptors of files not seen yet) and
     /// returns their ids with the event's limit in each.
     pub(crate) fn register(&mut self, held: Vec<Held>) -> Vec<(u32, u64)> {
@@ -131,6 +117,7 @@ impl BackRead {
                         id,
                         Scanned {
                             file,
+                            path: h.path,
                             linktype,
                             scanned: 24,
                             last_us: i64::MIN,
@@ -145,13 +132,20 @@ impl BackRead {
         allowed
     }
 
-    fn lookup(
+    /// The conversation's records in `allowed` (the ring files an event held, as
+    /// [`BackRead::register`] numbered them, each with the event's limit in it) from
+    /// `pre_from_us` on, in ring order; `margin_us` is how much older than this event's window
+    /// the index keeps for the next events.
+    pub(crate) fn read(
         &mut self,
         allowed: &[(u32, u64)],
         key: ConvKey,
         pre_from_us: i64,
         margin_us: i64,
     ) -> Found {
+        for &(id, limit) in allowed {
+            self.scan(id, limit);
+        }
         let partial = pre_from_us < self.horizon_us;
         let mut locs: Vec<Loc> = Vec::new();
         let portless = ConvKey::new(key.proto, key.lo.0, 0, key.hi.0, 0);
@@ -221,11 +215,16 @@ impl BackRead {
             };
             let mut at = 0usize;
             while at + 16 <= n {
-                let h = &self.buf[at..at + 16];
-                let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-                let (sec, usec, caplen, wire) = (word(0), word(4), word(8) as usize, word(12));
+                let h: &[u8; 16] = self.buf[at..at + 16].try_into().unwrap_or(&[0; 16]);
+                let (sec, usec, caplen, wire) = crate::pcap::parse_record_header(h);
+                let caplen = caplen as usize;
                 if caplen > MAX_RECORD || usec >= 1_000_000 {
-                    // Not a record the ring wrote: stop here for good.
+                    // Not a record the ring wrote: stop here for good, and say so.
+                    tracing::warn!(
+                        file = %f.path.display(),
+                        offset = pos + at as u64,
+                        "a ring file holds a record the ring cannot have written; the rest of it is not read back for evidence"
+                    );
                     f.scanned = u64::MAX;
                     return;
                 }
@@ -340,17 +339,16 @@ fn read_linktype(f: &File) -> Option<i32> {
 fn read_record(f: &File, offset: u64) -> Option<Record> {
     let mut h = [0u8; 16];
     f.read_exact_at(&mut h, offset).ok()?;
-    let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    let caplen = word(8) as usize;
-    if caplen > MAX_RECORD {
+    let (sec, usec, caplen, wire_len) = crate::pcap::parse_record_header(&h);
+    if caplen as usize > MAX_RECORD {
         return None;
     }
-    let mut data = vec![0u8; caplen];
+    let mut data = vec![0u8; caplen as usize];
     f.read_exact_at(&mut data, offset + 16).ok()?;
     Some(Record {
-        sec: i64::from(word(0)),
-        usec: word(4),
-        wire_len: word(12),
+        sec: i64::from(sec),
+        usec,
+        wire_len,
         data,
     })
 }

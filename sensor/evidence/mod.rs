@@ -352,11 +352,12 @@ impl Recorder {
         }
         let b = &mut self.batch;
         b.extend_from_slice(&id.to_le_bytes());
-        let sec = u32::try_from(p.ts_sec.max(0)).unwrap_or(u32::MAX);
-        b.extend_from_slice(&sec.to_le_bytes());
-        b.extend_from_slice(&p.ts_usec.min(999_999).to_le_bytes());
-        b.extend_from_slice(&(p.frame.len() as u32).to_le_bytes());
-        b.extend_from_slice(&p.wire_len.max(p.frame.len() as u32).to_le_bytes());
+        b.extend_from_slice(&crate::pcap::record_header(
+            p.ts_sec,
+            p.ts_usec,
+            p.frame.len() as u32,
+            p.wire_len,
+        ));
         b.extend_from_slice(p.frame);
         if self.batch.len() >= BATCH_BYTES {
             self.send_batch();
@@ -710,16 +711,12 @@ impl Recorder {
 
     /// Counts the records of the batch as lost against their events and empties it.
     fn drop_batch(&mut self) {
-        let mut b = &self.batch[..];
         let mut lost = 0u64;
-        while b.len() >= 8 + RECORD_HEADER {
-            let id = u64::from_le_bytes(b[0..8].try_into().unwrap_or_default());
-            let caplen = u32::from_le_bytes(b[16..20].try_into().unwrap_or_default()) as usize;
+        for (id, _, _) in batch_records(&self.batch) {
             if let Some(a) = self.events.iter_mut().flatten().find(|a| a.id == id) {
                 a.lost += 1;
             }
             lost += 1;
-            b = b.get(8 + RECORD_HEADER + caplen..).unwrap_or(&[]);
         }
         self.stats.lost += lost;
         if !self.losing {
@@ -809,6 +806,22 @@ impl Drop for Recorder {
             self.close();
         }
     }
+}
+
+/// The records of a batch ([`Msg::Batch`]): event id, pcap record header fields (ts_sec,
+/// ts_usec, caplen, len) and the bytes. Ends at the first record that does not fit whole.
+pub(crate) fn batch_records(
+    mut buf: &[u8],
+) -> impl Iterator<Item = (u64, (u32, u32, u32, u32), &[u8])> {
+    std::iter::from_fn(move || {
+        let id = u64::from_le_bytes(buf.get(0..8)?.try_into().ok()?);
+        let h: &[u8; RECORD_HEADER] = buf.get(8..8 + RECORD_HEADER)?.try_into().ok()?;
+        let fields = crate::pcap::parse_record_header(h);
+        let end = 8 + RECORD_HEADER + fields.2 as usize;
+        let data = buf.get(8 + RECORD_HEADER..end)?;
+        buf = &buf[end..];
+        Some((id, fields, data))
+    })
 }
 
 /// The port of the conversation key on the packet's source (`src`) or destination side.

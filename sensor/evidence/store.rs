@@ -246,11 +246,7 @@ impl Open {
             self.sidecar.truncated = true;
             return;
         }
-        let mut h = [0u8; RECORD_HEADER];
-        h[0..4].copy_from_slice(&(sec.clamp(0, i64::from(u32::MAX)) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&usec.min(999_999).to_le_bytes());
-        h[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&wire_len.max(data.len() as u32).to_le_bytes());
+        let h = crate::pcap::record_header(sec, usec, data.len() as u32, wire_len);
         match self.w.write_all(&h).and_then(|()| self.w.write_all(data)) {
             Ok(()) => {
                 self.sidecar.packets += 1;
@@ -288,6 +284,8 @@ pub(crate) struct Store {
     index_lines: usize,
     /// Inside an episode of failing creations (warned once).
     failing: bool,
+    /// Inside an episode of failing index appends (warned once).
+    index_failing: bool,
     shared: Arc<Shared>,
 }
 
@@ -309,6 +307,7 @@ impl Store {
             open: HashMap::new(),
             backread: BackRead::default(),
             failing: false,
+            index_failing: false,
             shared,
         };
         store.rescan()?;
@@ -377,12 +376,20 @@ impl Store {
     /// Appends an event's entry to the index; past twice the lines the store needs, the
     /// index is rewritten instead.
     fn record(&mut self, sc: &Sidecar) {
-        let mut line = Vec::with_capacity(512);
-        index_line(sc, &mut line);
-        let res = self.index.write_all(&line);
-        self.index_lines += 1;
-        if let Err(e) = res {
-            tracing::warn!(file = %self.dir.join(INDEX_FILE).display(), "cannot append to the evidence index: {e}");
+        match self.append(sc) {
+            // Said once per episode (a full disk fails every event), counted each time.
+            Err(e) => {
+                self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
+                if !self.index_failing {
+                    tracing::warn!(file = %self.dir.join(INDEX_FILE).display(), "cannot append to the evidence index: {e}; events are missing from it until appends succeed (a restart repairs them)");
+                    self.index_failing = true;
+                }
+            }
+            Ok(()) if self.index_failing => {
+                tracing::info!(file = %self.dir.join(INDEX_FILE).display(), "appends to the evidence index succeed again");
+                self.index_failing = false;
+            }
+            Ok(()) => {}
         }
         let live = self.closed.len() + self.open.len();
         if self.index_lines > 2 * live + 64 {
@@ -399,26 +406,26 @@ impl Store {
         }
     }
 
+    /// Appends one entry to the index.
+    fn append(&mut self, sc: &Sidecar) -> io::Result<()> {
+        let mut line = Vec::with_capacity(512);
+        index_line(sc, &mut line);
+        self.index_lines += 1;
+        self.index.write_all(&line)
+    }
+
     /// A file a crash left open: cut to its last whole record, its entry recorded as
     /// `repaired` (made up from the file when it had none). Returns the entry.
     fn repair(&mut self, f: File, name: &str, sc: Option<Sidecar>) -> io::Result<Sidecar> {
         let path = self.dir.join(name);
-        let scan = ring_files::scan_file(f.try_clone()?, &path)?;
-        let mut sc = sc.unwrap_or_else(|| sidecar_from_file(&path, name));
-        if scan.bad_header {
-            tracing::warn!(file = %path.display(), "evidence file header unreadable; left alone");
+        let mut sc = match sc {
+            Some(sc) => sc,
+            None => sidecar_from_file(&f, &path, name),
+        };
+        let Some(scan) = ring_files::cut_torn(&f, &path, "evidence file")? else {
             sc.bytes = f.metadata().map_or(0, |m| m.len());
             return Ok(sc);
-        }
-        if scan.whole_len < scan.index.file_bytes {
-            tracing::warn!(
-                file = %path.display(),
-                from = scan.index.file_bytes,
-                to = scan.whole_len,
-                "evidence file ends in a torn record (crash?): truncated to the last whole record"
-            );
-            f.set_len(scan.whole_len)?;
-        }
+        };
         sc.state = State::Repaired;
         sc.packets = scan.index.packets;
         sc.bytes = scan.whole_len;
@@ -427,10 +434,8 @@ impl Store {
         }
         sc.closed =
             Some("the sensor stopped without closing it (crash); repaired at start-up".into());
-        let mut line = Vec::new();
-        index_line(&sc, &mut line);
-        self.index.write_all(&line)?;
-        self.index_lines += 1;
+        // Not `record`: the store's tables are still being filled, too early to compact.
+        self.append(&sc)?;
         tracing::info!(file = %path.display(), packets = sc.packets, "evidence file repaired after a crash");
         Ok(sc)
     }
@@ -638,20 +643,11 @@ impl Store {
         ))
     }
 
-    fn batch(&mut self, mut buf: &[u8]) {
-        while buf.len() >= 8 + RECORD_HEADER {
-            let id = u64::from_le_bytes(buf[0..8].try_into().unwrap_or_default());
-            let h = &buf[8..8 + RECORD_HEADER];
-            let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-            let (sec, usec, caplen, wire) = (word(0), word(4), word(8) as usize, word(12));
-            let end = 8 + RECORD_HEADER + caplen;
-            let Some(data) = buf.get(8 + RECORD_HEADER..end) else {
-                break;
-            };
+    fn batch(&mut self, buf: &[u8]) {
+        for (id, (sec, usec, _, wire), data) in super::batch_records(buf) {
             if let Some(o) = self.open.get_mut(&id) {
                 o.write(i64::from(sec), usec, wire, data, &self.shared);
             }
-            buf = &buf[end..];
         }
     }
 
@@ -712,9 +708,17 @@ fn is_stale_temp(name: &str) -> bool {
 
 /// A sidecar for a pcap whose own was never written (a crash before the event's first flush
 /// tick, or in a replay): what the name says, and the conversation of its first packet.
-fn sidecar_from_file(path: &Path, name: &str) -> Sidecar {
+/// `f` is the file as opened (never reopened by name: the name may have changed hands).
+fn sidecar_from_file(f: &File, path: &Path, name: &str) -> Sidecar {
     let mut sc = sidecar_from_name(name);
-    let Ok(mut r) = crate::pcap::Reader::open(path) else {
+    let Ok(mut f) = f.try_clone() else {
+        return sc;
+    };
+    // From the start, whatever the shared offset of the descriptor.
+    if std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).is_err() {
+        return sc;
+    }
+    let Ok(mut r) = crate::pcap::Reader::from_file(f, path) else {
         return sc;
     };
     let Ok(Some(p)) = r.next_packet() else {

@@ -208,7 +208,6 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     let stored_event = key
         .as_ref()
         .and_then(|k| stored::find(&opts.evidence_dir, k, t));
-    let in_store = || stored_event.clone();
     // The window read: the stored event's when there is one, so that the ring and the store
     // give the same conversation (and verdict); else an hour either side of the alert.
     let micros = |us: i64| {
@@ -224,39 +223,27 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
         ),
         None => (t.add_secs(-opts.window_s), t.add_secs(opts.window_s)),
     };
+    // The ring failing us (file rotated out, no ring): the store's copy, if it has one.
+    let or_store = |e: Error| match stored_event.clone() {
+        Some(ev) => from_store(
+            opts,
+            alert,
+            t,
+            (a, b),
+            ev,
+            vec![format!("{e}; read from the evidence store")],
+        ),
+        None => Err(e),
+    };
     // The ring file the alert names, if it is one: eve.json is only a hint, never a path.
     let named = match ring_capture_file(&opts.ring_dir, alert) {
         Ok(n) => n,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return match in_store() {
-                Some(ev) => from_store(
-                    opts,
-                    alert,
-                    t,
-                    (a, b),
-                    ev,
-                    vec![format!("{e}; read from the evidence store")],
-                ),
-                None => Err(e),
-            };
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return or_store(e),
         Err(e) => return Err(e),
     };
     let sel = match select(&opts.ring_dir, Some(from), Some(to)) {
         Ok(sel) => sel,
-        Err(e) => {
-            return match in_store() {
-                Some(ev) => from_store(
-                    opts,
-                    alert,
-                    t,
-                    (a, b),
-                    ev,
-                    vec![format!("{e}; read from the evidence store")],
-                ),
-                None => Err(e),
-            };
-        }
+        Err(e) => return or_store(e),
     };
     let sid = alert
         .pointer("/alert/signature_id")
@@ -283,7 +270,7 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     })?;
     if conv.lines.is_empty() {
         // The ring holds nothing of the conversation any more (rotated away since the alert).
-        if let Some(ev) = in_store() {
+        if let Some(ev) = stored_event.clone() {
             drop(w);
             drop(tmp);
             let mut notes = sel.notes;
@@ -385,7 +372,11 @@ fn from_store(
     ev: Listed,
     mut warnings: Vec<String>,
 ) -> Result<Investigation, Error> {
-    let mut r = Reader::open(&ev.path)?;
+    // Opened without following a link: a link planted at an evidence name is refused.
+    let file = safefs::split(&ev.path)
+        .and_then(|(dir, name)| Dir::open(&dir)?.open_read(&name))
+        .map_err(|e| Error::io(&ev.path, &e))?;
+    let mut r = Reader::from_file(file, &ev.path)?;
     let (linktype, snaplen) = r
         .interfaces()
         .first()

@@ -20,7 +20,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use read::Reader;
-pub use write::{file_header, Writer};
+pub use write::{file_header, parse_record_header, record_header, Writer};
 
 /// libpcap's ceiling for one record (`MAXIMUM_SNAPLEN`); anything larger is corruption.
 pub const MAX_RECORD: u32 = 262_144;

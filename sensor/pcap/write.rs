@@ -20,6 +20,25 @@ pub fn file_header(linktype: u32, snaplen: u32) -> [u8; 24] {
     hdr
 }
 
+/// A classic pcap record header (pcap-savefile(5)), little-endian, microseconds: ts_sec
+/// (clamped to what 32 bits hold), ts_usec (at most 999,999), caplen, and the original length
+/// (never below caplen). Shared by [`Writer`], the ring and the evidence store.
+pub fn record_header(sec: i64, usec: u32, caplen: u32, wire_len: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[0..4].copy_from_slice(&(sec.clamp(0, i64::from(u32::MAX)) as u32).to_le_bytes());
+    h[4..8].copy_from_slice(&usec.min(999_999).to_le_bytes());
+    h[8..12].copy_from_slice(&caplen.to_le_bytes());
+    h[12..16].copy_from_slice(&wire_len.max(caplen).to_le_bytes());
+    h
+}
+
+/// The fields of a record header as [`record_header`] writes it: (ts_sec, ts_usec, caplen,
+/// len). Nothing is checked: the caller bounds caplen before using it.
+pub fn parse_record_header(h: &[u8; 16]) -> (u32, u32, u32, u32) {
+    let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    (word(0), word(4), word(8), word(12))
+}
+
 /// A classic pcap writer (µs, little-endian), for carve output and evidence files.
 pub struct Writer {
     w: BufWriter<File>,
@@ -53,11 +72,7 @@ impl Writer {
     /// # Errors
     /// A write failure.
     pub fn write(&mut self, ts: Timestamp, wire_len: u32, data: &[u8]) -> Result<(), Error> {
-        let mut h = [0u8; 16];
-        h[0..4].copy_from_slice(&(ts.sec.clamp(0, i64::from(u32::MAX)) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&(ts.nsec / 1000).to_le_bytes());
-        h[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&wire_len.max(data.len() as u32).to_le_bytes());
+        let h = record_header(ts.sec, ts.nsec / 1000, data.len() as u32, wire_len);
         self.w
             .write_all(&h)
             .and_then(|()| self.w.write_all(data))

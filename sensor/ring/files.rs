@@ -292,9 +292,24 @@ pub fn repair(dir: &Dir, name: &str, linktype: u32) -> io::Result<Option<FileInd
             return Ok(None);
         }
     };
-    let mut s = scan_file(f.try_clone()?, &pcap)?;
+    let Some(s) = cut_torn(&f, &pcap, "ring file")? else {
+        return Ok(None);
+    };
+    write_index(&pcap, &s.index)?;
+    Ok(Some(s.index))
+}
+
+/// Reads `f` (`pcap` in messages, a `what`: "ring file", "evidence file") record by record
+/// and, when a crash tore its last record, cuts it back to the last whole one and says so.
+/// `None`, with a warning, when its header is unreadable: such a file is left as it is. The
+/// scan's `file_bytes` is the size after the cut.
+///
+/// # Errors
+/// The file cannot be read or truncated.
+pub fn cut_torn(f: &File, pcap: &Path, what: &str) -> io::Result<Option<Scan>> {
+    let mut s = scan_file(f.try_clone()?, pcap)?;
     if s.bad_header {
-        tracing::warn!(file = %pcap.display(), "ring file header unreadable; left alone");
+        tracing::warn!(file = %pcap.display(), "{what} header unreadable; left alone");
         return Ok(None);
     }
     if s.whole_len < s.index.file_bytes {
@@ -302,14 +317,13 @@ pub fn repair(dir: &Dir, name: &str, linktype: u32) -> io::Result<Option<FileInd
             file = %pcap.display(),
             from = s.index.file_bytes,
             to = s.whole_len,
-            "ring file ends in a torn record (crash?): truncated to the last whole record"
+            "{what} ends in a torn record (crash?): truncated to the last whole record"
         );
         f.set_len(s.whole_len)?;
         f.sync_all()?;
         s.index.file_bytes = s.whole_len;
     }
-    write_index(&pcap, &s.index)?;
-    Ok(Some(s.index))
+    Ok(Some(s))
 }
 
 #[cfg(test)]

@@ -209,14 +209,9 @@ impl Ring {
         if self.buf.len() + rec_len as usize > BUF_CAPACITY {
             self.flush_buf()?;
         }
-        // Classic pcap record header (pcap-savefile(5)): ts_sec, ts_usec, caplen, len.
-        let sec = u32::try_from(ts_sec.max(0)).unwrap_or(u32::MAX);
-        let usec = ts_usec.min(999_999);
-        self.buf.extend_from_slice(&sec.to_le_bytes());
-        self.buf.extend_from_slice(&usec.to_le_bytes());
-        self.buf.extend_from_slice(&caplen.to_le_bytes());
-        self.buf
-            .extend_from_slice(&wire_len.max(caplen).to_le_bytes());
+        let h = crate::pcap::record_header(ts_sec, ts_usec, caplen, wire_len);
+        let (sec, usec, _, _) = crate::pcap::parse_record_header(&h);
+        self.buf.extend_from_slice(&h);
         self.buf.extend_from_slice(data);
         if let Some(cur) = &mut self.cur {
             cur.index.add(i64::from(sec) * 1_000_000 + i64::from(usec));
