@@ -117,7 +117,6 @@ pub(crate) struct Shared {
     queued_bytes: AtomicUsize,
     held_files: AtomicUsize,
     packets_written: AtomicU64,
-    events_closed: AtomicU64,
     deleted: AtomicU64,
     write_errors: AtomicU64,
     store_bytes: AtomicU64,

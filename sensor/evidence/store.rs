@@ -684,7 +684,6 @@ impl Store {
         self.closed
             .insert(o.name.clone(), o.sidecar.bytes + INDEX_LINE);
         self.record(&o.sidecar);
-        self.shared.events_closed.fetch_add(1, Ordering::Relaxed);
         self.enforce_quota();
     }
 }
