@@ -65,6 +65,7 @@ fn rule(msg: &str) -> Rule {
         detection_filter: None,
         header_tests: Vec::new(),
         contents: Vec::new(),
+        payload: Vec::new(),
     }
 }
 

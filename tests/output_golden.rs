@@ -60,6 +60,7 @@ fn rule(
         detection_filter: None,
         header_tests: Vec::new(),
         contents: Vec::new(),
+        payload: Vec::new(),
     }
 }
 

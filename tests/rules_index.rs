@@ -45,6 +45,7 @@ fn rule(
         detection_filter: None,
         header_tests: Vec::new(),
         contents: Vec::new(),
+        payload: Vec::new(),
     }
 }
 

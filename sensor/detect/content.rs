@@ -220,7 +220,9 @@ impl Prefilter {
         let mut keyed = 0;
         for (i, r) in rules.iter().enumerate() {
             let Ok(id) = RuleId::try_from(i) else { break };
-            let Some(fp) = r.fast_pattern() else { continue };
+            let Some(fp) = r.payload_fast_pattern() else {
+                continue;
+            };
             keyed += 1;
             let prefix = &fp.pattern[..fp.pattern.len().min(MAX_FAST_PATTERN_LEN)];
             let key = prefix.to_ascii_lowercase();

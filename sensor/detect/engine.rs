@@ -20,6 +20,7 @@ use crate::rules::{Action, FlagsModifier, FlagsTest, FlowbitsCmd, Rule, RuleId};
 use super::{HeaderKey, RuleSet, Scratch};
 
 use super::flow::{flow_matches, FlowOptions, FlowTable, FlowView};
+use super::payload::Buffers;
 use super::threshold::{EventVerdict, ThresholdIndex, Thresholds};
 use super::DetectOptions;
 
@@ -211,7 +212,10 @@ impl Engine {
             let Some(rule) = rules.rules.get(id as usize) else {
                 continue;
             };
-            if !options_match(rule, pkt, flow.as_ref()) {
+            // The HTTP buffers and reassembled stream messages come from the pipeline's
+            // inspectors; a packet as captured offers its payload only.
+            let bufs = Buffers::packet(pkt.payload);
+            if !options_match(rule, pkt, flow.as_ref(), &bufs, false) {
                 continue;
             }
             if let Some(df) = &rule.detection_filter {
@@ -323,8 +327,16 @@ fn stateless_flow_id(pkt: &Packet<'_>) -> u64 {
     (h.finish() & ((1 << 51) - 1)).max(1)
 }
 
-/// Everything of a rule that is not the header and not thresholds.
-fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> bool {
+/// Everything of a rule that is not the header and not thresholds. `bufs` are the buffers the
+/// payload tests read; `rebuilt` says whether `pkt` is a reassembled stream message (for
+/// `flow:only_stream` / `no_stream`).
+fn options_match(
+    rule: &Rule,
+    pkt: &Packet<'_>,
+    flow: Option<&FlowView<'_>>,
+    bufs: &Buffers<'_>,
+    rebuilt: bool,
+) -> bool {
     if let Some(test) = &rule.flags {
         let Transport::Tcp { flags, .. } = pkt.transport else {
             return false;
@@ -337,7 +349,8 @@ fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> 
         return false;
     }
     if let Some(test) = &rule.flow {
-        if !flow_matches(test, flow) {
+        // sp_clientserver.c `CheckStream` / `CheckNoStream`: PKT_REBUILT_STREAM.
+        if test.stream.is_some_and(|only| only != rebuilt) || !flow_matches(test, flow) {
             return false;
         }
     }
@@ -353,9 +366,9 @@ fn options_match(rule: &Rule, pkt: &Packet<'_>, flow: Option<&FlowView<'_>>) -> 
             }
         }
     }
-    // Contents last: the costliest test, and every test here is a pure predicate, so the
+    // Payload tests last: the costliest, and every test here is a pure predicate, so the
     // order changes nothing but time.
-    super::payload::contents_match(&rule.contents, pkt.payload)
+    super::payload::payload_match(rule, bufs)
 }
 
 /// Runs the rule's flowbits setters on its flow. Returns whether `noalert` was given.

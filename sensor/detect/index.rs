@@ -367,7 +367,7 @@ impl Index {
         let (mut src_protos, mut dst_protos) = (0u8, 0u8);
         for (i, r) in rules.iter().enumerate() {
             let Ok(id) = RuleId::try_from(i) else { break };
-            if r.fast_pattern().is_some() {
+            if r.payload_fast_pattern().is_some() {
                 // Found by the content prefilter (`detect::content`), not by address.
                 continue;
             }

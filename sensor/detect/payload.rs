@@ -1,20 +1,80 @@
-//! Tier-2 tests on one packet: header fields (`dsize`, `ttl`, `itype`, `fragbits`, …) and
-//! `content` with its modifiers. Pure functions over the decoded packet; no state, no
-//! allocation.
+//! Tests on one packet: header fields (`dsize`, `ttl`, `itype`, `fragbits`, …) and the payload
+//! program of a rule (`content`, `pcre`, `byte_test`, `byte_jump`, `byte_extract`,
+//! `byte_math`, `isdataat`, `urilen`) over a table of buffers ([`Buffers`]). Pure functions;
+//! no state kept between packets, no allocation.
 //!
 //! Content semantics follow Snort 2.9 (sp_pattern_match.c): an absolute content is searched in
 //! `[offset, offset + depth)`; a relative one (`distance`/`within`) in
 //! `[prev_end + distance, prev_end + distance + within)`; the whole pattern must lie inside the
-//! window. When a later relative content fails, the earlier one is retried at its next
-//! occurrence (Snort's recursive re-evaluation). A negated content must not occur in its
-//! window and does not move the cursor.
+//! window. When a later relative option fails, the earlier content is retried at its next
+//! occurrence, and an earlier `pcre` from the end of its previous match (detection_options.c
+//! `detection_option_node_evaluate`: `PatternMatchAdjustRelativeOffsets`,
+//! `PcreAdjustRelativeOffsets`, which never retries a negated, anchored or HTTP-buffer pcre).
+//! A negated content or pcre must not occur and does not move the cursor.
+//!
+//! Cursors: Snort 2.9 keeps one `doe_ptr` and tags it with the buffer it points into
+//! (`doe_buf_flags`); a relative option in another buffer than the cursor's starts at that
+//! buffer's start. This evaluator keeps one cursor per buffer (the end of the last match,
+//! jump or extraction in that buffer, 0 before any), which gives the same answer for the rules
+//! that stay in one buffer and lets a rule return to a buffer (`pkt_data` after `file_data`)
+//! where it left off.
 
 use crate::decode::{Packet, Transport};
-use crate::rules::{Cmp, Content, FlagsModifier, HeaderTest};
+use crate::rules::{Buffer, Cmp, Content, FlagsModifier, HeaderTest, Rule};
 
-/// Bound on the retries of earlier contents, like Snort's `pattern_match_limit`-style guard
-/// against pathological backtracking.
+mod bytes;
+mod program;
+#[cfg(test)]
+mod tests;
+
+/// Bound on the retries of earlier contents and pcres, like Snort's `pattern_match_limit`-
+/// style guard against pathological backtracking.
 const MAX_RETRIES: u32 = 10_000;
+
+/// The buffers one inspected packet offers to payload tests, borrowed, one slot per
+/// [`Buffer`]. Filling it allocates nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Buffers<'a> {
+    slots: [Option<&'a [u8]>; Buffer::COUNT],
+}
+
+impl<'a> Buffers<'a> {
+    /// A packet without HTTP inspection: `Pkt` and `FileData` are the payload (Snort 2.9
+    /// `file_data` falls back to the packet data when no HTTP body was set), every HTTP buffer
+    /// is absent.
+    pub fn packet(payload: &'a [u8]) -> Self {
+        let mut b = Buffers::default();
+        b.set(Buffer::Pkt, payload);
+        b.set(Buffer::FileData, payload);
+        b
+    }
+
+    /// Makes `data` the content of buffer `b` (an HTTP inspector's normalized URI, …).
+    pub fn set(&mut self, b: Buffer, data: &'a [u8]) {
+        if let Some(slot) = self.slots.get_mut(b.index()) {
+            *slot = Some(data);
+        }
+    }
+
+    /// Makes buffer `b` absent again.
+    pub fn clear(&mut self, b: Buffer) {
+        if let Some(slot) = self.slots.get_mut(b.index()) {
+            *slot = None;
+        }
+    }
+
+    /// Buffer `b`'s bytes, `None` when this packet has no such buffer.
+    pub fn get(&self, b: Buffer) -> Option<&'a [u8]> {
+        self.slots.get(b.index()).copied().flatten()
+    }
+}
+
+/// True when the rule's payload program holds over `bufs` ([`Rule::payload`], or its contents
+/// in order for a rule built without one). A positive test in an absent buffer fails; a
+/// negated content, negated pcre or negated `isdataat` there holds.
+pub fn payload_match(rule: &Rule, bufs: &Buffers<'_>) -> bool {
+    program::run(&rule.contents, &rule.payload, bufs)
+}
 
 /// True when every header test holds.
 pub fn header_tests_match(tests: &[HeaderTest], pkt: &Packet<'_>) -> bool {
@@ -87,183 +147,8 @@ pub fn cmp(c: Cmp, x: u32) -> bool {
     }
 }
 
-/// True when the contents match `payload` in order, with Snort's relative semantics.
+/// True when the contents match `payload` in order, with Snort's relative semantics (each
+/// content in its own buffer: a content of an HTTP buffer fails on a bare payload).
 pub fn contents_match(contents: &[Content], payload: &[u8]) -> bool {
-    let mut budget = MAX_RETRIES;
-    match_from(contents, payload, 0, &mut budget)
-}
-
-fn is_relative(c: &Content) -> bool {
-    c.distance.is_some() || c.within.is_some()
-}
-
-/// Matches `contents` with the cursor (end of the previous match) at `cursor`.
-fn match_from(contents: &[Content], payload: &[u8], cursor: usize, budget: &mut u32) -> bool {
-    let Some((first, rest)) = contents.split_first() else {
-        return true;
-    };
-    let Some((start, end)) = window(first, payload.len(), cursor) else {
-        // The window lies outside the payload: a negated content trivially holds.
-        return first.negated && match_from(rest, payload, cursor, budget);
-    };
-    if first.negated {
-        return find(&payload[start..end], &first.pattern, first.nocase).is_none()
-            && match_from(rest, payload, cursor, budget);
-    }
-    let mut from = start;
-    while from <= end {
-        let Some(pos) = find(&payload[from..end], &first.pattern, first.nocase) else {
-            return false;
-        };
-        let at = from + pos;
-        let next_cursor = at + first.pattern.len();
-        if match_from(rest, payload, next_cursor, budget) {
-            return true;
-        }
-        // Only a later relative content can make another occurrence of this one succeed.
-        if !rest.first().is_some_and(is_relative) || *budget == 0 {
-            return false;
-        }
-        *budget -= 1;
-        from = at + 1;
-    }
-    false
-}
-
-/// The search window `[start, end)` of a content, clamped to the payload; `None` when empty
-/// or too small for the pattern.
-fn window(c: &Content, len: usize, cursor: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let (base, limit) = if is_relative(c) {
-        let base = cursor as i64 + i64::from(c.distance.unwrap_or(0));
-        (base, c.within.map(|w| base + i64::from(w)))
-    } else {
-        let base = i64::from(c.offset.unwrap_or(0));
-        (base, c.depth.map(|d| base + i64::from(d)))
-    };
-    let start = base.max(0);
-    let end = limit.unwrap_or(len).min(len);
-    if end - start < c.pattern.len() as i64 {
-        return None;
-    }
-    Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
-}
-
-/// First occurrence of `needle` in `hay`.
-fn find(hay: &[u8], needle: &[u8], nocase: bool) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    if needle.len() > hay.len() {
-        return None;
-    }
-    if nocase {
-        hay.windows(needle.len())
-            .position(|w| w.eq_ignore_ascii_case(needle))
-    } else {
-        let first = needle[0];
-        let last_start = hay.len() - needle.len();
-        let mut i = 0;
-        while i <= last_start {
-            let p = hay[i..=last_start].iter().position(|&b| b == first)?;
-            i += p;
-            if &hay[i..i + needle.len()] == needle {
-                return Some(i);
-            }
-            i += 1;
-        }
-        None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn c(p: &str) -> Content {
-        Content {
-            pattern: p.as_bytes().to_vec(),
-            negated: false,
-            nocase: false,
-            offset: None,
-            depth: None,
-            distance: None,
-            within: None,
-            fast_pattern: false,
-        }
-    }
-
-    #[test]
-    fn content_table() {
-        let nocase = |mut x: Content| {
-            x.nocase = true;
-            x
-        };
-        let off = |mut x: Content, o: i32, d: Option<i32>| {
-            x.offset = Some(o);
-            x.depth = d;
-            x
-        };
-        let rel = |mut x: Content, dist: Option<i32>, within: Option<i32>| {
-            x.distance = dist;
-            x.within = within;
-            x
-        };
-        let not = |mut x: Content| {
-            x.negated = true;
-            x
-        };
-        // (contents, payload, expected) — one line a case.
-        let cases: Vec<(Vec<Content>, &str, bool)> = vec![
-            (vec![c("USER")], "USER root", true),
-            (vec![c("user")], "USER root", false),
-            (vec![nocase(c("user"))], "USER root", true),
-            (vec![off(c("root"), 5, None)], "USER root", true),
-            (vec![off(c("root"), 6, None)], "USER root", false),
-            (vec![off(c("USER"), 0, Some(4))], "USER root", true),
-            (vec![off(c("USER"), 0, Some(3))], "USER root", false),
-            (vec![c("A"), rel(c("B"), Some(0), Some(1))], "AB", true),
-            (vec![c("A"), rel(c("B"), Some(1), None)], "AB", false),
-            (vec![c("A"), rel(c("C"), Some(1), Some(1))], "ABC", true),
-            // Backtracking: the first "A" fails the relative test, the second succeeds.
-            (vec![c("A"), rel(c("B"), Some(0), Some(1))], "AxAB", true),
-            (vec![c("A"), rel(c("B"), None, Some(2))], "AxxB", false),
-            (vec![not(c("evil"))], "good", true),
-            (vec![not(c("evil"))], "so evil", false),
-            (
-                vec![c("GET"), not(rel(c("Host"), Some(0), None))],
-                "GET / HTTP/1.0",
-                true,
-            ),
-            (
-                vec![c("GET"), not(rel(c("Host"), Some(0), None))],
-                "GET / Host: x",
-                false,
-            ),
-            (vec![c("ab"), rel(c("ab"), Some(-2), Some(2))], "ab", true), // negative distance
-            (vec![c("|")], "", false),
-        ];
-        for (i, (cs, payload, want)) in cases.iter().enumerate() {
-            assert_eq!(
-                contents_match(cs, payload.as_bytes()),
-                *want,
-                "case {i}: {payload:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn cmp_table() {
-        let cases = [
-            (Cmp::Eq(5), 5, true),
-            (Cmp::Ne(5), 5, false),
-            (Cmp::Lt(5), 4, true),
-            (Cmp::Gt(5), 5, false),
-            (Cmp::Between(1, 5), 5, false),
-            (Cmp::BetweenIncl(1, 5), 5, true),
-        ];
-        for (c, x, want) in cases {
-            assert_eq!(cmp(c, x), want, "{c:?} {x}");
-        }
-    }
+    program::run(contents, &[], &Buffers::packet(payload))
 }

@@ -38,6 +38,7 @@ fn rule() -> Rule {
         detection_filter: None,
         header_tests: Vec::new(),
         contents: Vec::new(),
+        payload: Vec::new(),
     }
 }
 

@@ -96,6 +96,7 @@ pub fn compile_rule(
             detection_filter: f.detection_filter,
             header_tests: f.header_tests,
             contents: f.contents,
+            payload: f.payload,
         }),
         f.tag,
     )

@@ -15,6 +15,7 @@ pub mod model;
 pub mod option_values;
 pub mod options;
 pub mod parse;
+pub mod payload_values;
 pub mod threshold_conf;
 pub mod vars;
 

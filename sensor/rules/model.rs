@@ -165,6 +165,10 @@ pub struct FlowTest {
     pub established: Option<bool>,
     /// `stateless`: match regardless of flow state.
     pub stateless: bool,
+    /// `Some(true)` for `only_stream` (only reassembled stream messages), `Some(false)` for
+    /// `no_stream` (only packets as captured); Snort 2.9 sp_clientserver.c
+    /// `CheckStream` / `CheckNoStream` test `PKT_REBUILT_STREAM`.
+    pub stream: Option<bool>,
 }
 
 /// Index of a flowbit name in [`super::RuleSet::flowbit_names`].
@@ -264,8 +268,117 @@ pub enum TagHostDir {
     Dst,
 }
 
+/// The buffer a payload test inspects (Snort 2.9 `HTTP_BUFFER_*` and the packet / `file_data`
+/// buffers). The engine fills one slice per buffer for each inspected packet
+/// ([`crate::detect::payload::Buffers`]); a raw packet has only `Pkt` and `FileData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Buffer {
+    /// The packet payload (`pkt_data`, `rawbytes`, pcre `B`).
+    #[default]
+    Pkt,
+    /// `file_data`: the HTTP response body when there is one, else the payload.
+    FileData,
+    /// `http_uri`, `uricontent`, pcre `U`: the normalized URI.
+    Uri,
+    /// `http_raw_uri`, pcre `I`.
+    RawUri,
+    /// `http_header`, pcre `H`.
+    Header,
+    /// `http_raw_header`, pcre `D`.
+    RawHeader,
+    /// `http_cookie`, pcre `C`.
+    Cookie,
+    /// `http_raw_cookie`, pcre `K`.
+    RawCookie,
+    /// `http_method`, pcre `M`.
+    Method,
+    /// `http_client_body`, pcre `P`.
+    ClientBody,
+    /// `http_stat_code`, pcre `S`.
+    StatCode,
+    /// `http_stat_msg`, pcre `Y`.
+    StatMsg,
+}
+
+impl Buffer {
+    /// Number of buffers: the length of a table indexed by [`Buffer::index`].
+    pub const COUNT: usize = 12;
+
+    /// Every buffer, in [`Buffer::index`] order.
+    pub const ALL: [Buffer; Buffer::COUNT] = [
+        Buffer::Pkt,
+        Buffer::FileData,
+        Buffer::Uri,
+        Buffer::RawUri,
+        Buffer::Header,
+        Buffer::RawHeader,
+        Buffer::Cookie,
+        Buffer::RawCookie,
+        Buffer::Method,
+        Buffer::ClientBody,
+        Buffer::StatCode,
+        Buffer::StatMsg,
+    ];
+
+    /// Position in a `[_; Buffer::COUNT]` table.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the buffer exists only when an HTTP inspector filled it.
+    pub fn is_http(self) -> bool {
+        !matches!(self, Buffer::Pkt | Buffer::FileData)
+    }
+
+    /// Whether Snort 2.9 fpcreate.c may key a rule's fast pattern on a content of this buffer
+    /// (packet, `file_data`, normalized URI, header and client body; the raw buffers, cookies,
+    /// method and status are not fast-pattern buffers).
+    pub fn fast_pattern_eligible(self) -> bool {
+        matches!(
+            self,
+            Buffer::Pkt | Buffer::FileData | Buffer::Uri | Buffer::Header | Buffer::ClientBody
+        )
+    }
+
+    /// The rule keyword that selects this buffer.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Buffer::Pkt => "pkt_data",
+            Buffer::FileData => "file_data",
+            Buffer::Uri => "http_uri",
+            Buffer::RawUri => "http_raw_uri",
+            Buffer::Header => "http_header",
+            Buffer::RawHeader => "http_raw_header",
+            Buffer::Cookie => "http_cookie",
+            Buffer::RawCookie => "http_raw_cookie",
+            Buffer::Method => "http_method",
+            Buffer::ClientBody => "http_client_body",
+            Buffer::StatCode => "http_stat_code",
+            Buffer::StatMsg => "http_stat_msg",
+        }
+    }
+}
+
+/// Index of a `byte_extract` / `byte_math` variable of one rule (`0..MAX_VARS`).
+pub type VarId = u8;
+
+/// Variables one rule may define: Snort 2.9 sp_byte_extract.c `NUM_BYTE_EXTRACT_VARS` (2)
+/// `byte_extract` names plus the one `byte_math` result (`BYTE_MATH_VAR_INDEX`).
+pub const MAX_VARS: usize = 3;
+
+/// `byte_extract` variables standing in for a content's numbers (Snort 2.9 sp_pattern_match.c
+/// `offset_var`, `depth_var`, `distance_var`, `within_var`). When one is set the matching
+/// number field holds `Some(0)` so the content keeps its absolute/relative kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContentVars {
+    pub offset: Option<VarId>,
+    pub depth: Option<VarId>,
+    pub distance: Option<VarId>,
+    pub within: Option<VarId>,
+}
+
 /// One `content:` with its modifiers (tier 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Content {
     pub pattern: Vec<u8>,
     pub negated: bool,
@@ -275,6 +388,172 @@ pub struct Content {
     pub distance: Option<i32>,
     pub within: Option<i32>,
     pub fast_pattern: bool,
+    /// The buffer searched: an HTTP modifier's, else the sticky buffer (`file_data` /
+    /// `pkt_data`) in force, `Pkt` with `rawbytes`.
+    pub buffer: Buffer,
+    pub vars: ContentVars,
+}
+
+impl Content {
+    /// `distance` or `within` (a number or a variable): searched from the buffer's cursor.
+    pub fn is_relative(&self) -> bool {
+        self.distance.is_some() || self.within.is_some()
+    }
+}
+
+/// A number of a payload option: written in the rule or read from a variable at match time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumArg {
+    Lit(i64),
+    Var(VarId),
+}
+
+/// How `byte_test`, `byte_jump`, `byte_extract` and `byte_math` read a number (Snort 2.9
+/// extract.c `byte_extract` / `string_extract`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRead {
+    /// Bytes read: 1, 2 or 4 binary (0 for a `byte_jump` that reads nothing), up to 10 as text.
+    pub bytes: u8,
+    pub offset: NumArg,
+    /// From the buffer's cursor instead of its start.
+    pub relative: bool,
+    pub little_endian: bool,
+    /// `string` with its base (16, 10 or 8): the bytes are digits, read like `strtoul`.
+    pub string_base: Option<u32>,
+    /// `bitmask`: the value is masked, then shifted right by the mask's trailing zeros.
+    pub bitmask: Option<u32>,
+    pub buffer: Buffer,
+}
+
+/// `byte_test` operators (sp_byte_check.c); `!` alone is "not equal".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteOp {
+    Lt,
+    Gt,
+    Eq,
+    And,
+    Xor,
+    Le,
+    Ge,
+}
+
+/// `byte_test` (sp_byte_check.c): `extracted OP value`, inverted by `!`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteTest {
+    pub read: ByteRead,
+    pub op: ByteOp,
+    pub negated: bool,
+    pub value: NumArg,
+}
+
+/// Where `byte_jump` jumps from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JumpFrom {
+    /// Just past the bytes read (the default).
+    Read,
+    /// `from_beginning`: the start of the buffer.
+    Beginning,
+    /// `from_end`: the end of the buffer.
+    End,
+}
+
+/// `byte_jump` (sp_byte_jump.c): moves the buffer's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteJump {
+    pub read: ByteRead,
+    pub multiplier: u32,
+    /// `align`: round the jump up to a multiple of 4.
+    pub align: bool,
+    pub from: JumpFrom,
+    pub post_offset: NumArg,
+}
+
+/// `byte_extract` (sp_byte_extract.c): stores a value and moves the cursor past the bytes read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteExtract {
+    pub read: ByteRead,
+    pub multiplier: u32,
+    /// `align 2|4`, 0 for none.
+    pub align: u8,
+    pub var: VarId,
+}
+
+/// `byte_math` operators (sp_byte_math.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MathOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Shl,
+    Shr,
+}
+
+/// `byte_math` (sp_byte_math.c): `result = extracted OPER rvalue`; the cursor stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteMath {
+    pub read: ByteRead,
+    pub oper: MathOp,
+    pub rvalue: NumArg,
+    pub var: VarId,
+}
+
+/// `isdataat` (sp_isdataat.c): is there a byte at `offset` (from the cursor with `relative`)?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsDataAt {
+    pub offset: NumArg,
+    pub relative: bool,
+    pub negated: bool,
+    pub buffer: Buffer,
+}
+
+/// A compiled `pcre` (sp_pcre.c). The expression is compiled once at load; matching reuses the
+/// crate's per-thread match data.
+#[derive(Clone)]
+pub struct Pcre {
+    /// The option's text as written (`"/a.b/Ri"`), for messages.
+    pub source: String,
+    pub regex: Arc<pcre2::bytes::Regex>,
+    pub negated: bool,
+    /// `R`: searched from the buffer's cursor.
+    pub relative: bool,
+    /// `A`: the match must start where the search starts (compiled as `\G(?:…)`).
+    pub anchored: bool,
+    pub buffer: Buffer,
+}
+
+impl std::fmt::Debug for Pcre {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pcre({} in {:?})", self.source, self.buffer)
+    }
+}
+
+impl PartialEq for Pcre {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+            && self.regex.as_str() == other.regex.as_str()
+            && (self.negated, self.relative, self.anchored, self.buffer)
+                == (other.negated, other.relative, other.anchored, other.buffer)
+    }
+}
+
+/// One payload test, in rule order: what [`Rule::payload`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PayloadOp {
+    /// `Rule::contents[i]`.
+    Content(u16),
+    Pcre(Pcre),
+    ByteTest(ByteTest),
+    ByteJump(ByteJump),
+    ByteExtract(ByteExtract),
+    ByteMath(ByteMath),
+    IsDataAt(IsDataAt),
+    /// `urilen` (sp_urilen_check.c): the length of `buffer` (`RawUri` by default, `Uri` with
+    /// `,norm`).
+    Urilen {
+        cmp: Cmp,
+        buffer: Buffer,
+    },
 }
 
 /// Comparison used by numeric header tests (`ttl:<5`, `dsize:100<>200`, `window:!0`, …).
@@ -351,7 +630,11 @@ pub struct Rule {
     pub detection_filter: Option<DetectionFilter>,
 
     pub header_tests: Vec<HeaderTest>,
+    /// Every `content` (and `uricontent`), in rule order: what the prefilter keys on.
     pub contents: Vec<Content>,
+    /// The payload tests in rule order, contents by index into `contents`. Empty with
+    /// non-empty `contents` (a rule built by hand) means the contents alone, in order.
+    pub payload: Vec<PayloadOp>,
 }
 
 impl Rule {
@@ -359,14 +642,28 @@ impl Rule {
     /// flagged `fast_pattern`, else the longest non-negated content (the first of equals), as
     /// Snort 2.9's fpcreate.c chooses. `None` when the rule has no non-negated content: such a
     /// rule is found through the header index instead.
+    /// Only contents of buffers Snort can key a fast pattern on count
+    /// ([`Buffer::fast_pattern_eligible`]); the returned content's `buffer` says where the
+    /// pattern is to be searched.
     pub fn fast_pattern(&self) -> Option<&Content> {
-        let positive = || self.contents.iter().filter(|c| !c.negated);
+        let positive = || {
+            self.contents
+                .iter()
+                .filter(|c| !c.negated && c.buffer.fast_pattern_eligible())
+        };
         positive().find(|c| c.fast_pattern).or_else(|| {
             positive().fold(None, |best: Option<&Content>, c| match best {
                 Some(b) if b.pattern.len() >= c.pattern.len() => Some(b),
                 _ => Some(c),
             })
         })
+    }
+
+    /// The fast pattern when it is searched in the packet payload (`Pkt` or `FileData`): the
+    /// payload prefilter keys on it. A rule whose fast pattern lives in an HTTP buffer is found
+    /// through the header index instead, until the prefilter scans HTTP buffers.
+    pub fn payload_fast_pattern(&self) -> Option<&Content> {
+        self.fast_pattern().filter(|c| !c.buffer.is_http())
     }
 }
 

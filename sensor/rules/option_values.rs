@@ -303,7 +303,8 @@ fn valid_bit_name(s: &str) -> bool {
 }
 
 /// `flow:` keywords. Returns the test and the first keyword this sensor does not implement
-/// (`only_stream`, `no_stream`, `only_frag`, `no_frag`).
+/// (`only_frag`, `no_frag`: IP fragments are not reassembled, so "a rebuilt fragment" has no
+/// meaning here yet).
 pub fn parse_flow(s: &str) -> Result<(FlowTest, Option<String>), String> {
     let mut f = FlowTest::default();
     let mut extra = None;
@@ -326,12 +327,19 @@ pub fn parse_flow(s: &str) -> Result<(FlowTest, Option<String>), String> {
                 f.established = Some(e);
             }
             "stateless" => f.stateless = true,
-            "only_stream" | "no_stream" | "only_frag" | "no_frag" => {
+            "only_stream" | "no_stream" => {
+                let st = w == "only_stream";
+                if f.stream.is_some_and(|x| x != st) {
+                    return Err(format!("'{w}' conflicts with an earlier stream keyword"));
+                }
+                f.stream = Some(st);
+            }
+            "only_frag" | "no_frag" => {
                 extra.get_or_insert_with(|| w.to_string());
             }
             other => {
                 return Err(format!(
-                    "unknown keyword '{other}', expected to_server, to_client, from_server, from_client, established, not_established or stateless"
+                    "unknown keyword '{other}', expected to_server, to_client, from_server, from_client, established, not_established, stateless, only_stream, no_stream, only_frag or no_frag"
                 ))
             }
         }
@@ -649,85 +657,12 @@ pub fn check_tier3(name: &str, v: Option<&str>) -> Result<(), String> {
         }
         Ok(f)
     };
-    let num_or_var = |s: &str| -> Result<(), String> {
-        let t = s.trim_start_matches('-');
-        if number(t).is_ok()
-            || (t.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        {
-            Ok(())
-        } else {
-            Err(format!(
-                "expected a number or a byte_extract name, got '{s}'"
-            ))
-        }
-    };
     match name {
-        "pcre" => {
-            let s = need(v, "a quoted /regex/flags")?;
-            let s = s.strip_prefix('!').unwrap_or(s).trim();
-            let inner = unquote(s)?;
-            if !s.starts_with('"') {
-                return Err("expected a quoted /regex/flags".into());
-            }
-            let body = inner.strip_prefix('m').unwrap_or(&inner);
-            let delim = body.chars().next().ok_or("empty regex")?;
-            if delim.is_alphanumeric() || delim.is_whitespace() {
-                return Err(format!("expected '/' to start the regex, got '{delim}'"));
-            }
-            let end = body
-                .rfind(delim)
-                .filter(|&e| e > 0)
-                .ok_or("regex not closed, expected a final '/'")?;
-            let flags = &body[end + 1..];
-            if let Some(c) = flags
-                .chars()
-                .find(|c| !"ismxAEGRUBPHDMCOKSYIjJ".contains(*c))
-            {
-                return Err(format!("unknown regex flag '{c}'"));
-            }
-        }
-        "byte_test" => {
-            let f = fields(v, 4, "'bytes, operator, value, offset[, ...]'")?;
-            num_or_var(&f[0])?;
-            let op = f[1].trim_start_matches('!');
-            if !matches!(op, "<" | ">" | "=" | "&" | "^" | "<=" | ">=" | "") || f[1].is_empty() {
-                return Err(format!(
-                    "bad operator '{}', expected < > = & ^ <= >= with an optional !",
-                    f[1]
-                ));
-            }
-            num_or_var(&f[2])?;
-            num_or_var(&f[3])?;
-        }
-        "byte_jump" => {
-            let f = fields(v, 2, "'bytes, offset[, ...]'")?;
-            num_or_var(&f[0])?;
-            num_or_var(&f[1])?;
-        }
-        "byte_extract" => {
-            let f = fields(v, 3, "'bytes, offset, name[, ...]'")?;
-            num_or_var(&f[0])?;
-            num_or_var(&f[1])?;
-        }
-        "byte_math" => {
-            fields(v, 4, "'bytes N, offset N, oper O, rvalue V, result NAME'")?;
-        }
-        "isdataat" => {
-            let f = fields(v, 1, "'[!]N[, relative]'")?;
-            num_or_var(f[0].trim_start_matches('!'))?;
-        }
-        "urilen" => {
-            let s = need(v, "a length")?;
-            let s = s.split(',').next().unwrap_or("");
-            cmp(s, 65535)?;
-        }
         "stream_size" => {
             fields(v, 3, "'direction, operator, size'")?;
         }
-        "uricontent" => {}
-        "rawbytes" | "http_encode" | "pkt_data" | "base64_data" | "dce_stub_data"
-        | "sip_header" | "sip_body" | "ftpbounce" | "modbus_data" | "dnp3_data"
+        "http_encode" | "base64_data" | "dce_stub_data" | "sip_header" | "sip_body"
+        | "ftpbounce" | "modbus_data" | "dnp3_data"
             if v.is_some_and(|s| !s.is_empty()) && name != "http_encode" =>
         {
             return Err("takes no value".into());
@@ -849,11 +784,11 @@ mod tests {
             ),
             ("stateless", None, None, true, None),
             (
-                "to_server,established,only_stream",
+                "to_server,established,only_frag",
                 Some(ToServer),
                 Some(true),
                 false,
-                Some("only_stream"),
+                Some("only_frag"),
             ),
         ];
         for &(text, dir, est, stateless, extra) in cases {
@@ -867,6 +802,7 @@ mod tests {
         for bad in [
             "to_server,to_client",
             "established,not_established",
+            "only_stream,no_stream",
             "sideways",
             "",
         ] {

@@ -9,6 +9,7 @@ use super::classify::{Classifications, References};
 use super::model::*;
 use super::option_values::*;
 use super::parse::OptionAst;
+use super::payload_values::*;
 use super::SUPPORTED_TIER;
 
 /// What a rule's options compile to (everything in [`Rule`] that is not the header).
@@ -31,6 +32,8 @@ pub struct OptionFields {
     pub detection_filter: Option<DetectionFilter>,
     pub header_tests: Vec<HeaderTest>,
     pub contents: Vec<Content>,
+    /// The payload tests in rule order ([`Rule::payload`]).
+    pub payload: Vec<PayloadOp>,
     pub tag: Option<Tag>,
     /// Why the rule cannot load yet (the first option above [`SUPPORTED_TIER`]).
     pub skip: Option<String>,
@@ -87,28 +90,14 @@ fn kind_of(name: &str) -> Option<Kind> {
         // A post-detection option (DESIGN.md puts it in tier 3), taken on ahead of its tier:
         // it changes what the evidence store keeps after an event, never what matches.
         "tag" => Kind::Tier(2),
-        "pcre"
-        | "byte_test"
-        | "byte_jump"
-        | "byte_extract"
-        | "byte_math"
-        | "isdataat"
-        | "uricontent"
-        | "urilen"
-        | "rawbytes"
-        | "http_uri"
-        | "http_raw_uri"
-        | "http_header"
-        | "http_raw_header"
-        | "http_cookie"
-        | "http_raw_cookie"
-        | "http_client_body"
-        | "http_method"
-        | "http_stat_code"
-        | "http_stat_msg"
-        | "http_encode"
-        | "file_data"
-        | "pkt_data"
+        // The payload options (detect::payload evaluates them over the buffer table).
+        "pcre" | "byte_test" | "byte_jump" | "byte_extract" | "byte_math" | "isdataat"
+        | "uricontent" | "urilen" | "rawbytes" | "http_uri" | "http_raw_uri" | "http_header"
+        | "http_raw_header" | "http_cookie" | "http_raw_cookie" | "http_client_body"
+        | "http_method" | "http_stat_code" | "http_stat_msg" | "file_data" | "pkt_data" => {
+            Kind::Tier(2)
+        }
+        "http_encode"
         | "base64_decode"
         | "base64_data"
         | "stream_size"
@@ -175,6 +164,11 @@ fn kind_of(name: &str) -> Option<Kind> {
 /// The first malformed option, with its offset and what was expected.
 pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFields, OptError> {
     let mut f = OptionFields::default();
+    // The sticky buffer (`file_data` … `pkt_data`), the rule's variables, and whether the last
+    // content already has a buffer modifier (`rawbytes`, `http_*`, or it is a `uricontent`).
+    let mut sticky = Buffer::Pkt;
+    let mut vars = VarNames::default();
+    let mut content_buffer_set = false;
     for o in opts {
         let name = o.name.to_ascii_lowercase();
         let at = o.value_offset;
@@ -335,29 +329,125 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
                 if pattern.is_empty() {
                     return Err(fail("empty pattern".into()));
                 }
+                let index = u16::try_from(f.contents.len())
+                    .map_err(|_| fail("too many contents in one rule (65535)".into()))?;
+                let uri = name == "uricontent";
                 f.contents.push(Content {
                     pattern,
                     negated,
-                    nocase: false,
-                    offset: None,
-                    depth: None,
-                    distance: None,
-                    within: None,
-                    fast_pattern: false,
+                    buffer: if uri { Buffer::Uri } else { sticky },
+                    ..Content::default()
                 });
+                f.payload.push(PayloadOp::Content(index));
+                content_buffer_set = uri;
             }
-            "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern" | "rawbytes"
-            | "http_uri" | "http_raw_uri" | "http_header" | "http_raw_header" | "http_cookie"
-            | "http_raw_cookie" | "http_client_body" | "http_method" | "http_stat_code"
-            | "http_stat_msg" => {
+            "rawbytes" | "http_uri" | "http_raw_uri" | "http_header" | "http_raw_header"
+            | "http_cookie" | "http_raw_cookie" | "http_client_body" | "http_method"
+            | "http_stat_code" | "http_stat_msg" => {
                 let Some(c) = f.contents.last_mut() else {
                     return Err(OptError {
                         offset: o.name_offset,
                         message: format!("'{name}' needs a preceding 'content'"),
                     });
                 };
-                content_modifier(&name, v, c).map_err(fail)?;
+                if v.is_some_and(|s| !s.is_empty()) {
+                    return Err(fail("takes no value".into()));
+                }
+                if content_buffer_set {
+                    return Err(OptError {
+                        offset: o.name_offset,
+                        message: format!(
+                            "'{name}' on a content that already has a buffer ({}), expected one buffer modifier per content",
+                            if c.buffer == Buffer::Pkt { "rawbytes" } else { c.buffer.keyword() }
+                        ),
+                    });
+                }
+                c.buffer = buffer_of_modifier(&name);
+                content_buffer_set = true;
             }
+            "nocase" | "offset" | "depth" | "distance" | "within" | "fast_pattern" => {
+                let Some(c) = f.contents.last_mut() else {
+                    return Err(OptError {
+                        offset: o.name_offset,
+                        message: format!("'{name}' needs a preceding 'content'"),
+                    });
+                };
+                content_modifier(&name, v, c, &vars).map_err(fail)?;
+            }
+            "file_data" => match v.filter(|s| !s.is_empty()) {
+                None => sticky = Buffer::FileData,
+                Some("mime") => {
+                    f.skip
+                        .get_or_insert_with(|| "option 'file_data:mime' not supported".into());
+                }
+                Some(x) => return Err(fail(format!("unexpected value '{x}', expected none"))),
+            },
+            "pkt_data" => {
+                if v.is_some_and(|s| !s.is_empty()) {
+                    return Err(fail("takes no value".into()));
+                }
+                sticky = Buffer::Pkt;
+            }
+            "pcre" => {
+                let text = need(v, "a quoted \"/regex/flags\"").map_err(fail)?;
+                let spec = parse_pcre(text).map_err(fail)?;
+                let buffer = spec.buffer.unwrap_or(sticky);
+                f.payload.push(PayloadOp::Pcre(
+                    compile_pcre(&spec, text, buffer).map_err(fail)?,
+                ));
+            }
+            "byte_test" => {
+                let (t, dce) = parse_byte_test(
+                    need(v, "'bytes, operator, value, offset[, ...]'").map_err(fail)?,
+                    &vars,
+                    sticky,
+                )
+                .map_err(fail)?;
+                dce_skip(&mut f.skip, &name, dce);
+                f.payload.push(PayloadOp::ByteTest(t));
+            }
+            "byte_jump" => {
+                let (j, dce) = parse_byte_jump(
+                    need(v, "'bytes, offset[, ...]'").map_err(fail)?,
+                    &vars,
+                    sticky,
+                )
+                .map_err(fail)?;
+                dce_skip(&mut f.skip, &name, dce);
+                f.payload.push(PayloadOp::ByteJump(j));
+            }
+            "byte_extract" => {
+                let (x, dce) = parse_byte_extract(
+                    need(v, "'bytes, offset, name[, ...]'").map_err(fail)?,
+                    &mut vars,
+                    sticky,
+                )
+                .map_err(fail)?;
+                dce_skip(&mut f.skip, &name, dce);
+                f.payload.push(PayloadOp::ByteExtract(x));
+            }
+            "byte_math" => {
+                let (m, dce) = parse_byte_math(
+                    need(v, "'bytes N, offset N, oper O, rvalue V, result NAME'").map_err(fail)?,
+                    &mut vars,
+                    sticky,
+                )
+                .map_err(fail)?;
+                dce_skip(&mut f.skip, &name, dce);
+                f.payload.push(PayloadOp::ByteMath(m));
+            }
+            "isdataat" => f.payload.push(PayloadOp::IsDataAt(
+                parse_isdataat(
+                    need(v, "'[!]N[, relative][, rawbytes]'").map_err(fail)?,
+                    &vars,
+                    sticky,
+                )
+                .map_err(fail)?,
+            )),
+            "urilen" => f.payload.push(
+                parse_urilen(need(v, "'[<|>]N[, raw|norm]' or 'N<>M'").map_err(fail)?)
+                    .map_err(fail)?,
+            ),
             "dsize" => f.header_tests.push(HeaderTest::Dsize(
                 dsize(need(v, "a size").map_err(fail)?).map_err(fail)?,
             )),
@@ -482,16 +572,38 @@ fn content_bytes(s: &str) -> Result<(Vec<u8>, bool), String> {
     Ok((out, negated))
 }
 
-fn content_modifier(name: &str, v: Option<&str>, c: &mut Content) -> Result<(), String> {
-    // byte_extract variables may stand in for numbers (the rule is then skipped: tier 3).
-    let num = |v: Option<&str>| -> Result<Option<i32>, String> {
-        let s = need(v, "a number")?;
-        if s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Ok(None);
+/// The buffer an HTTP content modifier (or `rawbytes`) selects.
+fn buffer_of_modifier(name: &str) -> Buffer {
+    Buffer::ALL
+        .into_iter()
+        .find(|b| b.is_http() && b.keyword() == name)
+        .unwrap_or(Buffer::Pkt)
+}
+
+/// `dce` asks for the DCE/RPC preprocessor's byte order, which this sensor does not know.
+fn dce_skip(skip: &mut Option<String>, name: &str, dce: bool) {
+    if dce {
+        skip.get_or_insert_with(|| format!("option '{name}:...,dce' not supported"));
+    }
+}
+
+fn content_modifier(
+    name: &str,
+    v: Option<&str>,
+    c: &mut Content,
+    vars: &VarNames,
+) -> Result<(), String> {
+    // A byte_extract variable may stand in for the number (sp_pattern_match.c): the field then
+    // holds `Some(0)` and the variable is recorded beside it.
+    let num = |v: Option<&str>| -> Result<(Option<i32>, Option<VarId>), String> {
+        let s = need(v, "a number or a byte_extract variable")?;
+        if s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
+            return match num_arg(s, vars)? {
+                NumArg::Var(id) => Ok((Some(0), Some(id))),
+                NumArg::Lit(n) => Ok((i32::try_from(n).ok(), None)),
+            };
         }
-        signed(s).map(Some)
+        Ok((Some(signed(s)?), None))
     };
     let no_value = |v: Option<&str>| -> Result<(), String> {
         if v.is_some_and(|s| !s.is_empty()) {
@@ -504,23 +616,23 @@ fn content_modifier(name: &str, v: Option<&str>, c: &mut Content) -> Result<(), 
     match name {
         "nocase" => no_value(v)?,
         "offset" => {
-            c.offset = num(v)?;
+            (c.offset, c.vars.offset) = num(v)?;
             if c.offset.is_some_and(|o| o < 0) {
                 return Err("offset must not be negative".into());
             }
         }
         "depth" => {
-            c.depth = num(v)?;
-            if c.depth.is_some_and(|d| d < plen) {
+            (c.depth, c.vars.depth) = num(v)?;
+            if c.vars.depth.is_none() && c.depth.is_some_and(|d| d < plen) {
                 return Err(format!(
                     "depth must be at least the pattern length ({plen})"
                 ));
             }
         }
-        "distance" => c.distance = num(v)?,
+        "distance" => (c.distance, c.vars.distance) = num(v)?,
         "within" => {
-            c.within = num(v)?;
-            if c.within.is_some_and(|w| w < plen) {
+            (c.within, c.vars.within) = num(v)?;
+            if c.vars.within.is_none() && c.within.is_some_and(|w| w < plen) {
                 return Err(format!(
                     "within must be at least the pattern length ({plen})"
                 ));
@@ -540,7 +652,7 @@ fn content_modifier(name: &str, v: Option<&str>, c: &mut Content) -> Result<(), 
             }
             c.fast_pattern = true;
         }
-        _ => no_value(v)?, // rawbytes, http_* buffers (tier 3, already noted)
+        _ => no_value(v)?,
     }
     let relative = c.distance.is_some() || c.within.is_some();
     let absolute = c.offset.is_some() || c.depth.is_some();

@@ -436,6 +436,7 @@ fn flow_option_matching() {
         dir,
         established,
         stateless,
+        stream: None,
     };
     let ts = Some(FlowDir::ToServer);
     let tc = Some(FlowDir::ToClient);
