@@ -12,8 +12,9 @@ fn shared_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules")
 }
 
-/// Option keywords of tiers 1 and 2 (DESIGN.md "Semantics"), plus the ignored `fwsam` hints
-/// and `tag` (post-detection, loaded ahead of its tier).
+/// Option keywords of tiers 1 and 2 (DESIGN.md "Semantics"), plus the ignored `fwsam` hints,
+/// `tag` (post-detection, loaded ahead of its tier) and the payload options (`pcre`, `byte_*`,
+/// `isdataat`, the HTTP buffers, `file_data`/`pkt_data`, `urilen`).
 const TIER12: &[&str] = &[
     "msg",
     "sid",
@@ -52,10 +53,31 @@ const TIER12: &[&str] = &[
     "tag",
     "fwsam",
     "fwsam_ipv6",
+    "pcre",
+    "byte_test",
+    "byte_jump",
+    "byte_extract",
+    "byte_math",
+    "isdataat",
+    "uricontent",
+    "urilen",
+    "rawbytes",
+    "http_uri",
+    "http_raw_uri",
+    "http_header",
+    "http_raw_header",
+    "http_cookie",
+    "http_raw_cookie",
+    "http_client_body",
+    "http_method",
+    "http_stat_code",
+    "http_stat_msg",
+    "file_data",
+    "pkt_data",
 ];
 
-/// `flow:` keywords this sensor does not implement (no stream reassembly or defragmentation).
-const FLOW_TIER3: &[&str] = &["only_stream", "no_stream", "only_frag", "no_frag"];
+/// `flow:` keywords this sensor does not implement (no defragmentation).
+const FLOW_TIER3: &[&str] = &["only_frag", "no_frag"];
 
 /// The option names of one rule line (and the `flow` keywords), read naively: split the
 /// parenthesised part on `;` outside double quotes (`\` escapes).

@@ -14,7 +14,7 @@ alert ip any any -> any any (msg:"bad threshold"; threshold: type limit, track b
 alert ip $NOPE any -> any any (msg:"unknown var"; sid:5;)
 alert ip any any -> any any (msg:"unterminated"; sid:6;
 alert ip any any -> any any (msg:"good"; sid:7;)
-alert tcp any any -> any 80 (msg:"skipped"; pcre:"/x/"; sid:8;)
+alert tcp any any -> any 80 (msg:"skipped"; ssl_state:client_hello; sid:8;)
 alert ip any any -> any any (msg:"bad class"; classtype:nope; sid:9;)
 alert ip any any -> any any (msg:"continued"; \
     sid:10;)
@@ -59,7 +59,7 @@ fn one_diagnostic_per_broken_rule() {
     // sid 7 (twice: the later kept), 10, 16 load; 8 and 15 are skipped with a reason.
     assert_eq!(r.loaded(), 3);
     assert_eq!(
-        r.files[0].skipped.get("option 'pcre' not supported"),
+        r.files[0].skipped.get("option 'ssl_state' not supported"),
         Some(&1)
     );
     assert_eq!(

@@ -251,23 +251,20 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("content:\"abc\"; nocase; sid:1;", "loaded: "),
             ("dsize:>100; sid:1;", "loaded: "),
-            (
-                "pcre:\"/a+/i\"; sid:1;",
-                "skip: option 'pcre' not supported",
-            ),
-            (
-                "content:\"a\"; http_uri; sid:1;",
-                "skip: option 'http_uri' not supported",
-            ),
-            (
-                "content:\"a\"; rawbytes; sid:1;",
-                "skip: option 'rawbytes' not supported",
-            ),
+            ("pcre:\"/a+/i\"; sid:1;", "loaded: "),
+            ("content:\"a\"; http_uri; sid:1;", "loaded: "),
+            ("content:\"a\"; rawbytes; sid:1;", "loaded: "),
             ("frobnicate; sid:1;", "skip: option 'frobnicate' unknown"),
+            ("flow:established,only_stream; sid:1;", "loaded: "),
             (
-                "flow:established,only_stream; sid:1;",
-                "skip: option 'flow:only_stream' not supported",
+                "flow:established,no_frag; sid:1;",
+                "skip: option 'flow:no_frag' not supported",
             ),
+            (
+                "byte_test:4,>,1,0,relative,dce; sid:1;",
+                "skip: option 'byte_test:...,dce' not supported",
+            ),
+            ("http_encode:uri,utf8; sid:1;", "skip: option 'http_encode' not supported"),
             ("nocase; sid:1;", "error: needs a preceding 'content'"),
             (
                 "content:\"abcd\"; depth:2; sid:1;",

@@ -412,7 +412,7 @@ pub enum NumArg {
 /// extract.c `byte_extract` / `string_extract`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRead {
-    /// Bytes read: 1, 2 or 4 binary (0 for a `byte_jump` that reads nothing), up to 10 as text.
+    /// Bytes read: 1 to 4 binary (0 for a `byte_jump` that reads nothing), up to 10 as text.
     pub bytes: u8,
     pub offset: NumArg,
     /// From the buffer's cursor instead of its start.

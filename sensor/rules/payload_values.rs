@@ -98,19 +98,21 @@ pub fn num_arg(s: &str, vars: &VarNames) -> Result<NumArg, String> {
     Ok(NumArg::Lit(if neg { -n } else { n }))
 }
 
-/// The `bytes` field: 1, 2 or 4 binary, 1 to 10 as text (`allow_zero` for `byte_jump`).
+/// The `bytes` field: 1 to 4 binary, 1 to 10 as text (`allow_zero` for `byte_jump`). Snort 2.9
+/// extract.c `byte_extract` reads 1, 2, 3 ("due to popular demand") or 4 binary bytes, and
+/// community rules use 3 (`byte_test:3,>,200,1`).
 fn byte_count(s: &str, string: bool, allow_zero: bool) -> Result<u8, String> {
     let n = number(s)?;
     let ok = if string {
         (1..=u32::from(MAX_STRING_BYTES)).contains(&n)
     } else {
-        matches!(n, 1 | 2 | 4)
+        (1..=4).contains(&n)
     } || (allow_zero && n == 0);
     if !ok {
         return Err(if string {
             format!("{n} bytes, expected 1 to {MAX_STRING_BYTES} with 'string'")
         } else {
-            format!("{n} bytes, expected 1, 2 or 4 (or up to {MAX_STRING_BYTES} with 'string')")
+            format!("{n} bytes, expected 1 to 4 (or up to {MAX_STRING_BYTES} with 'string')")
         });
     }
     Ok(n as u8)
