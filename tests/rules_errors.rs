@@ -80,7 +80,7 @@ fn one_diagnostic_per_broken_rule() {
         "{text}"
     );
     assert!(
-        text.contains("skipped 1: option 'pcre' not supported"),
+        text.contains("skipped 1: option 'ssl_state' not supported"),
         "{text}"
     );
     assert!(
