@@ -71,7 +71,8 @@ impl<'a> Buffers<'a> {
 
 /// True when the rule's payload program holds over `bufs` ([`Rule::payload`], or its contents
 /// in order for a rule built without one). A positive test in an absent buffer fails; a
-/// negated content, negated pcre or negated `isdataat` there holds.
+/// negated content or negated `isdataat` there holds; a negated pcre does not (sp_pcre.c
+/// returns no match when the HTTP buffer is missing, before the negation).
 pub fn payload_match(rule: &Rule, bufs: &Buffers<'_>) -> bool {
     program::run(&rule.contents, &rule.payload, bufs)
 }

@@ -264,7 +264,10 @@ mod tests {
                 "byte_test:4,>,1,0,relative,dce; sid:1;",
                 "skip: option 'byte_test:...,dce' not supported",
             ),
-            ("http_encode:uri,utf8; sid:1;", "skip: option 'http_encode' not supported"),
+            (
+                "http_encode:uri,utf8; sid:1;",
+                "skip: option 'http_encode' not supported",
+            ),
             ("nocase; sid:1;", "error: needs a preceding 'content'"),
             (
                 "content:\"abcd\"; depth:2; sid:1;",

@@ -136,24 +136,41 @@ impl<'r> Prog<'r, '_> {
         match op {
             PayloadOp::Content(_) => false, // resolved by `op`
             PayloadOp::Pcre(p) => {
+                // sp_pcre.c `SnortPcre`: an HTTP-buffer pcre searches its whole buffer and
+                // leaves the cursor alone; otherwise a relative pcre's subject starts at the
+                // cursor (so `^` and `\A` anchor there), which must lie inside the buffer.
+                // `pcre_search` fails on an empty subject, negated or not, and a missing HTTP
+                // buffer is no match either way.
                 let Some(data) = self.bufs.get(p.buffer) else {
-                    return p.negated && next(st, budget);
+                    return false;
                 };
-                let start = if p.relative { st.cursor(p.buffer) } else { 0 };
+                let http = p.buffer.is_http();
+                let base = if p.relative && !http {
+                    st.cursor(p.buffer)
+                } else {
+                    0
+                };
+                let Some(subject) = data.get(base..).filter(|s| !s.is_empty()) else {
+                    return false;
+                };
                 if p.negated {
-                    let found = start <= data.len()
-                        && p.regex.find_at(data, start).ok().flatten().is_some();
+                    let found = p.regex.find_at(subject, 0).ok().flatten().is_some();
                     return !found && next(st, budget);
                 }
-                // sp_pcre.c: the cursor moves to the end of the match. detection_options.c
-                // retries from there when a later relative option fails.
-                let retry = !p.anchored && !p.buffer.is_http() && self.is_relative(i + 1);
-                let mut from = start;
-                while from <= data.len() {
-                    let Some(m) = p.regex.find_at(data, from).ok().flatten() else {
+                // The cursor moves to the end of the match; detection_options.c retries from
+                // there when a later relative option fails (never for anchored or HTTP pcres).
+                let retry = !p.anchored && !http && self.is_relative(i + 1);
+                let mut from = 0;
+                while from < subject.len() {
+                    let Some(m) = p.regex.find_at(subject, from).ok().flatten() else {
                         return false;
                     };
-                    if next(st.with_cursor(p.buffer, m.end()), budget) {
+                    let after = if http {
+                        st
+                    } else {
+                        st.with_cursor(p.buffer, base + m.end())
+                    };
+                    if next(after, budget) {
                         return true;
                     }
                     if !retry || *budget == 0 {
