@@ -529,3 +529,89 @@ fn dce_and_tier3_options_skip_with_a_reason() {
         );
     }
 }
+
+mod common;
+
+/// Rules through the whole engine on one TCP packet (prefilter or header index → options):
+/// the sids that alert.
+fn engine_sids(rules: &str, payload: &[u8]) -> Vec<u32> {
+    use nsm_sensor::decode::{decode, linktype, DecodeOptions};
+    use nsm_sensor::detect::engine::{Engine, Hit};
+    use nsm_sensor::detect::{DetectOptions, RuleSet};
+    let r = load_text(Path::new("t.rules"), rules, &LoadOptions::default());
+    assert_eq!(r.errors().count(), 0, "{rules}");
+    assert_eq!(r.skipped(), 0, "{:?}", r.files[0].skipped);
+    let set = RuleSet::compile(r.model);
+    let mut engine = Engine::new(&DetectOptions::from_config(&Default::default()));
+    let f = common::frame(
+        [192, 168, 1, 10],
+        [203, 0, 113, 5],
+        common::L4::Tcp(40000, 80, 0x18, 1000, 2000),
+        payload,
+    );
+    let pkt = decode(
+        linktype::ETHERNET,
+        1_700_000_000,
+        0,
+        f.len() as u32,
+        &f,
+        DecodeOptions { checksums: true },
+    )
+    .expect("decodes");
+    let mut hits: Vec<Hit> = Vec::new();
+    engine.inspect(&set, &pkt, &mut hits);
+    let mut sids: Vec<u32> = hits
+        .iter()
+        .map(|h| set.rules()[h.rule as usize].sid)
+        .collect();
+    sids.sort_unstable();
+    sids
+}
+
+#[test]
+fn engine_evaluates_payload_options_on_captured_packets() {
+    // (rule options, payload, alerts) — each rule alone, so the event queue's limits play no
+    // part.
+    let get_php: &[u8] = b"GET /index.php HTTP/1.1\r\n\r\n";
+    let get_asp: &[u8] = b"GET /x.asp HTTP/1.1\r\n";
+    let cases: &[(&str, &[u8], bool)] = &[
+        // pcre R after a content: the subject starts at the cursor (sp_pcre.c).
+        (
+            r#"content:"GET "; pcre:"/^\/[a-z]+\.php/R";"#,
+            get_php,
+            true,
+        ),
+        (
+            r#"content:"GET "; pcre:"/^\/[a-z]+\.php/R";"#,
+            get_asp,
+            false,
+        ),
+        // A captured packet is not a reassembled stream message (sp_clientserver.c).
+        (r#"flow:only_stream; content:"GET ";"#, get_php, false),
+        (r#"flow:no_stream; content:"GET ";"#, get_php, true),
+        // No HTTP buffers on a bare packet; the rule's fast pattern is in the URI, so the
+        // header index (not the payload prefilter) makes it a candidate.
+        (r#"content:"/index.php"; http_uri;"#, get_php, false),
+        // A rule without content is found through the header index.
+        (r#"pcre:"/index\.php/";"#, get_php, true),
+        (r#"pcre:"/index\.php/";"#, get_asp, false),
+        (
+            r#"content:"GET "; byte_test:1,=,0x2f,0,relative;"#,
+            get_php,
+            true,
+        ),
+        (r#"content:"GET "; pcre:!"/\.asp/";"#, get_php, true),
+        (r#"content:"GET "; pcre:!"/\.asp/";"#, get_asp, false),
+        (r#"content:"GET "; isdataat:!100,relative;"#, get_php, true),
+    ];
+    for (opts, payload, want) in cases {
+        let rule = format!("alert tcp any any -> any 80 (msg:\"t\"; {opts} sid:9;)\n");
+        let got = engine_sids(&rule, payload) == [9];
+        assert_eq!(
+            got,
+            *want,
+            "{opts} on {:?}",
+            String::from_utf8_lossy(payload)
+        );
+    }
+}
