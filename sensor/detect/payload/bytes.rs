@@ -81,9 +81,7 @@ fn strtoul(bytes: &[u8], base: u32) -> Option<(u32, usize)> {
     if base == 16
         && bytes.get(i) == Some(&b'0')
         && matches!(bytes.get(i + 1), Some(b'x' | b'X'))
-        && bytes
-            .get(i + 2)
-            .is_some_and(|&b| char::from(b).is_digit(16))
+        && bytes.get(i + 2).is_some_and(|b| b.is_ascii_hexdigit())
     {
         i += 2;
     }
@@ -143,6 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::type_complexity)] // table test: one tuple per case
     fn strtoul_forms() {
         // (bytes, base, expected (value, consumed))
         let cases: &[(&[u8], u32, Option<(u32, usize)>)] = &[
