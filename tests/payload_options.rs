@@ -615,3 +615,54 @@ fn engine_evaluates_payload_options_on_captured_packets() {
         );
     }
 }
+
+/// Counts the allocations of threads that asked for it (other tests run in parallel), for
+/// [`pcre_evaluation_allocates_nothing_when_warm`].
+struct Counting;
+
+static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static COUNT_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        if COUNT_HERE.try_with(|c| c.get()).unwrap_or(false) {
+            ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn pcre_evaluation_allocates_nothing_when_warm() {
+    // The pcre2 crate keeps match data per regex and thread: after the first evaluation,
+    // matching (with retries, captures of the cursor, byte options) allocates nothing.
+    let r = rule(
+        r#"content:"a"; pcre:"/b+c/R"; byte_extract:1,0,n,relative; byte_test:1,>,n,0; isdataat:!50,relative;"#,
+    );
+    let payloads: [&[u8]; 3] = [b"xabbbc\x01\x05", b"abcab", b"no match here"];
+    let results: Vec<bool> = payloads
+        .iter()
+        .map(|p| payload_match(&r, &Buffers::packet(p)))
+        .collect();
+    assert_eq!(results, [true, false, false]);
+    COUNT_HERE.with(|c| c.set(true));
+    for _ in 0..100 {
+        for p in payloads {
+            std::hint::black_box(payload_match(&r, &Buffers::packet(p)));
+        }
+    }
+    COUNT_HERE.with(|c| c.set(false));
+    assert_eq!(ALLOCS.load(std::sync::atomic::Ordering::Relaxed), 0);
+}

@@ -26,11 +26,14 @@ use serde_yaml::Value;
 ///   (threshold-rule-flow, detection_filter-rule-flow, the *-flow, *-pair and byeither cases),
 ///   `threshold … track by_rule` (bug-4503), `detection_filter … unique_on`
 ///   (detection_filter-distinct-*), address ranges `a-b` (iponly-ipv6-range-01);
-/// - tier-3 or Suricata-only options: `pcre` (bug-2769), `isdataat` (issue-8031-01-isdataat),
-///   `target` (alert-testmyids);
+/// - tier-3 or Suricata-only options: `target` (alert-testmyids);
 /// - only checks on EVE fields this harness does not evaluate (bug-4571-02, -05: flow events
 ///   and alert `proto`/`pkt_src` fields).
 const SKIP: &[(&str, &str)] = &[
+    (
+        "issue-8031-01-isdataat",
+        "isdataat:N,relative needs a byte at cursor + N (Snort 2.9 sp_isdataat.c: inBounds(start, end, doe_ptr + offset), i.e. < end); Suricata's relative form also accepts cursor + N == end (sids 12, 22)",
+    ),
     (
         "threshold/detection_filter-rule-hostsrc",
         "up to six rules match each ping: Snort's event queue logs 3 events per packet (event_queue max_queue 8, log 3, order_events content_length); Suricata logs them all",
