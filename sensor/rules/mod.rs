@@ -16,6 +16,7 @@ pub mod option_values;
 pub mod options;
 pub mod parse;
 pub mod payload_values;
+pub mod pcre;
 pub mod threshold_conf;
 pub mod vars;
 

@@ -10,6 +10,7 @@ use super::model::*;
 use super::option_values::*;
 use super::parse::OptionAst;
 use super::payload_values::*;
+use super::pcre::{compile_pcre, parse_pcre};
 use super::SUPPORTED_TIER;
 
 /// What a rule's options compile to (everything in [`Rule`] that is not the header).
