@@ -32,7 +32,45 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::HeaderKey;
-use crate::rules::{Direction, PortSet, Proto, Rule, RuleId};
+use crate::rules::{Buffer, Content, Direction, PortSet, Proto, Rule, RuleId};
+
+/// The buffers a prefilter scans, by where rules' fast patterns live (Snort 2.9 fpcreate.c
+/// keeps one pattern group per buffer kind: packet/`file_data`, URI, header, client body).
+/// HTTP fast patterns are searched only in their own buffer, only on rebuilt HTTP messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FpClass {
+    /// The payload, or `file_data` (the payload of a raw packet, the body of a response).
+    Payload,
+    Uri,
+    Header,
+    ClientBody,
+}
+
+impl FpClass {
+    pub const ALL: [FpClass; 4] = [
+        FpClass::Payload,
+        FpClass::Uri,
+        FpClass::Header,
+        FpClass::ClientBody,
+    ];
+
+    /// The class a fast pattern of buffer `b` belongs to (`None`: not a fast-pattern buffer).
+    pub fn of(b: Buffer) -> Option<FpClass> {
+        match b {
+            Buffer::Pkt | Buffer::FileData => Some(FpClass::Payload),
+            Buffer::Uri => Some(FpClass::Uri),
+            Buffer::Header => Some(FpClass::Header),
+            Buffer::ClientBody => Some(FpClass::ClientBody),
+            _ => None,
+        }
+    }
+
+    /// The rule's fast pattern if it lives in this class's buffers.
+    fn select(self, rule: &Rule) -> Option<&Content> {
+        rule.fast_pattern()
+            .filter(|c| FpClass::of(c.buffer) == Some(self))
+    }
+}
 
 /// Rules with at most this many ports on a side go into each of those ports' groups.
 const MAX_GROUP_PORTS: u32 = 64;
@@ -211,8 +249,14 @@ fn build_automaton(
 }
 
 impl Prefilter {
-    /// Builds the prefilter over `rules`: every rule with a [`Rule::fast_pattern`] is keyed.
+    /// Builds the payload prefilter over `rules`: every rule whose [`Rule::fast_pattern`] lies
+    /// in the packet payload or `file_data` is keyed.
     pub fn build(rules: &[Rule]) -> Prefilter {
+        Prefilter::build_class(rules, FpClass::Payload)
+    }
+
+    /// Builds the prefilter of one buffer class: the rules whose fast pattern lies there.
+    pub fn build_class(rules: &[Rule], class_of_buffers: FpClass) -> Prefilter {
         let mut builders: Vec<GroupBuilder> = Vec::new();
         let mut classes: [ProtoGroups; 4] = Default::default();
         let mut by_dst: [HashMap<u16, u32>; 4] = Default::default();
@@ -220,7 +264,7 @@ impl Prefilter {
         let mut keyed = 0;
         for (i, r) in rules.iter().enumerate() {
             let Ok(id) = RuleId::try_from(i) else { break };
-            let Some(fp) = r.payload_fast_pattern() else {
+            let Some(fp) = class_of_buffers.select(r) else {
                 continue;
             };
             keyed += 1;
@@ -320,10 +364,21 @@ impl Prefilter {
     /// headers are not checked here. Allocates nothing once `scratch` fits this prefilter.
     pub fn scan(&self, key: &HeaderKey, payload: &[u8], scratch: &mut Scratch) {
         scratch.touched.clear();
+        self.scan_also(key, payload, scratch);
+    }
+
+    /// As [`Prefilter::scan`], but keeps the candidates already in `scratch` (from a scan of
+    /// another buffer with this or another prefilter): the answer is their union, ascending.
+    pub fn scan_also(&self, key: &HeaderKey, payload: &[u8], scratch: &mut Scratch) {
         if payload.is_empty() || self.built_for.is_none() {
             return;
         }
         scratch.fit(self);
+        for &id in &scratch.touched {
+            if let Some(w) = scratch.rule_bits.get_mut(id as usize / 64) {
+                *w |= 1u64 << (id % 64);
+            }
+        }
         let class = match key.ip_proto {
             6 => Some(TCP),
             17 => Some(UDP),

@@ -290,6 +290,9 @@ impl Engine {
         self.flowbit_names.clone_from(&rules.flowbit_names);
         self.track_flows = needs_flows(rules);
         self.content.fit(&rules.prefilter);
+        for p in &rules.http_prefilters {
+            self.content.fit(p);
+        }
         // Every rule may become a candidate at once; never grow on the packet path.
         let n = rules.rules.len();
         self.candidates

@@ -367,8 +367,9 @@ impl Index {
         let (mut src_protos, mut dst_protos) = (0u8, 0u8);
         for (i, r) in rules.iter().enumerate() {
             let Ok(id) = RuleId::try_from(i) else { break };
-            if r.payload_fast_pattern().is_some() {
-                // Found by the content prefilter (`detect::content`), not by address.
+            if r.fast_pattern().is_some() {
+                // Found by a content prefilter (`detect::content`: the payload's, or an HTTP
+                // buffer's on rebuilt messages), not by address.
                 continue;
             }
             if r.src.is_any() && r.dst.is_any() {

@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::content::{Prefilter, Scratch};
+use super::content::{FpClass, Prefilter, Scratch};
+use super::payload::Buffers;
 use super::index::{self, HeaderKey, Index};
-use crate::rules::{Model, RateFilter, Rule, RuleId, Suppress, Tag};
+use crate::rules::{Buffer, Model, RateFilter, Rule, RuleId, Suppress, Tag};
 
 /// The last generation handed out; the first set built gets 1.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -30,6 +31,10 @@ pub struct RuleSet {
     /// The Aho–Corasick prefilter over the rules with a fast pattern: they become candidates
     /// only when their fast pattern occurs in the payload ([`RuleSet::candidates`]).
     pub(in crate::detect) prefilter: Prefilter,
+    /// The prefilters of the rules whose fast pattern lies in an HTTP buffer (URI, header,
+    /// client body, in [`FpClass::ALL`] order after the payload): scanned only over those
+    /// buffers of a rebuilt HTTP message ([`RuleSet::message_candidates`]).
+    pub(in crate::detect) http_prefilters: [Prefilter; 3],
     generation: u64,
 }
 
@@ -52,6 +57,8 @@ impl RuleSet {
         } = model;
         let index = Index::build(&rules);
         let prefilter = Prefilter::build(&rules);
+        let http_prefilters = [FpClass::Uri, FpClass::Header, FpClass::ClientBody]
+            .map(|c| Prefilter::build_class(&rules, c));
         RuleSet {
             rules,
             flowbit_names,
@@ -60,6 +67,7 @@ impl RuleSet {
             tags,
             index,
             prefilter,
+            http_prefilters,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
         }
     }
@@ -111,9 +119,13 @@ impl RuleSet {
         self.index.size()
     }
 
-    /// The prefilter's size: (rules keyed on a fast pattern, automata).
+    /// The prefilters' size: (rules keyed on a fast pattern, automata), over the payload and
+    /// the HTTP buffers.
     pub fn prefilter_size(&self) -> (usize, usize) {
-        self.prefilter.size()
+        std::iter::once(&self.prefilter)
+            .chain(self.http_prefilters.iter())
+            .map(Prefilter::size)
+            .fold((0, 0), |(k, a), (k2, a2)| (k + k2, a + a2))
     }
 
     /// A prefilter scratch that fits this set, for [`RuleSet::candidates`].
@@ -170,6 +182,48 @@ impl RuleSet {
         if before > 0 && out.len() > before {
             // Both lists are ascending and disjoint: a sort of a nearly sorted short list.
             out.sort_unstable();
+        }
+    }
+
+    /// [`RuleSet::candidates`] for a rebuilt message with its buffers: the header index's
+    /// rules, the payload prefilter over the message bytes and `file_data` (when it is not the
+    /// same bytes), and each HTTP prefilter over its own buffer. Ascending, unique.
+    pub fn message_candidates(
+        &self,
+        key: &HeaderKey,
+        bufs: &Buffers<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<RuleId>,
+    ) {
+        self.header_candidates(key, out);
+        scratch.fit(&self.prefilter);
+        let pkt = bufs.get(Buffer::Pkt).unwrap_or(&[]);
+        self.prefilter.scan(key, pkt, scratch);
+        if let Some(body) = bufs.get(Buffer::FileData) {
+            if !std::ptr::eq(body, pkt) {
+                self.prefilter.scan_also(key, body, scratch);
+            }
+        }
+        for (p, b) in self
+            .http_prefilters
+            .iter()
+            .zip([Buffer::Uri, Buffer::Header, Buffer::ClientBody])
+        {
+            if let Some(data) = bufs.get(b) {
+                p.scan_also(key, data, scratch);
+            }
+        }
+        let before = out.len();
+        out.extend(
+            scratch
+                .candidates()
+                .iter()
+                .copied()
+                .filter(|&id| self.header_matches(id, key)),
+        );
+        if before > 0 && out.len() > before {
+            out.sort_unstable();
+            out.dedup();
         }
     }
 }
