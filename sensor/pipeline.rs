@@ -268,7 +268,11 @@ impl Pipeline {
         // The buffer leaves `self` while the rebuilt packet borrows it (no copy, no allocation
         // once it has grown).
         let mut buf = std::mem::take(&mut self.rebuilt);
-        if self.defrag.as_mut().is_some_and(|d| d.insert(&pkt, &mut buf)) {
+        if self
+            .defrag
+            .as_mut()
+            .is_some_and(|d| d.insert(&pkt, &mut buf))
+        {
             self.inspect_rebuilt(rules, &buf, raw.ts_sec, raw.ts_usec);
         }
         self.rebuilt = buf;

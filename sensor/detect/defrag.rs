@@ -297,7 +297,9 @@ impl Defrag {
     /// Frees a tracker's pieces (it stays a tracker: bad, or about to be dropped).
     fn release(&mut self, t: &mut Tracker) {
         self.pieces_total = self.pieces_total.saturating_sub(t.pieces.len());
-        self.mem = self.mem.saturating_sub(t.mem.saturating_sub(TRACKER_OVERHEAD));
+        self.mem = self
+            .mem
+            .saturating_sub(t.mem.saturating_sub(TRACKER_OVERHEAD));
         t.pieces = Vec::new();
         t.header = Vec::new();
         t.bytes = 0;
