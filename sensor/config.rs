@@ -293,6 +293,7 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("udp_timeout_s", Ty::Int(1, u32::MAX as u64)),
             ("other_timeout_s", Ty::Int(1, u32::MAX as u64)),
             ("threshold_memcap_mb", Ty::Int(1, 1 << 20)),
+            ("defrag", Ty::Bool),
         ],
     ),
     (
