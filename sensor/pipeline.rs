@@ -247,14 +247,38 @@ impl Pipeline {
         if let Some(kind) = pkt.anomaly {
             self.count_decode(kind);
         }
-        // spp_frag3.c `Frag3Defrag`: fragments frag3 folds into a rebuilt datagram are not
-        // inspected themselves (a UDP first fragment is); a fragment with a bad checksum never
-        // reaches frag3 (`p->csum_flags & CSE_IP`) and is left to the engine, which skips it.
+        // spp_frag3.c `Frag3Defrag`: a fragment with a bad checksum never reaches frag3
+        // (`p->csum_flags & CSE_IP`); the engine skips it as any other.
         let to_defrag = self.defrag.is_some()
             && pkt.frag.is_fragment()
             && !pkt.anomaly.is_some_and(DecodeError::is_checksum);
+        let mut completed = false;
+        if to_defrag {
+            // Frag3 runs before detection: the datagram this fragment completes is inspected
+            // first. Its buffer leaves `self` while the rebuilt packet borrows it (no copy, no
+            // allocation once it has grown).
+            let mut buf = std::mem::take(&mut self.rebuilt);
+            if self
+                .defrag
+                .as_mut()
+                .is_some_and(|d| d.insert(&pkt, &mut buf))
+            {
+                completed = true;
+                self.inspect_rebuilt(rules, &buf, raw.ts_sec, raw.ts_usec);
+            }
+            self.rebuilt = buf;
+        }
         if to_defrag && defrag::held_from_detection(&pkt) {
-            self.hits.clear();
+            if completed {
+                // `do_detect_content = do_detect = 0` after `Frag3Rebuild`: the rebuilt
+                // datagram stood in for this fragment.
+                self.hits.clear();
+            } else {
+                // `DisableDetect`: content rules wait for the rebuilt datagram, the others
+                // still see the fragment.
+                self.engine
+                    .inspect_without_content(rules, &pkt, &mut self.hits);
+            }
         } else {
             self.engine.inspect(rules, &pkt, &mut self.hits);
         }
@@ -262,20 +286,6 @@ impl Pipeline {
             ev.observe(&pkt, !self.hits.is_empty());
         }
         self.emit(rules, &pkt, self.linktype);
-        if !to_defrag {
-            return;
-        }
-        // The buffer leaves `self` while the rebuilt packet borrows it (no copy, no allocation
-        // once it has grown).
-        let mut buf = std::mem::take(&mut self.rebuilt);
-        if self
-            .defrag
-            .as_mut()
-            .is_some_and(|d| d.insert(&pkt, &mut buf))
-        {
-            self.inspect_rebuilt(rules, &buf, raw.ts_sec, raw.ts_usec);
-        }
-        self.rebuilt = buf;
     }
 
     /// A datagram frag3 rebuilt: decoded as raw IP and inspected as one packet stamped with

@@ -89,11 +89,21 @@ struct Replay {
 /// Replays `frames` (one a second from t=1 unless `times` says otherwise) with defrag on (the
 /// default, no config file) or off (a config saying `defrag = false`).
 fn replay(dir: &Path, name: &str, frames: &[(i64, Vec<u8>)], defrag: bool) -> Replay {
+    replay_with(dir, name, frames, defrag, RULES)
+}
+
+fn replay_with(
+    dir: &Path,
+    name: &str,
+    frames: &[(i64, Vec<u8>)],
+    defrag: bool,
+    rules_text: &str,
+) -> Replay {
     let pcap = dir.join(format!("{name}.pcap"));
     let recs: Vec<(i64, u32, Vec<u8>)> = frames.iter().map(|(t, f)| (*t, 0, f.clone())).collect();
     write_pcap(&pcap, &recs);
-    let rules = dir.join("frag.rules");
-    fs::write(&rules, RULES).unwrap();
+    let rules = dir.join(format!("{name}.rules"));
+    fs::write(&rules, rules_text).unwrap();
     let log: PathBuf = dir.join(format!("log-{name}-{defrag}"));
     let mut cmd = bin();
     cmd.args([
@@ -174,6 +184,32 @@ fn content_split_across_fragments_alerts_once_on_the_rebuilt_datagram() {
     let off = replay(tmp.path(), "split", &frames, false);
     assert!(off.fast.is_empty(), "{:?}", off.fast);
     assert!(!off.stdout.contains("defrag:"), "{}", off.stdout);
+}
+
+/// Snort 2.9 `DisableDetect` only turns content detection off: a rule without content still
+/// sees the fragments frag3 holds, except the one that completes the datagram.
+#[test]
+fn held_fragments_still_meet_rules_without_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules =
+        "alert ip any any -> any any (msg:\"more fragments\"; fragbits:M; sid:1000005; rev:1;)\n\
+                 alert tcp any any -> any 80 (msg:\"any tcp\"; sid:1000006; rev:1;)\n";
+    let dgram = transport(6, b"xxxxxxxxxxxxEVIL-PAYLOAD-XYZ and more bytes after it");
+    let frames = timed(split(0x4247, 6, &dgram, &[16, 40]));
+    let on = replay_with(tmp.path(), "nocontent", &frames, true, rules);
+    // Fragments 1 and 2 (MF, held, not completing); the rebuilt datagram (tcp, no MF);
+    // fragment 3 completes the datagram and is not inspected.
+    assert_eq!(
+        sids(&on),
+        ["1000005", "1000005", "1000006"],
+        "{:?}",
+        on.fast
+    );
+    assert!(
+        on.fast[2].starts_with("01/01-00:00:03.000000 "),
+        "{}",
+        on.fast[2]
+    );
 }
 
 #[test]
@@ -260,6 +296,53 @@ fn incomplete_datagram_times_out_and_is_counted() {
         on.stdout
     );
     assert!(on.stdout.contains("pending=1"), "{}", on.stdout);
+}
+
+/// The format zoo Snort 2.9.20 answered without preprocessors (`snort-golden/README.md`),
+/// replayed with frag3 on: everything alike but its one fragmented UDP datagram, whose second
+/// (last) fragment gives way to the rebuilt datagram — ports, full length, no fragment line.
+#[test]
+fn golden_zoo_with_defrag_differs_only_by_the_rebuilt_datagram() {
+    let g = shared().join("snort-golden");
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let out = run(bin()
+        .args([
+            "replay",
+            "-q",
+            "--no-ring",
+            "--home-net",
+            "[192.168.0.0/16,fd00::/8]",
+            "-r",
+        ])
+        .arg(g.join("zoo1.rules"))
+        .arg("-l")
+        .arg(&log)
+        .arg(g.join("zoo1.pcap")));
+    expect_code(&out, 0);
+    let want = fs::read_to_string(g.join("zoo1.alert.fast")).unwrap();
+    let got = fs::read_to_string(log.join("alert.fast")).unwrap();
+    let (want, got): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    assert_eq!(want.len(), got.len());
+    let mut differing = 0;
+    for (w, g) in want.iter().zip(&got) {
+        if w != g {
+            differing += 1;
+            assert!(w.starts_with("01/02-00:00:17.017007 "), "{w}\n{g}");
+            assert!(w.ends_with("{UDP} 192.168.34.146 -> 45.130.60.127"), "{w}");
+            assert!(g.starts_with("01/02-00:00:17.017007 "), "{g}");
+            assert!(
+                g.ends_with("{UDP} 192.168.34.146:7777 -> 45.130.60.127:7777"),
+                "{g}"
+            );
+        }
+    }
+    assert_eq!(differing, 1);
+    assert!(
+        text(&out.stdout).contains("defrag: fragments=2 rebuilt=1"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// The rebuilt bytes as tcpdump reads them from a raw-IP pcap: one whole UDP datagram, no

@@ -6,6 +6,12 @@
 //! which packets the rules see (the pipeline does, from [`held_from_detection`]) and does not
 //! decode: it reads a decoded [`Packet`] and writes bytes.
 //!
+//! Which packets Snort inspects with frag3 on (spp_frag3.c `Frag3Defrag`, snort.c
+//! `ProcessPacket`): every packet that is not an IPv4 fragment, as without frag3; a UDP first
+//! fragment, fully; any other fragment without its content rules (`DisableDetect`), and not at
+//! all when it completes a datagram; the rebuilt datagram, fully, stamped with the completing
+//! fragment's time, before that fragment.
+//!
 //! Semantics, from Snort 2.9 `spp_frag3.c`:
 //! - `Frag3Insert` with `FRAG_POLICY_FIRST`: on a left overlap the new fragment slides right,
 //!   on a right overlap it is truncated, an existing fragment inside it is kept — the bytes that
@@ -166,11 +172,13 @@ pub struct Defrag {
     gaps: Vec<(u32, u32)>,
 }
 
-/// True when Snort keeps this packet from the rules because it is a fragment that frag3 will
-/// fold into a rebuilt datagram: any fragment with a non-zero offset, and a first fragment with
-/// more-fragments set unless it is UDP (spp_frag3.c `Frag3Defrag`: "if frag offset is 0 & UDP,
-/// let that packet go through … the contents of that first frag will go through again with
-/// the defrag'd (built) packet"). IPv4 only; other packets are inspected as they are.
+/// True when frag3 holds this packet back from content detection because it will fold it into
+/// a rebuilt datagram: any fragment with a non-zero offset, and a first fragment unless it is
+/// UDP (spp_frag3.c `Frag3Defrag`: "if frag offset is 0 & UDP, let that packet go through …
+/// the contents of that first frag will go through again with the defrag'd (built) packet").
+/// Such a fragment gets `DisableDetect` (Snort 2.9 detect.h: content rules off, the rules
+/// without content still run), and no detection at all when it is the one that completed its
+/// datagram (`do_detect = 0` after `Frag3Rebuild`). IPv4 only.
 pub fn held_from_detection(p: &Packet<'_>) -> bool {
     p.ip_version == 4 && (p.frag.offset != 0 || (p.frag.mf && p.ip_proto != 17))
 }
