@@ -284,3 +284,39 @@ fn held_from_detection_follows_frag3() {
     assert!(held(&later));
     assert!(!held(&whole));
 }
+
+proptest::proptest! {
+    /// Hostile fragment streams (any offsets, sizes, flags, ids, times) never panic, and the
+    /// state stays within the memcap and the fragment caps.
+    #[test]
+    fn hostile_fragments_never_panic_and_stay_bounded(
+        frags in proptest::collection::vec(
+            (0u16..4, 0u16..0x2000, proptest::bool::ANY, 0usize..1500, 0i64..200),
+            1..200,
+        )
+    ) {
+        let opts = DefragOptions {
+            memcap_bytes: 16 * 1024,
+            timeout_s: 60,
+            max_frags: 64,
+            max_frags_per_datagram: 16,
+        };
+        let mut d = Defrag::new(opts);
+        let mut out = Vec::new();
+        let mut ts = 0;
+        for (id, off8, mf, len, dt) in frags {
+            ts += dt;
+            let f = frag(id, 253, off8, mf, &vec![0x5a; len]);
+            let Ok(p) = decode(linktype::RAW, ts, 0, f.len() as u32, &f, DecodeOptions { checksums: true }) else {
+                continue;
+            };
+            if d.insert(&p, &mut out) {
+                proptest::prop_assert!(out.len() <= IP_MAXPACKET);
+                let r = decode(linktype::RAW, ts, 0, out.len() as u32, &out, DecodeOptions { checksums: true });
+                proptest::prop_assert!(r.is_ok());
+            }
+            proptest::prop_assert!(d.stats().mem_in_use as usize <= opts.memcap_bytes);
+            proptest::prop_assert!(d.pieces_total <= opts.max_frags);
+        }
+    }
+}
