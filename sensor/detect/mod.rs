@@ -11,6 +11,7 @@ pub mod lru;
 pub mod payload;
 mod prefetch;
 pub mod ruleset;
+pub mod stream;
 pub mod threshold;
 
 pub use content::{Prefilter, Scratch};
