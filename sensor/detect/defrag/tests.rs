@@ -51,7 +51,8 @@ fn first_policy_overlap_table() {
     let x16 = b"XXXXXXXXXXXXXXXX";
     let y24 = b"YYYYYYYYYYYYYYYYYYYYYYYY";
     // (case, fragments in arrival order, rebuilt payload, overlaps counted)
-    let cases: &[(&str, Vec<(u16, bool, &[u8])>, &[u8], u64)] = &[
+    type Case<'a> = (&'a str, Vec<(u16, bool, &'a [u8])>, &'a [u8], u64);
+    let cases: &[Case] = &[
         (
             "in order",
             vec![(0, true, a8), (1, true, b8), (2, false, c8)],

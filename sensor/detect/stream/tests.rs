@@ -12,6 +12,7 @@ struct Got {
     rst: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn feed(
     r: &mut Reassembler,
     g: &mut Got,
@@ -156,7 +157,8 @@ fn out_of_order_segments_wait_for_the_gap_and_keep_their_own_times() {
 #[test]
 fn first_policy_overlap_table() {
     // (case, segments as (offset, bytes) in arrival order, delivered stream)
-    let cases: &[(&str, &[(u32, &[u8])], &[u8])] = &[
+    type Case<'a> = (&'a str, &'a [(u32, &'a [u8])], &'a [u8]);
+    let cases: &[Case] = &[
         ("in order", &[(0, b"AAAA"), (4, b"BBBB")], b"AAAABBBB"),
         (
             "exact retransmit of delivered data, other bytes",
@@ -315,7 +317,7 @@ fn a_full_queue_skips_its_first_hole() {
     // behind the next hole (9..10), 8 bytes.
     feed(&mut r, &mut g, 1, Dir::ToServer, 15, 0, ACK, b"DDDD", 3);
     assert_eq!(g.data[0], b"BBBB");
-    assert_eq!(g.chunks[0].3, true, "gap marked");
+    assert!(g.chunks[0].3, "gap marked");
     assert_eq!(r.stats().bytes_queued, 8);
     assert_eq!(r.stats().gaps_skipped, 1);
     // Another 4 bytes: the next hole (9..10) goes too, C is delivered, D and E wait behind
