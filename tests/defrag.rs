@@ -399,3 +399,37 @@ fn rebuilt_datagram_reads_whole_in_tcpdump() {
     );
     assert!(!s.contains("bad"), "{s}");
 }
+
+/// Real captures: fragmented DNS answers (IPv4 ones rebuilt; IPv6 fragments are left as
+/// they are) and four 5000-byte datagrams cut into 16-byte fragments.
+#[test]
+fn shared_fragmented_captures_rebuild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("u.rules");
+    fs::write(
+        &rules,
+        "alert udp any any -> any any (msg:\"u\"; sid:1; rev:1;)\n",
+    )
+    .unwrap();
+    for (pcap, want) in [
+        (
+            "ndpi__dns_fragmented.pcap",
+            "defrag: fragments=8 rebuilt=4 timeouts=0 evicted=0 overlaps=0 teardrop=0",
+        ),
+        (
+            "ndpi__ip_fragmented_garbage.pcap",
+            "defrag: fragments=1252 rebuilt=4 timeouts=0 evicted=0 overlaps=0 teardrop=0",
+        ),
+    ] {
+        let out = run(bin()
+            .args(["replay", "-q", "--no-ring", "-r"])
+            .arg(&rules)
+            .arg("-l")
+            .arg(tmp.path().join(pcap))
+            .arg(shared().join("pcaps").join(pcap)));
+        expect_code(&out, 0);
+        let s = text(&out.stdout);
+        assert!(s.contains(want), "{pcap}: {s}");
+        assert!(s.contains("discards=0 pending=0"), "{pcap}: {s}");
+    }
+}
