@@ -488,6 +488,10 @@ impl Reassembler {
     /// Payload of a segment at `seq`.
     fn data(&mut self, slot: u32, f: &mut FlowState, dir: Dir, seq: u32, seg: &Segment<'_>) {
         let d = dir.index();
+        if seg.payload.len() >= MAX_AHEAD as usize {
+            self.stats.out_of_window += 1;
+            return;
+        }
         let len = seg.payload.len() as i64;
         loop {
             let h = &mut f.halves[d];
