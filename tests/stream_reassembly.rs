@@ -13,6 +13,8 @@ use nsm_sensor::decode::{decode, DecodeOptions, Transport};
 use nsm_sensor::detect::stream::{Dir, Reassembler, Segment, StreamOptions, StreamStats};
 
 type Tuple = (IpAddr, u16, IpAddr, u16);
+/// A direction of a flow.
+type Side = (u64, Dir);
 
 /// One TCP segment of the capture: flow, direction, and the segment's fields.
 struct Seg {
@@ -98,7 +100,7 @@ fn http_conversations_come_out_whole() {
         .join("../shared/data/pcaps/ndpi__WebattackSQLinj.pcap");
     let segs = segments(&pcap);
     // The oracle: each direction's payloads by sequence number, each sequence number once.
-    let mut want: HashMap<(u64, Dir), Vec<(u32, &[u8])>> = HashMap::new();
+    let mut want: HashMap<Side, Vec<(u32, &[u8])>> = HashMap::new();
     for s in segs.iter().filter(|s| !s.payload.is_empty()) {
         let v = want.entry((s.flow, s.dir)).or_default();
         if !v.iter().any(|(q, _)| *q == s.seq) {
