@@ -367,6 +367,15 @@ pub fn replay(args: ReplayArgs) -> Outcome {
     if !breakdown.is_empty() {
         println!("decode: {breakdown}");
     }
+    let d = s.defrag;
+    if d.fragments > 0 {
+        println!(
+            "defrag: fragments={} rebuilt={} timeouts={} evicted={} overlaps={} teardrop={} too_large={} oversize={} short_frag={} zero_size={} too_many_frags={} truncated={} discards={} pending={}",
+            d.fragments, d.rebuilt, d.timeouts, d.evicted, d.overlaps, d.teardrop, d.too_large,
+            d.oversize, d.short_frag, d.zero_size, d.too_many_frags, d.truncated, d.discards,
+            d.trackers.saturating_sub(d.rebuilt + d.timeouts + d.evicted),
+        );
+    }
     if let Some(w) = s.checksum_warning() {
         tracing::warn!("{w}");
     }

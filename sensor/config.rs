@@ -81,6 +81,9 @@ pub struct DetectConfig {
     pub other_timeout_s: u32,
     /// Threshold tracker memory cap in MiB (LRU beyond it).
     pub threshold_memcap_mb: u32,
+    /// Reassemble IPv4 fragments before detection (Snort frag3, policy `first`; on in
+    /// Snort's shipped snort.conf). `false`: every fragment is inspected as it is.
+    pub defrag: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +185,7 @@ impl Default for DetectConfig {
             udp_timeout_s: 180,
             other_timeout_s: 60,
             threshold_memcap_mb: 16,
+            defrag: true,
         }
     }
 }
@@ -289,6 +293,7 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("udp_timeout_s", Ty::Int(1, u32::MAX as u64)),
             ("other_timeout_s", Ty::Int(1, u32::MAX as u64)),
             ("threshold_memcap_mb", Ty::Int(1, 1 << 20)),
+            ("defrag", Ty::Bool),
         ],
     ),
     (

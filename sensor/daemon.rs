@@ -1069,6 +1069,9 @@ const RESTART_SETTINGS: &[RestartSetting] = &[
     ("detect.other_timeout_s", |o| {
         o.pipeline.detect.other_timeout_s.to_string()
     }),
+    ("detect.defrag", |o| {
+        o.pipeline.detect.defrag.is_some().to_string()
+    }),
 ];
 
 /// A ring setting, or nothing when the ring is off (then only `ring.enabled` can differ).

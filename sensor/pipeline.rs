@@ -1,8 +1,8 @@
 //! One packet through ring → decode → detect → outputs; shared by `run` and `replay`.
 //!
 //! The ring gets every frame first (full-content data must not depend on decoding); then
-//! decode, detection and, only when something alerts, formatting. Nothing here allocates per
-//! packet on the no-alert path.
+//! decode, IPv4 defragmentation (fragments only), detection and, only when something alerts,
+//! formatting. Nothing here allocates per packet on the no-alert path.
 
 use std::fs;
 use std::io;
@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
+use crate::detect::defrag::{self, Defrag, DefragStats};
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
 use crate::detect::RuleSet;
@@ -47,6 +48,8 @@ pub struct Stats {
     pub alerts_dropped: u64,
     pub flows_evicted: u64,
     pub evidence: EvidenceStats,
+    /// IPv4 reassembly (all zero when `[detect] defrag = false`).
+    pub defrag: DefragStats,
 }
 
 impl Stats {
@@ -111,6 +114,10 @@ pub struct Pipeline {
     snaplen: u32,
     evidence: Option<Recorder>,
     hits: Vec<Hit>,
+    /// IPv4 fragment reassembly, when on.
+    defrag: Option<Defrag>,
+    /// The last rebuilt datagram (reused).
+    rebuilt: Vec<u8>,
     stats: Stats,
     output_failing: bool,
     /// The alert files and the ring are on one file system: deleting a ring file frees room
@@ -153,6 +160,8 @@ impl Pipeline {
             dropped_before: 0,
             ring,
             hits: Vec::with_capacity(16),
+            defrag: opts.detect.defrag.map(Defrag::new),
+            rebuilt: Vec::new(),
             stats: Stats::default(),
             output_failing: false,
             shared_disk,
@@ -238,10 +247,76 @@ impl Pipeline {
         if let Some(kind) = pkt.anomaly {
             self.count_decode(kind);
         }
-        self.engine.inspect(rules, &pkt, &mut self.hits);
+        // spp_frag3.c `Frag3Defrag`: a fragment with a bad checksum never reaches frag3
+        // (`p->csum_flags & CSE_IP`); the engine skips it as any other.
+        let to_defrag = self.defrag.is_some()
+            && pkt.frag.is_fragment()
+            && !pkt.anomaly.is_some_and(DecodeError::is_checksum);
+        let mut completed = false;
+        if to_defrag {
+            // Frag3 runs before detection: the datagram this fragment completes is inspected
+            // first. Its buffer leaves `self` while the rebuilt packet borrows it (no copy, no
+            // allocation once it has grown).
+            let mut buf = std::mem::take(&mut self.rebuilt);
+            if self
+                .defrag
+                .as_mut()
+                .is_some_and(|d| d.insert(&pkt, &mut buf))
+            {
+                completed = true;
+                self.inspect_rebuilt(rules, &buf, raw.ts_sec, raw.ts_usec);
+            }
+            self.rebuilt = buf;
+        }
+        if to_defrag && defrag::held_from_detection(&pkt) {
+            if completed {
+                // `do_detect_content = do_detect = 0` after `Frag3Rebuild`: the rebuilt
+                // datagram stood in for this fragment.
+                self.hits.clear();
+            } else {
+                // `DisableDetect`: content rules wait for the rebuilt datagram, the others
+                // still see the fragment.
+                self.engine
+                    .inspect_without_content(rules, &pkt, &mut self.hits);
+            }
+        } else {
+            self.engine.inspect(rules, &pkt, &mut self.hits);
+        }
         if let Some(ev) = self.evidence.as_mut().filter(|e| e.is_active()) {
             ev.observe(&pkt, !self.hits.is_empty());
         }
+        self.emit(rules, &pkt, self.linktype);
+    }
+
+    /// A datagram frag3 rebuilt: decoded as raw IP and inspected as one packet stamped with
+    /// the time of the fragment that completed it (Snort `Frag3Rebuild` hands the rebuilt
+    /// packet to `Preprocess` from within that fragment). Its alerts print the rebuilt packet
+    /// (link type RAW); the evidence store keeps the captured fragments of the conversation.
+    fn inspect_rebuilt(&mut self, rules: &RuleSet, buf: &[u8], ts_sec: i64, ts_usec: u32) {
+        let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let pkt = match decode::decode(
+            decode::linktype::RAW,
+            ts_sec,
+            ts_usec,
+            len,
+            buf,
+            self.decode_opts,
+        ) {
+            Ok(p) => p,
+            Err(kind) => {
+                self.count_decode(kind);
+                return;
+            }
+        };
+        if let Some(kind) = pkt.anomaly {
+            self.count_decode(kind);
+        }
+        self.engine.inspect(rules, &pkt, &mut self.hits);
+        self.emit(rules, &pkt, decode::linktype::RAW);
+    }
+
+    /// Counts and writes the alerts in `self.hits` for `pkt` (of link type `linktype`).
+    fn emit(&mut self, rules: &RuleSet, pkt: &decode::Packet<'_>, linktype: i32) {
         if self.hits.is_empty() {
             return;
         }
@@ -250,10 +325,11 @@ impl Pipeline {
             for hit in &self.hits {
                 if let Some(rule) = rules.rule(hit.rule) {
                     let tag = rules.tag(rule.gid, rule.sid);
+                    // The evidence file holds captured frames: it has the capture's link type.
                     ev.alert(
                         rule,
                         tag,
-                        &pkt,
+                        pkt,
                         self.linktype,
                         self.snaplen,
                         self.ring.as_mut(),
@@ -272,8 +348,8 @@ impl Pipeline {
             };
             let ev = AlertEvent {
                 rule,
-                pkt: &pkt,
-                linktype: self.linktype,
+                pkt,
+                linktype,
                 capture_file,
                 flow_id: hit.flow_id,
             };
@@ -332,6 +408,9 @@ impl Pipeline {
     /// Counters so far (flow evictions and dropped alerts refreshed on each call).
     pub fn stats(&mut self) -> &Stats {
         self.stats.flows_evicted = self.engine.flows().stats().evicted;
+        if let Some(d) = &self.defrag {
+            self.stats.defrag = d.stats();
+        }
         self.stats.alerts_dropped =
             self.dropped_before + self.outputs.as_ref().map_or(0, Outputs::dropped);
         if let Some(ev) = &self.evidence {
@@ -370,6 +449,9 @@ impl Pipeline {
     /// Housekeeping while a live capture is idle: reclaims expired flows.
     pub fn idle(&mut self, now_sec: i64) {
         self.engine.expire_flows(now_sec, 1024);
+        if let Some(d) = self.defrag.as_mut() {
+            d.expire(now_sec);
+        }
         if let Some(ev) = self.evidence.as_mut() {
             ev.tick(now_sec.saturating_mul(1_000_000));
         }

@@ -5,7 +5,7 @@
 //! keys in a fixed order so `grep`/`awk` stay simple:
 //!
 //! ```text
-//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 evidence_events=1 evidence_open=0 evidence_refused=0 evidence_lost=0 evidence_deleted=0 evidence_bytes=258 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0
+//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 evidence_events=1 evidence_open=0 evidence_refused=0 evidence_lost=0 evidence_deleted=0 evidence_bytes=258 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0 defrag.fragments=0 defrag.rebuilt=0 … defrag.discards=0
 //! ```
 //!
 //! `event` is `periodic`, `signal` (SIGUSR1) or `exit`; `ring_file` is `-` when no
@@ -80,6 +80,15 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
     for (kind, n) in DecodeError::ALL.iter().zip(p.decode_errors.iter()) {
         let _ = write!(s, " decode.{}={n}", kind.name());
     }
+    let d = &p.defrag;
+    let anomalies =
+        d.teardrop + d.too_large + d.oversize + d.short_frag + d.zero_size + d.too_many_frags;
+    let _ = write!(
+        s,
+        " defrag.fragments={} defrag.rebuilt={} defrag.timeouts={} defrag.evicted={} \
+         defrag.overlaps={} defrag.anomalies={} defrag.discards={}",
+        d.fragments, d.rebuilt, d.timeouts, d.evicted, d.overlaps, anomalies, d.discards
+    );
     s
 }
 
@@ -207,14 +216,18 @@ mod tests {
                 "evidence_bytes"
             ]
         );
-        assert_eq!(keys.len(), 20 + DecodeError::ALL.len());
+        assert_eq!(keys.len(), 20 + DecodeError::ALL.len() + 7);
+        assert_eq!(keys.last(), Some(&"defrag.discards"));
         assert!(
             line.contains(" event=periodic uptime_s=61 packets=12 "),
             "{line}"
         );
         assert!(line.contains(" kernel_drops=1 "), "{line}");
         assert!(line.contains(" rules=7 ring_file=- "), "{line}");
-        assert!(line.ends_with(" decode.bad_icmp_checksum=5"), "{line}");
+        assert!(
+            line.contains(" decode.bad_icmp_checksum=5 defrag.fragments=0 "),
+            "{line}"
+        );
     }
 
     #[test]

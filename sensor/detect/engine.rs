@@ -178,6 +178,29 @@ impl Engine {
     /// Evaluates every rule against `pkt`; appends the alerts to write to `hits` (cleared
     /// first). Allocates nothing when nothing alerts, once the scratch buffers have grown.
     pub fn inspect(&mut self, rules: &RuleSet, pkt: &Packet<'_>, hits: &mut Vec<Hit>) {
+        self.inspect_with(rules, pkt, hits, true);
+    }
+
+    /// As [`Engine::inspect`] with content detection off: the rules with a fast pattern are
+    /// not evaluated, every other rule is. Snort 2.9 `DisableDetect` (detect.h: clears
+    /// `do_detect_content` only), which frag3 applies to the fragments it holds for a rebuilt
+    /// datagram.
+    pub fn inspect_without_content(
+        &mut self,
+        rules: &RuleSet,
+        pkt: &Packet<'_>,
+        hits: &mut Vec<Hit>,
+    ) {
+        self.inspect_with(rules, pkt, hits, false);
+    }
+
+    fn inspect_with(
+        &mut self,
+        rules: &RuleSet,
+        pkt: &Packet<'_>,
+        hits: &mut Vec<Hit>,
+        content: bool,
+    ) {
         hits.clear();
         self.adopt(rules);
         if pkt.anomaly.is_some_and(|a| a.is_checksum()) {
@@ -202,7 +225,11 @@ impl Engine {
         } else {
             None
         };
-        rules.candidates(&key, pkt.payload, &mut self.content, &mut self.candidates);
+        if content {
+            rules.candidates(&key, pkt.payload, &mut self.content, &mut self.candidates);
+        } else {
+            rules.header_candidates(&key, &mut self.candidates);
+        }
         if self.candidates.is_empty() {
             return;
         }

@@ -3,6 +3,7 @@
 //! lives in the engine, outside the `RuleSet`, so a reload keeps it.
 
 pub mod content;
+pub mod defrag;
 pub mod engine;
 pub mod flow;
 pub mod index;
@@ -10,6 +11,7 @@ pub mod lru;
 pub mod payload;
 mod prefetch;
 pub mod ruleset;
+pub mod stream;
 pub mod threshold;
 
 pub use content::{Prefilter, Scratch};
@@ -25,6 +27,8 @@ pub struct DetectOptions {
     pub udp_timeout_s: u32,
     pub other_timeout_s: u32,
     pub threshold_memcap: usize,
+    /// IPv4 defragmentation (frag3) before detection; `None`: off.
+    pub defrag: Option<defrag::DefragOptions>,
 }
 
 impl DetectOptions {
@@ -36,6 +40,7 @@ impl DetectOptions {
             udp_timeout_s: c.udp_timeout_s,
             other_timeout_s: c.other_timeout_s,
             threshold_memcap: c.threshold_memcap_mb as usize * 1024 * 1024,
+            defrag: c.defrag.then(defrag::DefragOptions::default),
         }
     }
 }
