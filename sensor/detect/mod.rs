@@ -5,6 +5,7 @@
 pub mod content;
 pub mod engine;
 pub mod flow;
+pub mod http;
 pub mod index;
 pub mod lru;
 pub mod payload;

@@ -1,0 +1,298 @@
+//! HTTP/1.x message heads: the request or status line and the header block, as Snort 2.9's
+//! `hi_client.c` (`StatelessInspection`, `hi_client_extract_header`, `extract_http_cookie`,
+//! `extract_http_content_length`) and `hi_server.c` find them. Owns only positions into the
+//! bytes it is given; framing decisions live in the session (`mod.rs`). Never panics: every
+//! position comes from a bounded search of the slice.
+
+use std::ops::Range;
+
+/// Content-Encoding the body decoder understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    #[default]
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+/// What a message head says, as ranges into the head bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    pub method: Range<usize>,
+    pub uri: Range<usize>,
+    pub stat_code: Range<usize>,
+    pub stat_msg: Range<usize>,
+    /// Status code as a number (0 when the code is not three digits).
+    pub status: u16,
+    /// First header line through the blank line that ends the block (`header.uri` ..
+    /// `header.uri_end` in `hi_client_extract_header`, which stops after the blank line's LF).
+    pub headers: Range<usize>,
+    /// `Content-Length`, `None` when absent or unusable (Snort `extract_http_content_length`
+    /// takes a bad or > 0xFFFFFFFF value as 0, that is, no body).
+    pub content_length: Option<u64>,
+    pub chunked: bool,
+    pub encoding: Encoding,
+    /// A request line without an `HTTP/` version (HTTP/0.9): no header block follows.
+    pub http09: bool,
+    /// The start line did not have the expected shape (empty URI, bad status code).
+    pub malformed: bool,
+}
+
+/// RFC 7230 token characters, the shape of a method.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Longest method accepted before the bytes are taken for something else than HTTP.
+pub const MAX_METHOD: usize = 32;
+
+/// Whether the first bytes of a message (possibly incomplete) can still start an HTTP message
+/// in this direction. `Some(false)` = certainly not HTTP, `None` = too early to tell.
+pub fn plausible_start(to_server: bool, b: &[u8]) -> Option<bool> {
+    if to_server {
+        for (i, &c) in b.iter().enumerate() {
+            if c == b' ' || c == b'\t' {
+                return Some(i > 0);
+            }
+            if !is_tchar(c) || i >= MAX_METHOD {
+                return Some(false);
+            }
+        }
+        None
+    } else {
+        let want = b"HTTP/";
+        let n = b.len().min(want.len());
+        if !b[..n].eq_ignore_ascii_case(&want[..n]) {
+            return Some(false);
+        }
+        (n == want.len()).then_some(true)
+    }
+}
+
+/// Where the head that starts at `buf[0]` ends (just past the blank line's LF), searching from
+/// `from` (a resume point; bytes before it held no terminator). A request line without a
+/// version ends the head at its own LF (HTTP/0.9). `hi_client_extract_header` accepts LF
+/// with or without CR on either line.
+pub fn head_end(to_server: bool, buf: &[u8], from: usize) -> Option<usize> {
+    let first_lf = memchr(b'\n', buf)?;
+    if to_server && from <= first_lf && !request_line_has_version(buf.get(..first_lf)?) {
+        return Some(first_lf + 1);
+    }
+    let mut i = from.saturating_sub(2).max(first_lf);
+    while let Some(off) = buf.get(i..).and_then(|s| memchr(b'\n', s)) {
+        let lf = i + off;
+        match buf.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if buf.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => {}
+        }
+        i = lf + 1;
+    }
+    None
+}
+
+fn memchr(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|&c| c == b)
+}
+
+fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+fn skip(s: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while s.get(i).is_some_and(|&c| f(c)) {
+        i += 1;
+    }
+    i
+}
+
+fn starts_with_ci(s: &[u8], p: &[u8]) -> bool {
+    s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p))
+}
+
+/// The URI ends at whitespace followed by `HTTP/` (`NextNonWhiteSpace` in `hi_client.c`); other
+/// whitespace inside it is kept (an unescaped-space event in Snort, not the URI's end).
+fn split_request_line(line: &[u8]) -> (Range<usize>, Range<usize>, bool) {
+    let mend = line.iter().position(|&c| is_ws(c)).unwrap_or(line.len());
+    // apache_whitespace: tab, and VT/FF/CR before the URI (`hi_ui_config_default` whitespace[]).
+    let ustart = skip(line, mend, |c| {
+        matches!(c, b' ' | b'\t' | 0x0b | 0x0c | b'\r')
+    });
+    let mut i = ustart;
+    while i < line.len() {
+        if is_ws(line[i]) {
+            let j = skip(line, i, is_ws);
+            if starts_with_ci(&line[j..], b"HTTP/") {
+                return (0..mend, ustart..i, true);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    let mut uend = line.len();
+    while uend > ustart && matches!(line[uend - 1], b' ' | b'\t' | b'\r') {
+        uend -= 1;
+    }
+    (0..mend, ustart..uend, false)
+}
+
+fn request_line_has_version(line: &[u8]) -> bool {
+    split_request_line(line).2
+}
+
+/// Parses a head (`buf` from the start line through the blank line, or less when truncated).
+/// Cookie value ranges (`Cookie` for requests, `Set-Cookie` for responses) are appended to
+/// `cookies` when `cookies_on` (`enable_cookie`); the value runs from after the colon and blanks
+/// to before the line's CR LF, as `extract_http_cookie` takes it.
+pub fn parse_head(
+    to_server: bool,
+    buf: &[u8],
+    cookies_on: bool,
+    cookies: &mut Vec<Range<usize>>,
+) -> Head {
+    let mut h = Head::default();
+    cookies.clear();
+    let line_end = memchr(b'\n', buf).unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    if to_server {
+        let (m, u, has_version) = split_request_line(line);
+        h.method = m;
+        h.uri = u;
+        h.http09 = !has_version;
+        h.malformed = h.uri.is_empty();
+    } else {
+        let v = line.iter().position(|&c| is_ws(c)).unwrap_or(line.len());
+        let cs = skip(line, v, is_ws);
+        let ce = skip(line, cs, |c| c.is_ascii_digit());
+        if ce - cs == 3 {
+            h.stat_code = cs..ce;
+            h.status = line[cs..ce]
+                .iter()
+                .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+        } else {
+            h.malformed = true;
+        }
+        let ms = skip(line, ce, is_ws);
+        let mut me = line.len();
+        if me > ms && line[me - 1] == b'\r' {
+            me -= 1;
+        }
+        h.stat_msg = ms.min(me)..me;
+    }
+    if h.http09 || line_end >= buf.len() {
+        h.headers = buf.len()..buf.len();
+        return h;
+    }
+    h.headers = line_end + 1..buf.len();
+    let cookie_name: &[u8] = if to_server { b"cookie" } else { b"set-cookie" };
+    let mut s = line_end + 1;
+    while s < buf.len() {
+        let e = memchr(b'\n', &buf[s..]).map_or(buf.len(), |o| s + o);
+        let mut ve = e;
+        if ve > s && buf[ve - 1] == b'\r' {
+            ve -= 1;
+        }
+        if ve == s {
+            break; // the blank line
+        }
+        let l = &buf[s..ve];
+        let value = |name: &[u8]| -> Option<Range<usize>> {
+            if !starts_with_ci(l, name) {
+                return None;
+            }
+            let c = skip(l, name.len(), is_ws);
+            if l.get(c) != Some(&b':') {
+                return None;
+            }
+            let v = skip(l, c + 1, is_ws);
+            Some(s + v..ve)
+        };
+        if let Some(v) = value(cookie_name) {
+            if cookies_on {
+                cookies.push(v);
+            }
+        } else if let Some(v) = value(b"content-length") {
+            if h.content_length.is_none() {
+                h.content_length = parse_length(&buf[v]);
+            }
+        } else if let Some(v) = value(b"transfer-encoding") {
+            h.chunked |= contains_ci(&buf[v], b"chunked");
+        } else if let Some(v) = value(b"content-encoding") {
+            let v = &buf[v];
+            if contains_ci(v, b"gzip") {
+                h.encoding = Encoding::Gzip;
+            } else if contains_ci(v, b"deflate") {
+                h.encoding = Encoding::Deflate;
+            }
+        }
+        s = e + 1;
+    }
+    h
+}
+
+fn contains_ci(h: &[u8], n: &[u8]) -> bool {
+    h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Digits, then only blanks (`extract_http_content_length`); anything else, or a value above
+/// 0xFFFFFFFF, is unusable.
+fn parse_length(v: &[u8]) -> Option<u64> {
+    let e = skip(v, 0, |c| c.is_ascii_digit());
+    if e == 0 || v[e..].iter().any(|&c| !is_ws(c)) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in &v[..e] {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        if n > 0xFFFF_FFFF {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_head() {
+        let b = b"GET /a b HTTP/1.1\r\nHost: x\r\nCookie: k=v; j=w\r\nContent-Length: 5\r\n\r\n";
+        let mut c = Vec::new();
+        let h = parse_head(true, b, true, &mut c);
+        assert_eq!(&b[h.method.clone()], b"GET");
+        assert_eq!(&b[h.uri.clone()], b"/a b"); // space kept: only " HTTP/" ends the URI
+        assert_eq!(
+            &b[h.headers.clone()],
+            &b"Host: x\r\nCookie: k=v; j=w\r\nContent-Length: 5\r\n\r\n"[..]
+        );
+        assert_eq!(c.len(), 1);
+        assert_eq!(&b[c[0].clone()], b"k=v; j=w");
+        assert_eq!(h.content_length, Some(5));
+        assert_eq!(head_end(true, b, 0), Some(b.len()));
+    }
+
+    #[test]
+    fn status_line_and_lengths() {
+        let b = b"HTTP/1.1 404 Not Found\r\nContent-Length: 99999999999\r\nTransfer-Encoding: Chunked\r\n\n";
+        let h = parse_head(false, b, true, &mut Vec::new());
+        assert_eq!(&b[h.stat_code.clone()], b"404");
+        assert_eq!(&b[h.stat_msg.clone()], b"Not Found");
+        assert_eq!(h.content_length, None); // > 0xFFFFFFFF
+        assert!(h.chunked);
+        assert_eq!(head_end(false, b, 0), Some(b.len()));
+        assert_eq!(parse_length(b"12x"), None);
+        assert_eq!(parse_length(b"12 "), Some(12));
+    }
+
+    #[test]
+    fn http09_and_starts() {
+        assert_eq!(head_end(true, b"GET /x\r\nrest", 0), Some(8));
+        assert_eq!(plausible_start(true, b"GE"), None);
+        assert_eq!(plausible_start(true, b"GET "), Some(true));
+        assert_eq!(plausible_start(true, b"\x16\x03\x01"), Some(false));
+        assert_eq!(plausible_start(false, b"HTT"), None);
+        assert_eq!(plausible_start(false, b"SSH-2.0"), Some(false));
+    }
+}
