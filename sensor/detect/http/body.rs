@@ -180,6 +180,9 @@ fn chunk_step(c: Chunk, data: &[u8]) -> (usize, std::ops::Range<usize>, ChunkNex
     (1, 0..0, next)
 }
 
+/// Rough size of one inflate state (miniz_oxide: window and tables), for memory accounting.
+pub const INFLATER_BYTES: usize = 48 * 1024;
+
 /// Why decoding a compressed body failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InflateError {
@@ -187,11 +190,13 @@ pub enum InflateError {
     Corrupt,
 }
 
-/// Decodes the (bounded) compressed body `input` into `out` (cleared), stopping at `max`
+/// Decodes the (bounded) compressed body `input` into `out` (cleared) with `d` (reset first,
+/// so one state serves every body of a flow), stopping at `max`
 /// output bytes so a decompression bomb costs at most `max`. A stream cut short (the body was
 /// truncated at its bound) is not an error: what it held is returned. `Deflate` accepts zlib-
 /// wrapped and raw streams (servers send both).
 pub fn inflate(
+    d: &mut Decompress,
     enc: Encoding,
     input: &[u8],
     max: usize,
@@ -217,7 +222,7 @@ pub fn inflate(
             (input, zlib)
         }
     };
-    let mut d = Decompress::new(zlib);
+    d.reset(zlib);
     let mut tmp = [0u8; 4096];
     let mut pos = 0usize;
     while out.len() < max {
@@ -314,30 +319,45 @@ mod tests {
         gz.write_all(&plain).unwrap();
         let gz = gz.finish().unwrap();
         let mut out = Vec::new();
-        inflate(Encoding::Gzip, &gz, 65535, &mut out).unwrap();
+        let mut d = Decompress::new(false);
+        inflate(&mut d, Encoding::Gzip, &gz, 65535, &mut out).unwrap();
         assert_eq!(out, plain);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(&plain).unwrap();
-        inflate(Encoding::Deflate, &z.finish().unwrap(), 65535, &mut out).unwrap();
+        inflate(
+            &mut d,
+            Encoding::Deflate,
+            &z.finish().unwrap(),
+            65535,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, plain);
         let mut r = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         r.write_all(&plain).unwrap();
-        inflate(Encoding::Deflate, &r.finish().unwrap(), 65535, &mut out).unwrap();
+        inflate(
+            &mut d,
+            Encoding::Deflate,
+            &r.finish().unwrap(),
+            65535,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, plain);
         // 50 MB of zeros compress to ~50 KB; decoding stops at the bound.
         let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         bomb.write_all(&vec![0u8; 50 << 20]).unwrap();
         let bomb = bomb.finish().unwrap();
-        inflate(Encoding::Gzip, &bomb, 65535, &mut out).unwrap();
+        inflate(&mut d, Encoding::Gzip, &bomb, 65535, &mut out).unwrap();
         assert_eq!(out.len(), 65535);
         assert_eq!(
-            inflate(Encoding::Gzip, b"not gzip", 65535, &mut out),
+            inflate(&mut d, Encoding::Gzip, b"not gzip", 65535, &mut out),
             Err(InflateError::BadGzipHeader)
         );
         let mut broken = gz.clone();
         broken[12] ^= 0xff;
         broken[13] ^= 0xff;
         broken[14] ^= 0xff;
-        assert!(inflate(Encoding::Gzip, &broken, 65535, &mut out).is_err());
+        assert!(inflate(&mut d, Encoding::Gzip, &broken, 65535, &mut out).is_err());
     }
 }

@@ -32,12 +32,13 @@
 //! gives its message as soon as the bound is reached, and the rest of it is framed (so the next
 //! message is found) but not stored. Bytes that cannot start an HTTP message (no method token,
 //! no `HTTP/` status line) or a head longer than its bound make the session stop parsing that
-//! direction and free its buffers (counted in [`HttpStats`]).
+//! direction and free its buffers (counted in [`HttpStats`]); so does a switch to another
+//! protocol (`101`, or a `2xx` answer to `CONNECT`), for both directions.
 //!
 //! Not modelled: `normalize_javascript` (file_data is not JavaScript-normalised),
 //! `normalize_utf` (UTF-16/32 bodies are not converted), the absolute-URI narrowing of
 //! `hi_client_norm` (`proxy_start`/`proxy_end`: an absolute URI is normalised whole), folded
-//! header lines, `CONNECT` tunnels, and the preprocessor's own events (alerts for
+//! header lines, and the preprocessor's own events (alerts for
 //! `non_rfc_char`, `max_header_length`, `max_headers`, `max_spaces`, `small_chunk_length`,
 //! `oversize_dir_length`, `webroot`): they do not change the buffers.
 
@@ -117,6 +118,9 @@ pub struct HttpStats {
     pub pending_dropped: u64,
     /// Responses with no request waiting for them.
     pub unpaired_responses: u64,
+    /// Flows that left HTTP (101 Switching Protocols, or a 2xx answer to CONNECT): both
+    /// directions are no longer parsed.
+    pub upgraded: u64,
 }
 
 /// One complete request or response, borrowed from the session until the callback returns.
@@ -144,6 +148,7 @@ pub struct HttpMessage<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
     Head,
+    Connect,
     Other,
 }
 
@@ -183,6 +188,10 @@ struct Half {
     cookie: Vec<u8>,
     /// The message was given already (its body went past the bound); the rest is framed only.
     given: bool,
+    /// This response switches the flow to another protocol once it is given.
+    tunnel: bool,
+    /// Reused for every compressed body (reset between them).
+    inflater: Option<flate2::Decompress>,
 }
 
 impl Half {
@@ -204,6 +213,8 @@ impl Half {
             header: Vec::new(),
             cookie: Vec::new(),
             given: false,
+            tunnel: false,
+            inflater: None,
         }
     }
 
@@ -216,6 +227,11 @@ impl Half {
             + self.cookie.capacity()
             + self.dirs.capacity() * std::mem::size_of::<usize>()
             + self.cookies.capacity() * std::mem::size_of::<Range<usize>>()
+            + if self.inflater.is_some() {
+                body::INFLATER_BYTES
+            } else {
+                0
+            }
     }
 
     /// Stops parsing this direction and returns its memory.
@@ -305,7 +321,8 @@ impl HttpSession {
         } else {
             &self.server
         };
-        match half.state {
+        let half_state = half.state;
+        match half_state {
             State::Idle | State::Off => {}
             State::Head => {
                 self.stats.truncated += 1;
@@ -322,13 +339,8 @@ impl HttpSession {
                 }
             }
         }
-        let half = if to_server {
-            &mut self.client
-        } else {
-            &mut self.server
-        };
-        if half.state != State::Off {
-            half.state = State::Idle;
+        if matches!(half_state, State::Head | State::Body) {
+            self.end_message(to_server);
         }
     }
 
@@ -498,17 +510,23 @@ impl HttpSession {
             if asked.is_none() {
                 self.stats.unpaired_responses += 1;
             }
-            if interim || h.status == 204 || h.status == 304 || asked == Some(Asked::Head) {
+            let tunnel = h.status == 101
+                || (asked == Some(Asked::Connect) && (200..300).contains(&h.status));
+            if tunnel {
+                half.tunnel = true;
+            }
+            if interim || tunnel || h.status == 204 || h.status == 304 || asked == Some(Asked::Head)
+            {
                 Framing::None
             } else {
                 length_or(Framing::Close)
             }
         };
         if to_server {
-            let asked = if half.raw.get(half.head.method.clone()) == Some(&b"HEAD"[..]) {
-                Asked::Head
-            } else {
-                Asked::Other
+            let asked = match half.raw.get(half.head.method.clone()) {
+                Some(b"HEAD") => Asked::Head,
+                Some(b"CONNECT") => Asked::Connect,
+                _ => Asked::Other,
             };
             if self.pending.len() >= o.max_pending {
                 self.pending.pop_front();
@@ -527,6 +545,13 @@ impl HttpSession {
         half.state = State::Idle;
         half.framing = Framing::None;
         half.given = false;
+        if std::mem::take(&mut half.tunnel) {
+            // RFC 7230 6.7 / 4.3.6: what follows is another protocol, in both directions.
+            self.stats.upgraded += 1;
+            self.client.give_up();
+            self.server.give_up();
+            self.pending.clear();
+        }
     }
 
     /// Builds the derived buffers of the current message and calls `on_msg`.
@@ -576,7 +601,10 @@ impl HttpSession {
             &[]
         } else if o.inspect_gzip && h.encoding != Encoding::Identity {
             let input = &half.body[..half.body.len().min(o.compress_depth)];
-            match body::inflate(h.encoding, input, o.decompress_depth, &mut half.inflated) {
+            let d = half
+                .inflater
+                .get_or_insert_with(|| flate2::Decompress::new(false));
+            match body::inflate(d, h.encoding, input, o.decompress_depth, &mut half.inflated) {
                 Ok(()) => &half.inflated,
                 Err(_) => {
                     self.stats.gzip_errors += 1;

@@ -434,3 +434,35 @@ fn buffers_are_reused() {
     }
     assert_eq!(s.memory(), m0);
 }
+
+#[test]
+fn upgrade_and_connect_leave_http() {
+    let mut s = session();
+    feed(
+        &mut s,
+        true,
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        0,
+    );
+    let m = feed(
+        &mut s,
+        false,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+        1,
+    );
+    assert_eq!(m.len(), 1);
+    assert!(feed(&mut s, true, b"\x81\x85masked", 2).is_empty());
+    assert_eq!(s.stats().upgraded, 1);
+    assert_eq!(s.stats().not_http, 0);
+    let mut s = session();
+    feed(&mut s, true, b"CONNECT h:443 HTTP/1.1\r\n\r\n", 0);
+    let m = feed(
+        &mut s,
+        false,
+        b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01",
+        1,
+    );
+    assert_eq!(m.len(), 1);
+    assert!(m[0].file_data.is_empty());
+    assert_eq!(s.stats().upgraded, 1);
+}
