@@ -1,12 +1,49 @@
 //! HTTP inspection buffers (`detect::http`) over whole conversations: the same messages come
 //! out however the bytes are cut into segments (proptest), hostile bytes never panic and stay
-//! bounded, and real captures from the shared data give the buffers http_inspect gives.
+//! bounded, real captures from the shared data give the buffers http_inspect gives, and a warm
+//! session allocates nothing per message.
 
 use nsm_sensor::detect::http::{HttpMessage, HttpOptions, HttpSession};
 use nsm_sensor::pcap::Reader;
 use proptest::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
+
+/// Counts this thread's allocations (tests run on several threads; each counts its own).
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: during thread teardown the slot may be gone; such allocations do not matter.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+#[allow(unsafe_code)]
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Msg {
@@ -339,4 +376,34 @@ fn shared_pcaps_replay_without_panic() {
         s.finish(true, &mut |_| n += 1);
         s.finish(false, &mut |_| n += 1);
     }
+}
+
+#[test]
+fn warm_session_allocates_nothing_per_message() {
+    let (reqs, resps) = conversation();
+    // Without the last exchange, whose response ends only at the close.
+    let reqs = &reqs[..reqs.len() - 1];
+    let resps = &resps[..resps.len() - 1];
+    let mut s = HttpSession::new(&HttpOptions::default());
+    let mut seen = 0usize;
+    let round = |s: &mut HttpSession, seen: &mut usize| {
+        for r in reqs {
+            s.feed(true, r, (0, 0), &mut |m| *seen += m.uri.len());
+        }
+        for r in resps {
+            for c in r.chunks(100) {
+                s.feed(false, c, (0, 0), &mut |m| *seen += m.file_data.len());
+            }
+        }
+    };
+    for _ in 0..3 {
+        round(&mut s, &mut seen);
+    }
+    let before = ALLOCS.with(|c| c.get());
+    for _ in 0..20 {
+        round(&mut s, &mut seen);
+    }
+    assert_eq!(ALLOCS.with(|c| c.get()) - before, 0);
+    assert!(seen > 0);
+    assert_eq!(s.stats().responses, 23 * 7);
 }
