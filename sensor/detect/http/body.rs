@@ -167,8 +167,9 @@ fn chunk_step(c: Chunk, data: &[u8]) -> (usize, std::ops::Range<usize>, ChunkNex
         Chunk::DataEnd => match b {
             b'\r' => Ok(Some(Chunk::DataEnd)),
             b'\n' => Ok(Some(SIZE0)),
-            // No CR LF after the data: read this byte as the next size line (lenient).
-            _ => return (0, 0..0, Ok(Some(SIZE0))),
+            // No CR LF after the data: read this byte as the start of the next size line
+            // (lenient), so every step still uses at least one byte.
+            _ => return chunk_step(SIZE0, data),
         },
         Chunk::Trailer { blank } => match b {
             b'\n' if blank => Ok(None),
@@ -305,6 +306,8 @@ mod tests {
             (b"zz\r\n", b"", 1, false),
             (b"1FFFFFFFF\r\n", b"", 9, false),
             (b"3\r\nabc", b"abc", 6, false),
+            // Regression: data not followed by CR LF stalled the session (a step using 0 bytes).
+            (b"3\r\nabc2\r\nde\r\n0\r\n\r\n", b"abcde", 18, true),
         ];
         for (i, (inp, want, used, clean)) in cases.iter().enumerate() {
             let (got, at, ok) = dechunk(inp);

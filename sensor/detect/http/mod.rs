@@ -344,7 +344,8 @@ impl HttpSession {
         }
     }
 
-    /// One step over `data`; returns the bytes used (0 = nothing more can be done).
+    /// One step over `data`; returns the bytes used. Every state uses at least one byte of
+    /// non-empty `data` (the loop in `feed` stops on 0 as a guard, never by design).
     fn step(
         &mut self,
         to_server: bool,

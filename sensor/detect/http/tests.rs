@@ -466,3 +466,20 @@ fn upgrade_and_connect_leave_http() {
     assert!(m[0].file_data.is_empty());
     assert_eq!(s.stats().upgraded, 1);
 }
+
+#[test]
+fn chunk_without_crlf_after_data_keeps_parsing() {
+    // Regression: the lenient path after chunk data used no byte and the rest of the segment
+    // was dropped.
+    let mut s = session();
+    feed(&mut s, true, b"GET / HTTP/1.1\r\n\r\n", 0);
+    let m = feed(
+        &mut s,
+        false,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc2\r\nde\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz",
+        0,
+    );
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].file_data, b"abcde");
+    assert_eq!(m[1].file_data, b"z");
+}
