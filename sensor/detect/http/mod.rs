@@ -31,9 +31,11 @@
 //! and the queue of request methods waiting for their response. A body longer than its bound
 //! gives its message as soon as the bound is reached, and the rest of it is framed (so the next
 //! message is found) but not stored. Bytes that cannot start an HTTP message (no method token,
-//! no `HTTP/` status line) or a head longer than its bound make the session stop parsing that
-//! direction and free its buffers (counted in [`HttpStats`]); so does a switch to another
-//! protocol (`101`, or a `2xx` answer to `CONNECT`), for both directions.
+//! no `HTTP/` status line: a capture that starts mid-body, or another protocol on an HTTP
+//! port) and heads longer than their bound make that direction drop its buffers and look for
+//! the next line that can start a message, holding nothing meanwhile (counted in
+//! [`HttpStats`]). A switch to another protocol (`101`, or a `2xx` answer to `CONNECT`) stops
+//! HTTP parsing of both directions.
 //!
 //! Not modelled: `normalize_javascript` (file_data is not JavaScript-normalised),
 //! `normalize_utf` (UTF-16/32 bodies are not converted), the absolute-URI narrowing of
@@ -110,9 +112,11 @@ pub struct HttpStats {
     pub chunk_errors: u64,
     /// Compressed bodies that did not decode (file_data is then the body as received).
     pub gzip_errors: u64,
-    /// Directions given up on: bytes that cannot start an HTTP message.
+    /// Times a direction lost its place (bytes that cannot start a message, as when a capture
+    /// starts mid-body, or non-HTTP traffic on an HTTP port) and looked for the next line that
+    /// can start one, holding no buffer meanwhile.
     pub not_http: u64,
-    /// Directions given up on: a head longer than `max_head_bytes`.
+    /// Heads longer than `max_head_bytes` (given truncated, then resynchronised).
     pub head_overflows: u64,
     /// Requests forgotten because `max_pending` were already waiting.
     pub pending_dropped: u64,
@@ -160,7 +164,9 @@ enum State {
     Head,
     /// Framing the body.
     Body,
-    /// Given up on this direction.
+    /// Lost: looking for a line that can start a message (`nl` = the last byte was a LF).
+    Resync { nl: bool },
+    /// The flow left HTTP (an upgrade or a tunnel).
     Off,
 }
 
@@ -192,6 +198,8 @@ struct Half {
     tunnel: bool,
     /// Reused for every compressed body (reset between them).
     inflater: Option<flate2::Decompress>,
+    /// Resynchronising since the last complete head (so one episode is counted once).
+    lost: bool,
 }
 
 impl Half {
@@ -215,6 +223,7 @@ impl Half {
             given: false,
             tunnel: false,
             inflater: None,
+            lost: false,
         }
     }
 
@@ -234,10 +243,11 @@ impl Half {
             }
     }
 
-    /// Stops parsing this direction and returns its memory.
-    fn give_up(&mut self) {
+    /// Drops the message in progress and every buffer, and moves to `state`.
+    fn reset(&mut self, state: State) {
         *self = Half {
-            state: State::Off,
+            state,
+            lost: self.lost,
             ..Half::new(self.to_server)
         };
     }
@@ -304,12 +314,13 @@ impl HttpSession {
         ts: (i64, u32),
         on_msg: &mut dyn FnMut(&HttpMessage<'_>),
     ) {
-        while !data.is_empty() {
+        // A step may use no byte when it only changes state; two in a row would be a bug, and
+        // the guard keeps it from spinning.
+        let mut idle_steps = 0;
+        while !data.is_empty() && idle_steps < 2 {
             let used = self.step(to_server, data, ts, on_msg);
             data = data.get(used..).unwrap_or(&[]);
-            if used == 0 {
-                break;
-            }
+            idle_steps = if used == 0 { idle_steps + 1 } else { 0 };
         }
     }
 
@@ -323,7 +334,7 @@ impl HttpSession {
         };
         let half_state = half.state;
         match half_state {
-            State::Idle | State::Off => {}
+            State::Idle | State::Off | State::Resync { .. } => {}
             State::Head => {
                 self.stats.truncated += 1;
                 let end = half.raw.len();
@@ -344,8 +355,7 @@ impl HttpSession {
         }
     }
 
-    /// One step over `data`; returns the bytes used. Every state uses at least one byte of
-    /// non-empty `data` (the loop in `feed` stops on 0 as a guard, never by design).
+    /// One step over `data`; returns the bytes used.
     fn step(
         &mut self,
         to_server: bool,
@@ -361,6 +371,26 @@ impl HttpSession {
         };
         match half.state {
             State::Off => data.len(),
+            State::Resync { nl } => {
+                // The byte after a LF may start a message; Idle then Head check it.
+                let at = if nl {
+                    Some(0)
+                } else {
+                    data.iter().position(|&c| c == b'\n').map(|i| i + 1)
+                };
+                match at {
+                    Some(at) if at < data.len() => {
+                        half.state = State::Idle;
+                        let rest = data.get(at..).unwrap_or(&[]);
+                        at + self.step(to_server, rest, ts, on_msg)
+                    }
+                    Some(_) => {
+                        half.state = State::Resync { nl: true };
+                        data.len()
+                    }
+                    None => data.len(),
+                }
+            }
             State::Idle => {
                 let skip = data
                     .iter()
@@ -382,15 +412,23 @@ impl HttpSession {
                 let room = o.max_head_bytes.saturating_sub(from);
                 let take = data.len().min(room);
                 half.raw.extend_from_slice(&data[..take]);
-                if parse::plausible_start(to_server, &half.raw) == Some(false) {
-                    self.stats.not_http += 1;
-                    half.give_up();
-                    return data.len();
+                if let parse::Start::No(at) = parse::plausible_start(to_server, &half.raw) {
+                    // Rescan from the offending byte (it may be the LF before a real start);
+                    // the bytes before it are token or "HTTP/" bytes, none a LF. A bad first
+                    // byte of a message is used up, so the scan moves on.
+                    let used = if at == 0 { 1 } else { at.saturating_sub(from) };
+                    if !half.lost {
+                        self.stats.not_http += 1;
+                    }
+                    half.lost = true;
+                    half.reset(State::Resync { nl: false });
+                    return used.min(data.len());
                 }
                 match parse::head_end(to_server, &half.raw, from) {
                     Some(end) => {
                         let used = end.saturating_sub(from);
                         half.raw.truncate(end);
+                        half.lost = false;
                         self.head_done(to_server, end);
                         let half = if to_server {
                             &mut self.client
@@ -404,7 +442,7 @@ impl HttpSession {
                         used
                     }
                     None if take < data.len() || half.raw.len() >= o.max_head_bytes => {
-                        // Endless head: give what there is, then stop on this direction.
+                        // Endless head: give what there is, then look for the next message.
                         self.stats.head_overflows += 1;
                         self.stats.truncated += 1;
                         let end = half.raw.len();
@@ -415,8 +453,8 @@ impl HttpSession {
                         } else {
                             &mut self.server
                         };
-                        half.give_up();
-                        data.len()
+                        half.reset(State::Resync { nl: false });
+                        take
                     }
                     None => take,
                 }
@@ -549,8 +587,8 @@ impl HttpSession {
         if std::mem::take(&mut half.tunnel) {
             // RFC 7230 6.7 / 4.3.6: what follows is another protocol, in both directions.
             self.stats.upgraded += 1;
-            self.client.give_up();
-            self.server.give_up();
+            self.client.reset(State::Off);
+            self.server.reset(State::Off);
             self.pending.clear();
         }
     }

@@ -46,26 +46,40 @@ pub fn is_tchar(b: u8) -> bool {
 /// Longest method accepted before the bytes are taken for something else than HTTP.
 pub const MAX_METHOD: usize = 32;
 
-/// Whether the first bytes of a message (possibly incomplete) can still start an HTTP message
-/// in this direction. `Some(false)` = certainly not HTTP, `None` = too early to tell.
-pub fn plausible_start(to_server: bool, b: &[u8]) -> Option<bool> {
+/// Whether the first bytes of a message can start an HTTP message in this direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Yes,
+    /// Too few bytes to tell.
+    Unknown,
+    /// Not HTTP; the index of the first byte that says so.
+    No(usize),
+}
+
+/// A request starts with a method token and a blank; a response with `HTTP/`.
+pub fn plausible_start(to_server: bool, b: &[u8]) -> Start {
     if to_server {
         for (i, &c) in b.iter().enumerate() {
-            if c == b' ' || c == b'\t' {
-                return Some(i > 0);
+            if (c == b' ' || c == b'\t') && i > 0 {
+                return Start::Yes;
             }
             if !is_tchar(c) || i >= MAX_METHOD {
-                return Some(false);
+                return Start::No(i);
             }
         }
-        None
+        Start::Unknown
     } else {
         let want = b"HTTP/";
-        let n = b.len().min(want.len());
-        if !b[..n].eq_ignore_ascii_case(&want[..n]) {
-            return Some(false);
+        for (i, (&c, &w)) in b.iter().zip(want).enumerate() {
+            if !c.eq_ignore_ascii_case(&w) {
+                return Start::No(i);
+            }
         }
-        (n == want.len()).then_some(true)
+        if b.len() >= want.len() {
+            Start::Yes
+        } else {
+            Start::Unknown
+        }
     }
 }
 
@@ -289,10 +303,12 @@ mod tests {
     #[test]
     fn http09_and_starts() {
         assert_eq!(head_end(true, b"GET /x\r\nrest", 0), Some(8));
-        assert_eq!(plausible_start(true, b"GE"), None);
-        assert_eq!(plausible_start(true, b"GET "), Some(true));
-        assert_eq!(plausible_start(true, b"\x16\x03\x01"), Some(false));
-        assert_eq!(plausible_start(false, b"HTT"), None);
-        assert_eq!(plausible_start(false, b"SSH-2.0"), Some(false));
+        assert_eq!(plausible_start(true, b"GE"), Start::Unknown);
+        assert_eq!(plausible_start(true, b"GET "), Start::Yes);
+        assert_eq!(plausible_start(true, b"\x16\x03\x01"), Start::No(0));
+        assert_eq!(plausible_start(true, b"GET\r\n"), Start::No(3));
+        assert_eq!(plausible_start(false, b"HTT"), Start::Unknown);
+        assert_eq!(plausible_start(false, b"HTTPS"), Start::No(4));
+        assert_eq!(plausible_start(false, b"SSH-2.0"), Start::No(0));
     }
 }

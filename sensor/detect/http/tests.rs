@@ -483,3 +483,33 @@ fn chunk_without_crlf_after_data_keeps_parsing() {
     assert_eq!(m[0].file_data, b"abcde");
     assert_eq!(m[1].file_data, b"z");
 }
+
+#[test]
+fn pickup_mid_stream_resynchronises() {
+    let mut s = session();
+    // The capture starts inside a response body, then a whole response follows.
+    let mut m = feed(&mut s, false, b"tail of an earlier body\r\nmore\nHTT", 0);
+    m.extend(feed(
+        &mut s,
+        false,
+        b"P/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        1,
+    ));
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].file_data, b"ok");
+    assert_eq!(m[0].ts, (0, 0));
+    // Inside a form body on the client side, then a request.
+    let m = feed(&mut s, true, b"a=1&b=2\r\nGET /next HTTP/1.1\r\n\r\n", 2);
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].raw_uri, b"/next");
+    assert_eq!(s.stats().not_http, 2);
+    // A line that is not a request, after a good one, is one more episode.
+    let m = feed(
+        &mut s,
+        true,
+        b"\x00\x01junk\r\n\r\nGET /again HTTP/1.1\r\n\r\n",
+        3,
+    );
+    assert_eq!(m.len(), 1);
+    assert_eq!(s.stats().not_http, 3);
+}
