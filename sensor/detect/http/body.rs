@@ -5,7 +5,7 @@
 //! panics on any bytes: a chunk size above 0xFFFFFFFF or a size line that is not hex ends the
 //! body as broken framing, and inflating stops at its bound.
 
-use super::parse::Encoding;
+use super::parse::{Charset, Encoding};
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// How the body of one message ends.
@@ -245,6 +245,45 @@ pub fn inflate(
     Ok(())
 }
 
+/// `normalize_utf` (Snort `util_utf.c` `DecodeUTF`, called from `hi_server.c`): a UTF-16/32
+/// body keeps one byte of each code unit (the low one), so ASCII text reads as ASCII. With
+/// `Unknown`, a byte-order mark picks the form (and is skipped) when the body has at least 4
+/// bytes; otherwise the body is left as it is. Returns `false` when nothing was converted and
+/// the caller should use `input`.
+pub fn normalize_utf(cs: Charset, input: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let (cs, body) = match cs {
+        Charset::Default => return false,
+        Charset::Unknown => {
+            if input.len() < 4 {
+                return false;
+            }
+            if input.starts_with(b"\x00\x00\xfe\xff") {
+                (Charset::Utf32Be, &input[4..])
+            } else if input.starts_with(b"\xff\xfe\x00\x00") {
+                (Charset::Utf32Le, &input[4..])
+            } else if input.starts_with(b"\xfe\xff") {
+                (Charset::Utf16Be, &input[2..])
+            } else if input.starts_with(b"\xff\xfe") {
+                (Charset::Utf16Le, &input[2..])
+            } else {
+                return false;
+            }
+        }
+        known => (known, input),
+    };
+    // (unit size, index of the byte kept)
+    let (unit, keep) = match cs {
+        Charset::Utf16Le => (2, 0),
+        Charset::Utf16Be => (2, 1),
+        Charset::Utf32Le => (4, 0),
+        Charset::Utf32Be => (4, 3),
+        Charset::Default | Charset::Unknown => return false,
+    };
+    out.extend(body.iter().skip(keep).step_by(unit));
+    true
+}
+
 /// The deflate stream inside a gzip member (RFC 1952 header skipped), or `None` when the
 /// header is not gzip's.
 fn gzip_payload(b: &[u8]) -> Option<&[u8]> {
@@ -313,6 +352,24 @@ mod tests {
             let (got, at, ok) = dechunk(inp);
             assert_eq!((&got[..], at, ok), (*want, *used, *clean), "case {i}");
         }
+    }
+
+    #[test]
+    fn utf_forms() {
+        let mut out = Vec::new();
+        assert!(normalize_utf(Charset::Utf16Le, b"<\0h\0i\0>\0", &mut out));
+        assert_eq!(out, b"<hi>");
+        assert!(normalize_utf(Charset::Utf16Be, b"\0<\0h\0i", &mut out));
+        assert_eq!(out, b"<hi");
+        assert!(normalize_utf(Charset::Utf32Be, b"\0\0\0a\0\0\0b", &mut out));
+        assert_eq!(out, b"ab");
+        assert!(normalize_utf(Charset::Utf32Le, b"a\0\0\0b\0\0", &mut out));
+        assert_eq!(out, b"ab"); // a cut last unit still gives its first byte
+        assert!(normalize_utf(Charset::Unknown, b"\xff\xfeo\0k\0", &mut out));
+        assert_eq!(out, b"ok");
+        assert!(!normalize_utf(Charset::Unknown, b"plain text", &mut out));
+        assert!(!normalize_utf(Charset::Unknown, b"\xff\xfe", &mut out)); // under 4 bytes
+        assert!(!normalize_utf(Charset::Default, b"a\0", &mut out));
     }
 
     #[test]

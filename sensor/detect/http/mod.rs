@@ -19,7 +19,7 @@
 //! | `raw_cookie`, `cookie` | `http_raw_cookie`, `http_cookie` | those values, concatenated (identical: `normalize_cookies` is off) |
 //! | `client_body` | `http_client_body` | the request body, dechunked, at most `post_depth` bytes |
 //! | `stat_code`, `stat_msg` | `http_stat_code`, `http_stat_msg` | the status line's 3-digit code and reason |
-//! | `file_data` | `file_data` | the response body, dechunked and, for `Content-Encoding: gzip`/`deflate`, decompressed |
+//! | `file_data` | `file_data` | the response body, dechunked, for `Content-Encoding: gzip`/`deflate` decompressed, and UTF-16/32 text reduced to bytes |
 //!
 //! `http_header` is not %-decoded: `normalize_headers` is off in that configuration
 //! (`hi_client_norm`). Request and response headers follow the same rule.
@@ -37,12 +37,14 @@
 //! [`HttpStats`]). A switch to another protocol (`101`, or a `2xx` answer to `CONNECT`) stops
 //! HTTP parsing of both directions.
 //!
-//! Not modelled: `normalize_javascript` (file_data is not JavaScript-normalised),
-//! `normalize_utf` (UTF-16/32 bodies are not converted), the absolute-URI narrowing of
-//! `hi_client_norm` (`proxy_start`/`proxy_end`: an absolute URI is normalised whole), folded
-//! header lines, and the preprocessor's own events (alerts for
-//! `non_rfc_char`, `max_header_length`, `max_headers`, `max_spaces`, `small_chunk_length`,
-//! `oversize_dir_length`, `webroot`): they do not change the buffers.
+//! `file_data` of a text response in UTF-16/32 (`Content-Type` charset or byte-order mark) is
+//! reduced to one byte per character (`normalize_utf`, [`body::normalize_utf`]).
+//!
+//! Not modelled: `normalize_javascript` (file_data is not JavaScript-normalised), the
+//! absolute-URI narrowing of `hi_client_norm` (`proxy_start`/`proxy_end`: an absolute URI is
+//! normalised whole), folded header lines, UTF-7 bodies, and the preprocessor's own events
+//! (`non_rfc_char`, `max_header_length`, `max_headers`, `max_spaces`, `small_chunk_length`,
+//! `oversize_dir_length`, `webroot`, ...): those raise alerts and do not change the buffers.
 
 pub mod body;
 pub mod norm;
@@ -79,6 +81,8 @@ pub struct HttpOptions {
     pub enable_cookie: bool,
     /// `inspect_gzip`.
     pub inspect_gzip: bool,
+    /// `normalize_utf`: UTF-16/32 text bodies reduced to one byte per character.
+    pub normalize_utf: bool,
     pub uri_norm: UriNorm,
 }
 
@@ -94,6 +98,7 @@ impl Default for HttpOptions {
             max_pending: 64,
             enable_cookie: true,
             inspect_gzip: true,
+            normalize_utf: true,
             uri_norm: UriNorm::SNORT_DEFAULT,
         }
     }
@@ -188,6 +193,8 @@ struct Half {
     body: Vec<u8>,
     /// Decompressed body.
     inflated: Vec<u8>,
+    /// UTF-16/32 body reduced to bytes (`normalize_utf`).
+    utf: Vec<u8>,
     uri: Vec<u8>,
     dirs: Vec<usize>,
     header: Vec<u8>,
@@ -216,6 +223,7 @@ impl Half {
             body_seen: 0,
             body: Vec::new(),
             inflated: Vec::new(),
+            utf: Vec::new(),
             uri: Vec::new(),
             dirs: Vec::new(),
             header: Vec::new(),
@@ -231,6 +239,7 @@ impl Half {
         self.raw.capacity()
             + self.body.capacity()
             + self.inflated.capacity()
+            + self.utf.capacity()
             + self.uri.capacity()
             + self.header.capacity()
             + self.cookie.capacity()
@@ -653,6 +662,13 @@ impl HttpSession {
         } else {
             &half.body[..half.body.len().min(o.server_depth)]
         };
+        // hi_server.c converts after decompressing.
+        let file_data: &[u8] =
+            if o.normalize_utf && body::normalize_utf(h.charset, file_data, &mut half.utf) {
+                &half.utf
+            } else {
+                file_data
+            };
         let msg = HttpMessage {
             to_server,
             ts: half.ts,

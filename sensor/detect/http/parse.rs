@@ -15,6 +15,40 @@ pub enum Encoding {
     Deflate,
 }
 
+/// Character set of a text body, from `Content-Type` as `hi_server.c`
+/// `extract_http_content_type_charset` reads it: a type containing `text` and then `utf-16le`,
+/// `utf-16be`, `utf-32le` or `utf-32be`; `Unknown` for another `utf-` name or a text type with
+/// none (the body's byte-order mark then decides); `Default` otherwise (including UTF-8/7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Charset {
+    #[default]
+    Default,
+    Utf16Le,
+    Utf16Be,
+    Utf32Le,
+    Utf32Be,
+    Unknown,
+}
+
+fn content_type_charset(v: &[u8]) -> Charset {
+    let Some(t) = find_ci(v, b"text") else {
+        return Charset::Default;
+    };
+    let rest = &v[t..];
+    let Some(u) = find_ci(rest, b"utf-") else {
+        return Charset::Unknown;
+    };
+    let name = &rest[u + 4..];
+    match name.first() {
+        Some(b'8') | Some(b'7') => Charset::Default,
+        _ if starts_with_ci(name, b"16le") => Charset::Utf16Le,
+        _ if starts_with_ci(name, b"16be") => Charset::Utf16Be,
+        _ if starts_with_ci(name, b"32le") => Charset::Utf32Le,
+        _ if starts_with_ci(name, b"32be") => Charset::Utf32Be,
+        _ => Charset::Unknown,
+    }
+}
+
 /// What a message head says, as ranges into the head bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Head {
@@ -32,6 +66,8 @@ pub struct Head {
     pub content_length: Option<u64>,
     pub chunked: bool,
     pub encoding: Encoding,
+    /// Response bodies only (`normalize_utf`).
+    pub charset: Charset,
     /// A request line without an `HTTP/` version (HTTP/0.9): no header block follows.
     pub http09: bool,
     /// The start line did not have the expected shape (empty URI, bad status code).
@@ -232,6 +268,10 @@ pub fn parse_head(
             }
         } else if let Some(v) = value(b"transfer-encoding") {
             h.chunked |= contains_ci(&buf[v], b"chunked");
+        } else if let Some(v) = value(b"content-type") {
+            if !to_server {
+                h.charset = content_type_charset(&buf[v]);
+            }
         } else if let Some(v) = value(b"content-encoding") {
             let v = &buf[v];
             if contains_ci(v, b"gzip") {
@@ -245,8 +285,12 @@ pub fn parse_head(
     h
 }
 
+fn find_ci(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n))
+}
+
 fn contains_ci(h: &[u8], n: &[u8]) -> bool {
-    h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    find_ci(h, n).is_some()
 }
 
 /// Digits, then only blanks (`extract_http_content_length`); anything else, or a value above
@@ -298,6 +342,24 @@ mod tests {
         assert_eq!(head_end(false, b, 0), Some(b.len()));
         assert_eq!(parse_length(b"12x"), None);
         assert_eq!(parse_length(b"12 "), Some(12));
+    }
+
+    #[test]
+    fn charsets() {
+        // Content-Type value, charset
+        let cases: &[(&[u8], Charset)] = &[
+            (b"text/html; charset=UTF-16LE", Charset::Utf16Le),
+            (b"text/plain;charset=utf-16be", Charset::Utf16Be),
+            (b"text/html; charset=utf-32le", Charset::Utf32Le),
+            (b"text/html; charset=UTF-32BE", Charset::Utf32Be),
+            (b"text/html; charset=utf-8", Charset::Default),
+            (b"text/html; charset=utf-16", Charset::Unknown),
+            (b"text/html", Charset::Unknown),
+            (b"application/json; charset=utf-16le", Charset::Default),
+        ];
+        for (v, want) in cases {
+            assert_eq!(content_type_charset(v), *want, "{}", v.escape_ascii());
+        }
     }
 
     #[test]

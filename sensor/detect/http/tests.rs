@@ -513,3 +513,21 @@ fn pickup_mid_stream_resynchronises() {
     assert_eq!(m.len(), 1);
     assert_eq!(s.stats().not_http, 3);
 }
+
+#[test]
+fn utf16_text_body_is_normalised() {
+    let mut s = session();
+    feed(&mut s, true, b"GET / HTTP/1.1\r\n\r\n", 0);
+    let body: Vec<u8> = "<script>evil</script>"
+        .bytes()
+        .flat_map(|b| [b, 0])
+        .collect();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-16le\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&body);
+    let m = feed(&mut s, false, &resp, 0);
+    assert_eq!(m[0].file_data, b"<script>evil</script>");
+}
