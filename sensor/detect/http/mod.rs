@@ -184,6 +184,8 @@ struct Half {
     /// Head bytes, then body bytes as received (bounded).
     raw: Vec<u8>,
     head_len: usize,
+    /// End of the start line once seen (see `parse::head_end`).
+    first_lf: Option<usize>,
     head: Head,
     cookies: Vec<Range<usize>>,
     framing: Framing,
@@ -217,6 +219,7 @@ impl Half {
             ts: (0, 0),
             raw: Vec::new(),
             head_len: 0,
+            first_lf: None,
             head: Head::default(),
             cookies: Vec::new(),
             framing: Framing::None,
@@ -410,6 +413,7 @@ impl HttpSession {
                     half.ts = ts;
                     half.raw.clear();
                     half.head_len = 0;
+                    half.first_lf = None;
                     half.given = false;
                     let rest = data.get(skip..).unwrap_or(&[]);
                     return skip + self.step(to_server, rest, ts, on_msg);
@@ -433,7 +437,7 @@ impl HttpSession {
                     half.reset(State::Resync { nl: false });
                     return used.min(data.len());
                 }
-                match parse::head_end(to_server, &half.raw, from) {
+                match parse::head_end(to_server, &half.raw, from, &mut half.first_lf) {
                     Some(end) => {
                         let used = end.saturating_sub(from);
                         half.raw.truncate(end);
@@ -474,7 +478,9 @@ impl HttpSession {
                 let sent = data.get(..st.used).unwrap_or(&[]);
                 half.body_seen = half.body_seen.saturating_add(st.used as u64);
                 if !half.given {
-                    let keep = (half.head_len + depth)
+                    let keep = half
+                        .head_len
+                        .saturating_add(depth)
                         .saturating_sub(half.raw.len())
                         .min(sent.len());
                     half.raw.extend_from_slice(&sent[..keep]);

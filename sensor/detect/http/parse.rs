@@ -120,15 +120,28 @@ pub fn plausible_start(to_server: bool, b: &[u8]) -> Start {
 }
 
 /// Where the head that starts at `buf[0]` ends (just past the blank line's LF), searching from
-/// `from` (a resume point; bytes before it held no terminator). A request line without a
-/// version ends the head at its own LF (HTTP/0.9). `hi_client_extract_header` accepts LF
-/// with or without CR on either line.
-pub fn head_end(to_server: bool, buf: &[u8], from: usize) -> Option<usize> {
-    let first_lf = memchr(b'\n', buf)?;
-    if to_server && from <= first_lf && !request_line_has_version(buf.get(..first_lf)?) {
-        return Some(first_lf + 1);
-    }
-    let mut i = from.saturating_sub(2).max(first_lf);
+/// `from` (a resume point: bytes before it held no terminator). `first_lf` carries the start
+/// line's end between calls, so a long line fed in small pieces costs linear time. A request
+/// line without a version ends the head at its own LF (HTTP/0.9). `hi_client_extract_header`
+/// accepts LF with or without CR on either line.
+pub fn head_end(
+    to_server: bool,
+    buf: &[u8],
+    from: usize,
+    first_lf: &mut Option<usize>,
+) -> Option<usize> {
+    let lf0 = match *first_lf {
+        Some(p) => p,
+        None => {
+            let p = from.checked_add(memchr(b'\n', buf.get(from..)?)?)?;
+            *first_lf = Some(p);
+            if to_server && !request_line_has_version(buf.get(..p)?) {
+                return Some(p + 1);
+            }
+            p
+        }
+    };
+    let mut i = from.saturating_sub(2).max(lf0);
     while let Some(off) = buf.get(i..).and_then(|s| memchr(b'\n', s)) {
         let lf = i + off;
         match buf.get(lf + 1) {
@@ -328,7 +341,7 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(&b[c[0].clone()], b"k=v; j=w");
         assert_eq!(h.content_length, Some(5));
-        assert_eq!(head_end(true, b, 0), Some(b.len()));
+        assert_eq!(head_end(true, b, 0, &mut None), Some(b.len()));
     }
 
     #[test]
@@ -339,7 +352,7 @@ mod tests {
         assert_eq!(&b[h.stat_msg.clone()], b"Not Found");
         assert_eq!(h.content_length, None); // > 0xFFFFFFFF
         assert!(h.chunked);
-        assert_eq!(head_end(false, b, 0), Some(b.len()));
+        assert_eq!(head_end(false, b, 0, &mut None), Some(b.len()));
         assert_eq!(parse_length(b"12x"), None);
         assert_eq!(parse_length(b"12 "), Some(12));
     }
@@ -364,7 +377,7 @@ mod tests {
 
     #[test]
     fn http09_and_starts() {
-        assert_eq!(head_end(true, b"GET /x\r\nrest", 0), Some(8));
+        assert_eq!(head_end(true, b"GET /x\r\nrest", 0, &mut None), Some(8));
         assert_eq!(plausible_start(true, b"GE"), Start::Unknown);
         assert_eq!(plausible_start(true, b"GET "), Start::Yes);
         assert_eq!(plausible_start(true, b"\x16\x03\x01"), Start::No(0));

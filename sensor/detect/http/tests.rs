@@ -531,3 +531,17 @@ fn utf16_text_body_is_normalised() {
     let m = feed(&mut s, false, &resp, 0);
     assert_eq!(m[0].file_data, b"<script>evil</script>");
 }
+
+#[test]
+fn long_line_fed_byte_by_byte_is_linear() {
+    // Regression: the start line's end was searched from the head's start on every feed, so a
+    // 32 KiB line without LF, one byte at a time, cost ~5e8 comparisons (this test then took
+    // minutes in a debug build).
+    let mut s = session();
+    let mut n = feed(&mut s, true, b"GET /", 0).len();
+    for _ in 0..40_000 {
+        n += feed(&mut s, true, b"a", 0).len();
+    }
+    assert_eq!(n, 1); // given once, truncated, at the head bound
+    assert_eq!(s.stats().head_overflows, 1);
+}
