@@ -5,7 +5,10 @@
 //!
 //! Owns the per-flow HTTP state: it is handed in-order bytes of each direction (by the stream
 //! reassembler) and calls back once per complete request or response with its buffers. It does
-//! not reassemble TCP, pick ports, match rules or decide alerts.
+//! not reassemble TCP, pick ports, match rules or decide alerts. Responses are paired with the
+//! requests they answer (a `HEAD` answer has no body), so a request must be fed before its
+//! response, as the capture saw them; a response with no request waiting is still parsed
+//! (counted in [`HttpStats::unpaired_responses`]).
 //!
 //! Buffers ([`HttpMessage`]), each an empty slice when the message has none:
 //!
@@ -275,6 +278,16 @@ impl Half {
 
 /// HTTP state of one flow, both directions. Bounded by [`HttpOptions`]; buffers are reused from
 /// message to message, so a flow allocates only while its buffers grow to their bounds.
+///
+/// # Resource usage
+///
+/// Each buffer is capped by an option; with the defaults a session holds at most about 1.5 MiB
+/// (both directions, every buffer at its cap, growth rounding included) and a few KiB for
+/// ordinary traffic. [`HttpSession::memory`] says what it holds now.
+///
+/// # Panics
+///
+/// Never, on any bytes, split in any way.
 ///
 /// # Examples
 ///
