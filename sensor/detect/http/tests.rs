@@ -545,3 +545,37 @@ fn long_line_fed_byte_by_byte_is_linear() {
     assert_eq!(n, 1); // given once, truncated, at the head bound
     assert_eq!(s.stats().head_overflows, 1);
 }
+
+#[test]
+fn every_buffer_at_its_cap_stays_under_the_documented_bound() {
+    let mut s = session();
+    // Request: a long URI, a head near its bound made of cookies, a body past post_depth.
+    let mut req = b"POST /".to_vec();
+    req.extend(std::iter::repeat_n(b'a', 9000));
+    req.extend_from_slice(b" HTTP/1.1\r\n");
+    while req.len() < 30_000 {
+        req.extend_from_slice(b"Cookie: ");
+        req.extend(std::iter::repeat_n(b'c', 100));
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"Content-Length: 100000\r\n\r\n");
+    req.extend(std::iter::repeat_n(b'b', 100_000));
+    assert_eq!(feed(&mut s, true, &req, 0).len(), 1);
+    // Response: Set-Cookie lines, a gzip bomb in UTF-16 text.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&b"x\0".repeat(1 << 20)).unwrap();
+    let gz = e.finish().unwrap();
+    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-16le\r\nContent-Encoding: gzip\r\n".to_vec();
+    while resp.len() < 30_000 {
+        resp.extend_from_slice(b"Set-Cookie: ");
+        resp.extend(std::iter::repeat_n(b'c', 100));
+        resp.extend_from_slice(b"\r\n");
+    }
+    resp.extend_from_slice(format!("Content-Length: {}\r\n\r\n", gz.len() + 70_000).as_bytes());
+    resp.extend_from_slice(&gz);
+    resp.extend(std::iter::repeat_n(0u8, 70_000));
+    let m = feed(&mut s, false, &resp, 0);
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].file_data.len(), 65535_usize.div_ceil(2));
+    assert!(s.memory() < 1536 * 1024, "memory {}", s.memory());
+}
