@@ -16,7 +16,7 @@
 //! |---|---|---|
 //! | `method` | `http_method` | the request method |
 //! | `raw_uri` | `http_raw_uri` | the URI as sent |
-//! | `uri` | `http_uri` | the URI normalised by [`norm::normalize_uri`] (`hi_norm.c`) |
+//! | `uri` | `http_uri` | the URI (the path of an absolute `http://host/path` URI) normalised as `hi_client.c` and `hi_norm.c` do ([`norm::uri_scan`], [`norm::normalize_uri`]) |
 //! | `raw_header` | `http_raw_header` | first header line through the blank line's LF |
 //! | `header` | `http_header` | the same without the `Cookie`/`Set-Cookie` values (`enable_cookie`, `hi_split_header_cookie`): the names and line ends stay |
 //! | `raw_cookie`, `cookie` | `http_raw_cookie`, `http_cookie` | those values, concatenated (identical: `normalize_cookies` is off) |
@@ -43,9 +43,8 @@
 //! `file_data` of a text response in UTF-16/32 (`Content-Type` charset or byte-order mark) is
 //! reduced to one byte per character (`normalize_utf`, [`body::normalize_utf`]).
 //!
-//! Not modelled: `normalize_javascript` (file_data is not JavaScript-normalised), the
-//! absolute-URI narrowing of `hi_client_norm` (`proxy_start`/`proxy_end`: an absolute URI is
-//! normalised whole), folded header lines, UTF-7 bodies, and the preprocessor's own events
+//! Not modelled: `normalize_javascript` (file_data is not JavaScript-normalised), folded
+//! header lines, UTF-7 bodies, and the preprocessor's own events
 //! (`non_rfc_char`, `max_header_length`, `max_headers`, `max_spaces`, `small_chunk_length`,
 //! `oversize_dir_length`, `webroot`, ...): those raise alerts and do not change the buffers.
 
@@ -639,14 +638,17 @@ impl HttpSession {
         let h = &half.head;
         let at = |r: &Range<usize>| head.get(r.clone()).unwrap_or(&[]);
         let raw_uri = at(&h.uri);
-        let uri_is_norm = !raw_uri.is_empty()
-            && norm::normalize_uri(
-                raw_uri,
-                o.uri_norm,
-                o.max_uri,
-                &mut half.uri,
-                &mut half.dirs,
-            );
+        // `hi_client_norm`: the part after an absolute URI's host, normalised only when the
+        // scanner flagged something; the whole raw URI when normalising fails.
+        let (part, flagged) = norm::uri_scan(raw_uri, o.uri_norm);
+        let part = raw_uri.get(part..).unwrap_or(raw_uri);
+        let uri: &[u8] = if !flagged {
+            part
+        } else if norm::normalize_uri(part, o.uri_norm, o.max_uri, &mut half.uri, &mut half.dirs) {
+            &half.uri
+        } else {
+            raw_uri
+        };
         // Header without the cookie values (`hi_split_header_cookie`), and the values joined.
         half.header.clear();
         half.cookie.clear();
@@ -694,7 +696,7 @@ impl HttpSession {
             raw: &half.raw,
             method: at(&h.method),
             raw_uri,
-            uri: if uri_is_norm { &half.uri } else { raw_uri },
+            uri,
             raw_header: at(&h.headers),
             header: &half.header,
             raw_cookie: &half.cookie,

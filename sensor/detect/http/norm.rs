@@ -22,6 +22,10 @@
 //! A bad escape decodes to 0xff (`NON_ASCII_CHAR`) the way `PercentDecode` consumes it. When
 //! the result is empty or longer than the raw URI, Snort (`hi_client_norm`) falls back to the raw
 //! URI, and so does [`normalize_uri`].
+//!
+//! Which part is normalised, and whether at all, is decided first by [`uri_scan`], the URI
+//! scanner of `hi_client.c`: a URI with nothing it flags is used as it is, and an absolute
+//! `http…://host/path` URI gives `http_uri` from its path.
 
 /// Which `hi_norm.c` decoders run. [`UriNorm::SNORT_DEFAULT`] is the shipped configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +229,68 @@ impl Decoder<'_> {
             return Step::Byte(c);
         }
     }
+}
+
+/// What `hi_client.c` (`StatelessInspection` with `SetPercentNorm`, `SetSlashNorm`,
+/// `SetPlusNorm`, `SetBinaryNorm`, `SetBackSlashNorm`, `SetProxy`, then `hi_client_norm`)
+/// decides for a raw URI: where the `http_uri` part starts, and whether it is normalised.
+///
+/// * Flagged for normalisation: a `%` (`ascii`), a `+`, a byte above 0x7f, a backslash (only with
+///   `iis_backslash`), or a `/` followed by `/` (`multi_slash`), `./` or `..` (`directory`).
+/// * A `:` before any `/` and followed by `//` is skipped with them (`SetProxy`); when the URI
+///   starts with `http` (any case), the part starts at the first `/` after it (`proxy_end`),
+///   so `http://host/a` gives `/a`. With no such `/` the whole URI is used.
+///
+/// `http_uri` is then `raw[start..]` when not flagged, else [`normalize_uri`] of it (or the
+/// whole raw URI when that fails).
+pub fn uri_scan(raw: &[u8], cfg: UriNorm) -> (usize, bool) {
+    let mut flag = false;
+    let mut seen_slash = false;
+    let mut proxy = false;
+    let mut start = 0usize;
+    let mut i = 0usize;
+    while let Some(&c) = raw.get(i) {
+        match c {
+            b'%' if cfg.ascii => flag = true,
+            b'+' => flag = true,
+            b'\\' if cfg.iis_backslash => flag = true,
+            0x80..=0xff => flag = true,
+            b':' if !seen_slash
+                && raw.get(i + 1) == Some(&b'/')
+                && raw.get(i + 2) == Some(&b'/') =>
+            {
+                proxy = raw
+                    .get(..4)
+                    .is_some_and(|h| h.eq_ignore_ascii_case(b"http"));
+                i += 3;
+                continue;
+            }
+            b'/' => {
+                if proxy && !seen_slash {
+                    start = i;
+                }
+                seen_slash = true;
+                if !flag {
+                    // `SetSlashNorm` looks ahead: "//", "/./", "/.." need normalising.
+                    i += 1;
+                    match raw.get(i) {
+                        Some(b'.') if cfg.directory => {
+                            i += 1;
+                            if matches!(raw.get(i), Some(b'.') | Some(b'/')) {
+                                flag = true;
+                            }
+                        }
+                        Some(b'/') if cfg.multi_slash => flag = true,
+                        _ => {}
+                    }
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (start, flag)
 }
 
 /// Normalises `raw` into `out` (cleared first, at most about `max` bytes) as `hi_norm_uri`

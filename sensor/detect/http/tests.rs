@@ -579,3 +579,36 @@ fn every_buffer_at_its_cap_stays_under_the_documented_bound() {
     assert_eq!(m[0].file_data.len(), 65535_usize.div_ceil(2));
     assert!(s.memory() < 1536 * 1024, "memory {}", s.memory());
 }
+
+#[test]
+fn uri_scan_decides_what_http_uri_is() {
+    // request URI, http_uri (hi_client.c SetProxy/SetSlashNorm + hi_client_norm)
+    let cases: &[(&[u8], &[u8])] = &[
+        (b"http://host/a/../b", b"/b"),    // absolute: the path, normalised
+        (b"http://host/x?y=1", b"/x?y=1"), // absolute, nothing flagged: the path as sent
+        (b"HTTP://host/%41", b"/A"),
+        (b"https://host/x", b"/x"),          // starts with "http" too
+        (b"http://host", b"http://host"),    // no path: the whole URI
+        (b"ftp://host/x", b"ftp://host/x"),  // not http, nothing flagged: as sent
+        (b"ftp://host/%41", b"ftp:/host/A"), // flagged: hi_norm.c keeps "ftp:/"
+        (b"/a/./b", b"/a/b"),
+        (b"/a/.b", b"/a/.b"),
+        (b"/a+b", b"/a b"),
+        (b"/\xe9t\xe9", b"/\xe9t\xe9"), // flagged (binary) but normalising keeps it
+        (b"/x/y/", b"/x/y/"),
+    ];
+    for (raw, want) in cases {
+        let mut s = session();
+        let mut req = b"GET ".to_vec();
+        req.extend_from_slice(raw);
+        req.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        let m = feed(&mut s, true, &req, 0);
+        assert_eq!(
+            m[0].uri.escape_ascii().to_string(),
+            want.escape_ascii().to_string(),
+            "raw {}",
+            raw.escape_ascii()
+        );
+        assert_eq!(m[0].raw_uri, *raw);
+    }
+}
