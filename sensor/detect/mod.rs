@@ -6,6 +6,7 @@ pub mod content;
 pub mod defrag;
 pub mod engine;
 pub mod flow;
+pub mod http;
 pub mod index;
 pub mod lru;
 pub mod payload;
