@@ -286,6 +286,30 @@ impl Pipeline {
             ev.observe(&pkt, !self.hits.is_empty());
         }
         self.emit(rules, &pkt, self.linktype);
+        self.inspect_messages(rules);
+    }
+
+    /// The HTTP requests and responses the last inspected packet completed (stream reassembly
+    /// and HTTP inspection, `detect::messages`): each decoded from its rebuilt frame (link type
+    /// RAW), inspected as one packet with its HTTP buffers, and its alerts written with it.
+    fn inspect_messages(&mut self, rules: &RuleSet) {
+        for i in 0..self.engine.ready_messages() {
+            let msg = self.engine.take_message(i);
+            let len = u32::try_from(msg.frame.len()).unwrap_or(u32::MAX);
+            if let Ok(pkt) = decode::decode(
+                decode::linktype::RAW,
+                msg.ts_sec,
+                msg.ts_usec,
+                len,
+                &msg.frame,
+                DecodeOptions { checksums: false },
+            ) {
+                self.engine
+                    .inspect_message(rules, &pkt, &msg, &mut self.hits);
+                self.emit(rules, &pkt, decode::linktype::RAW);
+            }
+            self.engine.put_message(i, msg);
+        }
     }
 
     /// A datagram frag3 rebuilt: decoded as raw IP and inspected as one packet stamped with
@@ -313,6 +337,7 @@ impl Pipeline {
         }
         self.engine.inspect(rules, &pkt, &mut self.hits);
         self.emit(rules, &pkt, decode::linktype::RAW);
+        self.inspect_messages(rules);
     }
 
     /// Counts and writes the alerts in `self.hits` for `pkt` (of link type `linktype`).

@@ -15,14 +15,24 @@
 //! them alert.
 
 use crate::decode::{Packet, Transport};
-use crate::rules::{Action, FlagsModifier, FlagsTest, FlowbitsCmd, Rule, RuleId};
+use crate::rules::{Action, Buffer, FlagsModifier, FlagsTest, FlowbitsCmd, Rule, RuleId};
 
 use super::{HeaderKey, RuleSet, Scratch};
 
 use super::flow::{flow_matches, FlowOptions, FlowTable, FlowView};
+use super::messages::{self, MessageOptions, MessageStats, Messages, Rebuilt};
 use super::payload::Buffers;
 use super::threshold::{EventVerdict, ThresholdIndex, Thresholds};
 use super::DetectOptions;
+
+/// How [`Engine::decide`] finds the packet's flow.
+#[derive(Clone, Copy)]
+enum FlowSource {
+    /// A captured packet: counted, state advanced.
+    Update,
+    /// A rebuilt message: the flow its segments updated, left as it is.
+    Peek,
+}
 
 /// One alert decided for the current packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +143,10 @@ pub struct Engine {
     track_flows: bool,
     queue: EventQueue,
     stats: EngineStats,
+    /// Reassembly and HTTP inspection of HTTP-port streams: only while some loaded rule can
+    /// match a rebuilt message ([`messages::wanted`]).
+    messages: Option<Messages>,
+    message_opts: MessageOptions,
 }
 
 impl Engine {
@@ -154,6 +168,11 @@ impl Engine {
             track_flows: true,
             queue: EventQueue::default(),
             stats: EngineStats::default(),
+            messages: None,
+            message_opts: MessageOptions {
+                idle_timeout_s: opts.tcp_timeout_s,
+                ..MessageOptions::default()
+            },
         }
     }
 
@@ -203,6 +222,9 @@ impl Engine {
     ) {
         hits.clear();
         self.adopt(rules);
+        if let Some(m) = self.messages.as_mut() {
+            m.clear_ready();
+        }
         if pkt.anomaly.is_some_and(|a| a.is_checksum()) {
             // Snort checksum_mode: all — a packet with a bad checksum is not inspected.
             self.stats.skipped_checksum += 1;
@@ -216,22 +238,115 @@ impl Engine {
             sport: pkt.sport(),
             dport: pkt.dport(),
         };
-        // Flow state advances on every packet, whether or not a rule looks at it, so the
-        // handshake is seen before the first rule that asks for `established` — as long as
-        // some rule of the set reads flow state at all. When none does (the ET IP lists only
-        // set flowbits nobody tests), the flow table would be pure cost: skip it.
-        let mut flow = if self.track_flows {
-            self.flows.update(pkt)
-        } else {
-            None
-        };
         if content {
             rules.candidates(&key, pkt.payload, &mut self.content, &mut self.candidates);
         } else {
             rules.header_candidates(&key, &mut self.candidates);
         }
+        // A packet as captured offers its payload only; HTTP buffers exist on rebuilt messages.
+        let bufs = Buffers::packet(pkt.payload);
+        let flow_side = self.decide(rules, pkt, FlowSource::Update, &bufs, false, &[], hits);
+        // Stream stage: the segment joins its flow's stream; the requests and responses it
+        // completes wait in `messages` for [`Engine::inspect_message`].
+        if let (Some(m), Some((flow_id, to_server)), true) =
+            (self.messages.as_mut(), flow_side, content)
+        {
+            let server_port = if to_server { key.dport } else { key.sport };
+            if pkt.ip_proto == 6 && server_port.is_some_and(|p| rules.http_ports.contains(p)) {
+                m.segment(flow_id, to_server, pkt, hits.iter().map(|h| h.rule));
+            }
+        }
+    }
+
+    /// Messages (HTTP requests and responses rebuilt from the streams) completed by the last
+    /// inspected packet: take each with [`Engine::take_message`], decode its frame (link type
+    /// RAW), inspect it with [`Engine::inspect_message`], and give it back.
+    pub fn ready_messages(&self) -> usize {
+        self.messages.as_ref().map_or(0, |m| m.ready().len())
+    }
+
+    /// Message `i` of [`Engine::ready_messages`], lent out: give it back with
+    /// [`Engine::put_message`] so its buffers are reused.
+    pub fn take_message(&mut self, i: usize) -> Rebuilt {
+        self.messages
+            .as_mut()
+            .map(|m| m.take(i))
+            .unwrap_or_default()
+    }
+
+    pub fn put_message(&mut self, i: usize, msg: Rebuilt) {
+        if let Some(m) = self.messages.as_mut() {
+            m.put(i, msg);
+        }
+    }
+
+    /// Evaluates every rule against a rebuilt message: `pkt` is its frame decoded, `msg` its
+    /// HTTP buffers. As [`Engine::inspect`], but the flow is the one its segments updated
+    /// (not counted again), `flow:only_stream` holds, and rules that alerted on one of its raw
+    /// segments are left out.
+    pub fn inspect_message(
+        &mut self,
+        rules: &RuleSet,
+        pkt: &Packet<'_>,
+        msg: &Rebuilt,
+        hits: &mut Vec<Hit>,
+    ) {
+        hits.clear();
+        self.adopt(rules);
+        self.stats.inspected += 1;
+        let key = HeaderKey {
+            ip_proto: pkt.ip_proto,
+            src: pkt.src,
+            dst: pkt.dst,
+            sport: pkt.sport(),
+            dport: pkt.dport(),
+        };
+        let mut bufs = Buffers::packet(pkt.payload);
+        for b in Buffer::ALL {
+            if b == Buffer::Pkt {
+                continue;
+            }
+            match msg.buffer(b) {
+                Some(data) => bufs.set(b, data),
+                None => bufs.clear(b),
+            }
+        }
+        rules.message_candidates(&key, &bufs, &mut self.content, &mut self.candidates);
+        self.decide(rules, pkt, FlowSource::Peek, &bufs, true, msg.raw_alerted(), hits);
+    }
+
+    /// Counters of reassembly and HTTP inspection (`None` when no loaded rule needs them).
+    pub fn message_stats(&self) -> Option<MessageStats> {
+        self.messages.as_ref().map(Messages::stats)
+    }
+
+    /// The packet's flow, then the candidates in `self.candidates` → options →
+    /// detection_filter → event queue → thresholds; the alerts to write go to `hits`. Rules in
+    /// `skip` are not evaluated. Returns the flow's id and whether the packet goes to the
+    /// server, when it has a flow.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &mut self,
+        rules: &RuleSet,
+        pkt: &Packet<'_>,
+        flow_source: FlowSource,
+        bufs: &Buffers<'_>,
+        rebuilt: bool,
+        skip: &[RuleId],
+        hits: &mut Vec<Hit>,
+    ) -> Option<(u64, bool)> {
+        // Flow state advances on every packet, whether or not a rule looks at it, so the
+        // handshake is seen before the first rule that asks for `established` — as long as
+        // some rule of the set reads flow state at all. When none does (the ET IP lists only
+        // set flowbits nobody tests), the flow table would be pure cost: skip it.
+        let mut flow = match flow_source {
+            _ if !self.track_flows => None,
+            FlowSource::Update => self.flows.update(pkt),
+            FlowSource::Peek => self.flows.peek(pkt),
+        };
+        let flow_side = flow.as_ref().map(|f| (f.flow_id, f.to_server));
         if self.candidates.is_empty() {
-            return;
+            return flow_side;
         }
         let now = pkt.ts_sec;
         self.queue.clear();
@@ -239,10 +354,10 @@ impl Engine {
             let Some(rule) = rules.rules.get(id as usize) else {
                 continue;
             };
-            // The HTTP buffers and reassembled stream messages come from the pipeline's
-            // inspectors; a packet as captured offers its payload only.
-            let bufs = Buffers::packet(pkt.payload);
-            if !options_match(rule, pkt, flow.as_ref(), &bufs, false) {
+            if skip.contains(&id) {
+                continue;
+            }
+            if !options_match(rule, pkt, flow.as_ref(), bufs, rebuilt) {
                 continue;
             }
             if let Some(df) = &rule.detection_filter {
@@ -261,7 +376,7 @@ impl Engine {
             }
         }
         let Some(index) = &self.threshold_index else {
-            return;
+            return flow_side;
         };
         let mut selected = [0; LOG_EVENTS];
         let n = self.queue.select(rules, &mut selected);
@@ -290,6 +405,7 @@ impl Engine {
                 self.stats.filtered += 1;
             }
         }
+        flow_side
     }
 
     /// Notices a rule set change (by generation, never by address: a new set can be built
@@ -315,7 +431,13 @@ impl Engine {
             self.flows.remap_bits(&map);
         }
         self.flowbit_names.clone_from(&rules.flowbit_names);
-        self.track_flows = needs_flows(rules);
+        let wants_messages = rules.rules.iter().any(messages::wanted);
+        self.track_flows = needs_flows(rules) || wants_messages;
+        if !wants_messages {
+            self.messages = None;
+        } else if self.messages.is_none() {
+            self.messages = Some(Messages::new(self.message_opts));
+        }
         self.content.fit(&rules.prefilter);
         for p in &rules.http_prefilters {
             self.content.fit(p);

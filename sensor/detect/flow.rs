@@ -479,6 +479,25 @@ impl FlowTable {
         })
     }
 
+    /// The view of the packet's flow without counting the packet or moving its state: for a
+    /// rebuilt stream message, which belongs to the flow its segments already updated. A
+    /// session that was established and is closing (a FIN seen) still counts as established,
+    /// as stream5 flags its rebuilt packets from the session. `None` when there is no flow.
+    pub fn peek(&mut self, pkt: &Packet<'_>) -> Option<FlowView<'_>> {
+        let (key, sport, _) = key_of(pkt)?;
+        let &i = self.map.get(&key)?;
+        let f = self.slots.get_mut(i as usize)?;
+        let to_server = pkt.src == f.client && sport == f.client_port;
+        let established = f.tcp == TcpState::Established || f.fins != 0;
+        Some(FlowView {
+            flow_id: f.flow_id,
+            to_server,
+            established,
+            counters: f.counters,
+            bits: &mut f.bits,
+        })
+    }
+
     /// Reclaims up to `max` expired flows (for a timer on an idle capture), the oldest of each
     /// class first. Returns how many were removed. Exact: a list's tail is its oldest flow, so
     /// when it has not expired, nothing behind it has.

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod http;
 pub mod index;
 pub mod lru;
+pub mod messages;
 pub mod payload;
 mod prefetch;
 pub mod ruleset;

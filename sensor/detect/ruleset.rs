@@ -12,7 +12,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::content::{FpClass, Prefilter, Scratch};
 use super::payload::Buffers;
 use super::index::{self, HeaderKey, Index};
-use crate::rules::{Buffer, Model, RateFilter, Rule, RuleId, Suppress, Tag};
+use crate::rules::{Buffer, Model, PortSet, RateFilter, Rule, RuleId, Suppress, Tag};
+
+/// Snort's snort.conf `$HTTP_PORTS` (the built-in variable), for models built without a load.
+fn default_http_ports() -> PortSet {
+    let vars = crate::rules::vars::defaults();
+    vars.get("HTTP_PORTS")
+        .and_then(|v| crate::rules::addr::parse_ports(v, 0, &vars).ok())
+        .unwrap_or_else(|| PortSet {
+            ranges: vec![(80, 80)],
+        })
+}
 
 /// The last generation handed out; the first set built gets 1.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -35,6 +45,8 @@ pub struct RuleSet {
     /// client body, in [`FpClass::ALL`] order after the payload): scanned only over those
     /// buffers of a rebuilt HTTP message ([`RuleSet::message_candidates`]).
     pub(in crate::detect) http_prefilters: [Prefilter; 3],
+    /// Server ports whose TCP streams are reassembled and inspected as HTTP (`$HTTP_PORTS`).
+    pub(in crate::detect) http_ports: PortSet,
     generation: u64,
 }
 
@@ -54,7 +66,9 @@ impl RuleSet {
             suppress,
             rate_filters,
             tags,
+            http_ports,
         } = model;
+        let http_ports = http_ports.unwrap_or_else(default_http_ports);
         let index = Index::build(&rules);
         let prefilter = Prefilter::build(&rules);
         let http_prefilters = [FpClass::Uri, FpClass::Header, FpClass::ClientBody]
@@ -68,6 +82,7 @@ impl RuleSet {
             index,
             prefilter,
             http_prefilters,
+            http_ports,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
         }
     }
@@ -112,6 +127,11 @@ impl RuleSet {
 
     pub fn rate_filters(&self) -> &[RateFilter] {
         &self.rate_filters
+    }
+
+    /// The server ports whose streams are inspected as HTTP.
+    pub fn http_ports(&self) -> &PortSet {
+        &self.http_ports
     }
 
     /// The header index's size: (boundary ranges, distinct rule-id sets).

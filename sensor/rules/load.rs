@@ -466,6 +466,10 @@ impl Loader {
                 suppress,
                 rate_filters,
                 tags: self.tags,
+                http_ports: self
+                    .vars
+                    .get("HTTP_PORTS")
+                    .and_then(|v| parse_ports(v, 0, &self.vars).ok()),
             },
             files,
             warnings: self.warnings,

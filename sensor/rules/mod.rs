@@ -45,4 +45,8 @@ pub struct Model {
     /// [`Rule`] rather than in it: few rules tag, nothing in matching reads it, and rules
     /// built by hand (tests, benches, `update`) need not name it.
     pub tags: BTreeMap<(u32, u32), Tag>,
+    /// `$HTTP_PORTS` as the load resolved it (config `[vars]` or Snort's snort.conf list): the
+    /// server ports whose TCP streams are inspected as HTTP. `None` (a model built by hand):
+    /// Snort's default list.
+    pub http_ports: Option<PortSet>,
 }
