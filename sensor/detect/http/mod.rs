@@ -72,7 +72,9 @@ pub struct HttpOptions {
     pub compress_depth: usize,
     /// `decompress_depth`: decompressed bytes kept for `file_data`.
     pub decompress_depth: usize,
-    /// Normalised URI bytes.
+    /// Snort's `MAX_URI` (8192): the size of the buffers `http_uri` is normalised into and
+    /// `http_header`/`http_cookie` are copied into (`hi_client_norm`), so each is cut there.
+    /// `http_raw_header` and `http_raw_uri` point into the message and are not cut.
     pub max_uri: usize,
     /// Requests waiting for their response (to know which answer a `HEAD`).
     pub max_pending: usize,

@@ -504,23 +504,26 @@ impl HttpSession {
         } else {
             raw_uri
         };
-        // Header without the cookie values (`hi_split_header_cookie`), and the values joined.
+        // Header without the cookie values (`hi_split_header_cookie`), and the values joined;
+        // both into MAX_URI-sized buffers (`hi_client_norm`), so each is cut at `max_uri`.
         half.header.clear();
         half.cookie.clear();
         let hdr = h.headers.clone();
+        let cap = o.max_uri;
+        let put = |v: &mut Vec<u8>, b: &[u8]| {
+            let n = cap.saturating_sub(v.len()).min(b.len());
+            v.extend_from_slice(&b[..n]);
+        };
         let mut from = hdr.start;
         for c in &half.cookies {
             if c.start < from || c.end > hdr.end {
                 continue;
             }
-            half.header
-                .extend_from_slice(head.get(from..c.start).unwrap_or(&[]));
-            half.cookie
-                .extend_from_slice(head.get(c.clone()).unwrap_or(&[]));
+            put(&mut half.header, head.get(from..c.start).unwrap_or(&[]));
+            put(&mut half.cookie, head.get(c.clone()).unwrap_or(&[]));
             from = c.end;
         }
-        half.header
-            .extend_from_slice(head.get(from..hdr.end).unwrap_or(&[]));
+        put(&mut half.header, head.get(from..hdr.end).unwrap_or(&[]));
         let file_data: &[u8] = if to_server {
             &[]
         } else if o.inspect_gzip && h.encoding != Encoding::Identity {
