@@ -612,3 +612,21 @@ fn uri_scan_decides_what_http_uri_is() {
         assert_eq!(m[0].raw_uri, *raw);
     }
 }
+
+#[test]
+fn header_and_cookie_buffers_are_cut_at_max_uri() {
+    // hi_client_norm copies them into MAX_URI (8192) byte buffers; the raw header is not cut.
+    let mut req = b"GET / HTTP/1.1\r\nCookie: ".to_vec();
+    req.extend(std::iter::repeat_n(b'k', 9000));
+    req.extend_from_slice(b"\r\nX-Long: ");
+    req.extend(std::iter::repeat_n(b'x', 9000));
+    req.extend_from_slice(b"\r\n\r\n");
+    let m = feed(&mut session(), true, &req, 0);
+    assert_eq!(
+        m[0].raw_header.len(),
+        req.len() - b"GET / HTTP/1.1\r\n".len()
+    );
+    assert_eq!(m[0].cookie.len(), 8192);
+    assert_eq!(m[0].header.len(), 8192);
+    assert!(m[0].header.starts_with(b"Cookie: \r\nX-Long: xxx"));
+}
