@@ -376,6 +376,20 @@ pub fn replay(args: ReplayArgs) -> Outcome {
             d.trackers.saturating_sub(d.rebuilt + d.timeouts + d.evicted),
         );
     }
+    let m = &s.messages;
+    if m.stream.segments > 0 {
+        println!(
+            "stream: flows={} segments={} delivered_bytes={} overlaps={} out_of_order={} retransmits={} gaps={} evictions={} dropped_bytes={}",
+            m.stream.flows_created, m.stream.segments, m.stream.bytes_delivered, m.stream.overlaps,
+            m.stream.out_of_order, m.stream.retransmits, m.stream.gaps_skipped, m.stream.evictions,
+            m.stream.bytes_dropped,
+        );
+        println!(
+            "http: requests={} responses={} messages_inspected={} truncated={} parse_errors={} chunk_errors={} gzip_errors={} not_http={} sessions_dropped={}",
+            m.http.requests, m.http.responses, m.messages, m.http.truncated, m.http.parse_errors,
+            m.http.chunk_errors, m.http.gzip_errors, m.http.not_http, m.sessions_dropped,
+        );
+    }
     if let Some(w) = s.checksum_warning() {
         tracing::warn!("{w}");
     }

@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::defrag::{self, Defrag, DefragStats};
+use crate::detect::messages::MessageStats;
 use crate::detect::engine::{Engine, Hit};
 use crate::detect::DetectOptions;
 use crate::detect::RuleSet;
@@ -50,6 +51,8 @@ pub struct Stats {
     pub evidence: EvidenceStats,
     /// IPv4 reassembly (all zero when `[detect] defrag = false`).
     pub defrag: DefragStats,
+    /// Stream reassembly and HTTP inspection (all zero while no loaded rule needs them).
+    pub messages: MessageStats,
 }
 
 impl Stats {
@@ -436,6 +439,7 @@ impl Pipeline {
         if let Some(d) = &self.defrag {
             self.stats.defrag = d.stats();
         }
+        self.stats.messages = self.engine.message_stats().unwrap_or_default();
         self.stats.alerts_dropped =
             self.dropped_before + self.outputs.as_ref().map_or(0, Outputs::dropped);
         if let Some(ev) = &self.evidence {

@@ -5,7 +5,7 @@
 //! keys in a fixed order so `grep`/`awk` stay simple:
 //!
 //! ```text
-//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 evidence_events=1 evidence_open=0 evidence_refused=0 evidence_lost=0 evidence_deleted=0 evidence_bytes=258 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0 defrag.fragments=0 defrag.rebuilt=0 … defrag.discards=0
+//! 2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1200 bytes=98000 kernel_drops=0 if_drops=0 received=1200 alerts=3 rules=1021 ring_file=nsm_00003_20240501095900.pcap flows_evicted=0 ring_write_errors=0 output_write_errors=0 alerts_dropped=0 evidence_events=1 evidence_open=0 evidence_refused=0 evidence_lost=0 evidence_deleted=0 evidence_bytes=258 decode.unsupported_linktype=0 … decode.bad_icmp_checksum=0 defrag.fragments=0 defrag.rebuilt=0 … defrag.discards=0 stream.flows=0 … http.sessions_dropped=0
 //! ```
 //!
 //! `event` is `periodic`, `signal` (SIGUSR1) or `exit`; `ring_file` is `-` when no
@@ -88,6 +88,29 @@ pub fn format_line(event: StatsEvent, uptime: Duration, snap: &Snapshot, rules: 
         " defrag.fragments={} defrag.rebuilt={} defrag.timeouts={} defrag.evicted={} \
          defrag.overlaps={} defrag.anomalies={} defrag.discards={}",
         d.fragments, d.rebuilt, d.timeouts, d.evicted, d.overlaps, anomalies, d.discards
+    );
+    let m = &p.messages;
+    let _ = write!(
+        s,
+        " stream.flows={} stream.segments={} stream.queued_bytes={} stream.overlaps={} \
+         stream.out_of_order={} stream.gaps={} stream.evictions={} http.sessions={} \
+         http.memory={} http.requests={} http.responses={} http.messages={} \
+         http.truncated={} http.errors={} http.sessions_dropped={}",
+        m.stream.flows,
+        m.stream.segments,
+        m.stream.bytes_queued,
+        m.stream.overlaps,
+        m.stream.out_of_order,
+        m.stream.gaps_skipped,
+        m.stream.evictions,
+        m.sessions,
+        m.http_memory,
+        m.http.requests,
+        m.http.responses,
+        m.messages,
+        m.http.truncated,
+        m.http.parse_errors + m.http.chunk_errors + m.http.gzip_errors + m.http.not_http,
+        m.sessions_dropped,
     );
     s
 }
@@ -216,8 +239,8 @@ mod tests {
                 "evidence_bytes"
             ]
         );
-        assert_eq!(keys.len(), 20 + DecodeError::ALL.len() + 7);
-        assert_eq!(keys.last(), Some(&"defrag.discards"));
+        assert_eq!(keys.len(), 20 + DecodeError::ALL.len() + 7 + 15);
+        assert_eq!(keys.last(), Some(&"http.sessions_dropped"));
         assert!(
             line.contains(" event=periodic uptime_s=61 packets=12 "),
             "{line}"

@@ -48,6 +48,8 @@ pub struct MessageOptions {
     pub max_sessions: usize,
     /// Seconds without a packet after which a session is dropped.
     pub idle_timeout_s: u32,
+    /// Bytes all HTTP sessions may hold together; past it the idlest are dropped (counted).
+    pub http_memcap: usize,
 }
 
 impl Default for MessageOptions {
@@ -57,6 +59,7 @@ impl Default for MessageOptions {
             http: HttpOptions::default(),
             max_sessions: 16_384,
             idle_timeout_s: 3600,
+            http_memcap: 64 * 1024 * 1024,
         }
     }
 }
@@ -202,6 +205,8 @@ pub struct Messages {
     messages: u64,
     messages_cut: u64,
     packets: u64,
+    /// Bytes the HTTP sessions hold, kept up to date after every segment.
+    http_memory: usize,
 }
 
 impl Messages {
@@ -217,6 +222,7 @@ impl Messages {
             messages: 0,
             messages_cut: 0,
             packets: 0,
+            http_memory: 0,
         }
     }
 
@@ -306,6 +312,7 @@ impl Messages {
             return;
         };
         session.last_seen = pkt.ts_sec;
+        let memory_before = session.http.memory();
         let d = &mut session.dirs[usize::from(!to_server)];
         d.ttl = pkt.ttl;
         d.tos = pkt.tos;
@@ -362,33 +369,47 @@ impl Messages {
             }
         }
         let closed = delivered.rst;
+        let memory_after = http.memory();
+        self.http_memory = (self.http_memory + memory_after).saturating_sub(memory_before);
         self.messages += made;
         self.messages_cut += cut;
         if closed {
             self.drop_session(flow_id);
+        }
+        while self.http_memory > self.opts.http_memcap && !self.sessions.is_empty() {
+            self.drop_idlest();
         }
     }
 
     fn drop_session(&mut self, flow_id: u64) {
         if let Some(s) = self.sessions.remove(&flow_id) {
             add_http(&mut self.http_retired, &s.http.stats());
+            self.http_memory = self.http_memory.saturating_sub(s.http.memory());
         }
         self.streams.remove(flow_id);
     }
 
-    /// Drops the sessions idle past the timeout at `now`.
+    /// Drops the sessions idle past the timeout at `now` (no allocation).
     pub fn expire(&mut self, now: i64) {
         let timeout = i64::from(self.opts.idle_timeout_s);
-        let old: Vec<u64> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| now.saturating_sub(s.last_seen) > timeout)
-            .map(|(&id, _)| id)
-            .collect();
-        for id in old {
-            self.drop_session(id);
-            self.sessions_dropped += 1;
-        }
+        let Messages {
+            sessions,
+            streams,
+            http_retired,
+            http_memory,
+            sessions_dropped,
+            ..
+        } = self;
+        sessions.retain(|&id, s| {
+            if now.saturating_sub(s.last_seen) <= timeout {
+                return true;
+            }
+            add_http(http_retired, &s.http.stats());
+            *http_memory = http_memory.saturating_sub(s.http.memory());
+            streams.remove(id);
+            *sessions_dropped += 1;
+            false
+        });
     }
 
     fn drop_idlest(&mut self) {
@@ -405,10 +426,8 @@ impl Messages {
 
     pub fn stats(&self) -> MessageStats {
         let mut http = self.http_retired;
-        let mut http_memory = 0;
         for s in self.sessions.values() {
             add_http(&mut http, &s.http.stats());
-            http_memory += s.http.memory();
         }
         MessageStats {
             stream: self.streams.stats(),
@@ -417,7 +436,7 @@ impl Messages {
             sessions_dropped: self.sessions_dropped,
             messages: self.messages,
             messages_cut: self.messages_cut,
-            http_memory,
+            http_memory: self.http_memory,
         }
     }
 }
