@@ -150,7 +150,8 @@ pub fn alert(
          <a class=\"button\" id=\"dl-carve\" href=\"/api/alerts/{id}/carve.pcap?before=300&amp;after=300\" download>Ring ±5 min (these hosts)</a> \
          <a class=\"button\" href=\"/api/alerts/{id}/carve.pcap?before=300&amp;after=300&amp;scope=all\" download>Ring ±5 min (all traffic)</a></p>\
          <div id=\"inv-source\"></div>\
-         <figure><figcaption>Timeline: packets and bytes per direction</figcaption><canvas id=\"timeline\" width=\"860\" height=\"200\"></canvas></figure>\
+         <div class=\"charts\"><figure><figcaption>Timeline: packets per direction</figcaption><canvas id=\"timeline-packets\" width=\"520\" height=\"170\"></canvas></figure>\
+         <figure><figcaption>Timeline: bytes per direction</figcaption><canvas id=\"timeline-bytes\" width=\"520\" height=\"170\"></canvas></figure></div>\
          <table id=\"conversation\" class=\"list\"><thead><tr><th>#</th><th>Time</th><th>Direction</th><th>Flags</th><th>Bytes</th><th>Payload</th></tr></thead><tbody></tbody></table>\
          <details><summary>tcpdump-style lines</summary><pre id=\"packet-lines\"></pre></details></section>\
          <section><h2>Snort alert_full record</h2>{full}</section>\

@@ -120,16 +120,17 @@ function alertsPage() {
       sig.className = 'sig';
       const pri = { text: a.priority, cls: a.priority === 1 ? 'p1' : '' };
       const tr = grouped
-        ? row([{ text: a.count, cls: 'num' }, shortTime(a.last), shortTime(a.first), pri, sig, a.src_ip, a.dest_ip, a.classification], 'clickable')
-        : row([shortTime(a.time), pri, sig, ep(a.src_ip, a.src_port), ep(a.dest_ip, a.dest_port), a.proto, a.classification], 'clickable');
+        ? row([{ text: a.count, cls: 'num' }, { text: shortTime(a.last), cls: 'time' }, { text: shortTime(a.first), cls: 'time' }, pri, sig, a.src_ip, a.dest_ip, a.classification], 'clickable')
+        : row([{ text: shortTime(a.time), cls: 'time' }, pri, sig, ep(a.src_ip, a.src_port), ep(a.dest_ip, a.dest_port), a.proto, a.classification], 'clickable');
       tr.dataset.alertId = String(id);
       tr.addEventListener('click', ev => { if (ev.target.tagName !== 'A') location.href = '/alert/' + id; });
       body.appendChild(tr);
     }
     const total = grouped ? j.total_groups : j.total_alerts;
+    const n = (k, w) => k + ' ' + w + (k === 1 ? '' : 's');
     document.getElementById('summary').textContent = grouped
-      ? j.total_alerts + ' alerts in ' + j.total_groups + ' groups (signature, source, destination), newest first'
-      : j.total_alerts + ' alerts, newest first';
+      ? n(j.total_alerts, 'alert') + ' in ' + n(j.total_groups, 'group') + ' (signature, source, destination), newest first'
+      : n(j.total_alerts, 'alert') + ', newest first';
     document.getElementById('pageinfo').textContent = total ? (offset + 1) + '–' + Math.min(offset + limit, total) + ' of ' + total : 'nothing matches';
     document.getElementById('prev').disabled = offset === 0;
     document.getElementById('next').disabled = offset + limit >= total;
@@ -181,7 +182,7 @@ async function alertPage() {
   const pk = j.packets;
   if (pk.length) {
     const t0 = pk[0].time_us, t1 = pk[pk.length - 1].time_us;
-    const span = Math.max(1, t1 - t0), n = Math.min(60, Math.max(1, pk.length));
+    const span = Math.max(1, t1 - t0), n = 60;
     const bucket = Math.max(1, Math.ceil(span / n));
     const agg = {};
     for (const p of pk) {
@@ -190,18 +191,18 @@ async function alertPage() {
       if (p.dir === 'a>b') { a.ab++; a.abB += p.bytes; } else { a.ba++; a.baB += p.bytes; }
     }
     const keys = Object.keys(agg).map(Number).sort((a, b) => a - b);
-    const x = k => (k * bucket) / 1e6;
-    const maxB = Math.max(1, ...keys.map(k => Math.max(agg[k].abB, agg[k].baB)));
-    const maxP = Math.max(1, ...keys.map(k => Math.max(agg[k].ab, agg[k].ba)));
-    const scale = maxB / maxP;
-    chart(document.getElementById('timeline'), [
-      { label: 'packets ' + j.hosts.a + '→', color: '#1d3557', bars: true, points: keys.map(k => [x(k), agg[k].ab * scale]) },
-      { label: 'packets ←' + j.hosts.b, color: '#e76f51', bars: true, points: keys.map(k => [x(k), agg[k].ba * scale]) },
-      { label: 'bytes →', color: '#2a9d8f', points: keys.map(k => [x(k), agg[k].abB]) },
-      { label: 'bytes ←', color: '#e9c46a', points: keys.map(k => [x(k), agg[k].baB]) },
-    ], { xfmt: s => '+' + s.toFixed(3) + ' s' });
+    const x = k => ((k + 0.5) * bucket) / 1e6;
+    const xfmt = s => '+' + s.toFixed(2) + ' s';
+    chart(document.getElementById('timeline-packets'), [
+      { label: j.hosts.a + ' →', color: '#1d3557', bars: true, points: keys.map(k => [x(k), agg[k].ab]) },
+      { label: '← ' + j.hosts.b, color: '#e76f51', bars: true, points: keys.map(k => [x(k), agg[k].ba]) },
+    ], { xfmt: xfmt });
+    chart(document.getElementById('timeline-bytes'), [
+      { label: j.hosts.a + ' →', color: '#1d3557', bars: true, points: keys.map(k => [x(k), agg[k].abB]) },
+      { label: '← ' + j.hosts.b, color: '#e76f51', bars: true, points: keys.map(k => [x(k), agg[k].baB]) },
+    ], { xfmt: xfmt });
   } else {
-    chart(document.getElementById('timeline'), [], { empty: 'no packets of this conversation' });
+    for (const c of ['timeline-packets', 'timeline-bytes']) chart(document.getElementById(c), [], { empty: 'no packets of this conversation' });
   }
 }
 
