@@ -45,6 +45,8 @@ use crate::rules::LoadOptions;
 pub const MAX_LIMIT: usize = 1000;
 /// Packets of a conversation listed in an investigation's answer.
 const MAX_ROWS: usize = 10_000;
+/// Investigations and carves at once; more wait their turn.
+const HEAVY: usize = 2;
 /// How often eve.json, alert and stats.log are looked at for new lines.
 const REFRESH: Duration = Duration::from_millis(1000);
 /// How often the rule files are checked for a change.
@@ -155,6 +157,8 @@ pub struct State {
     rules: RwLock<Rules>,
     scratch: Scratch,
     started: String,
+    /// Investigations and carves running at once (each reads the ring and writes a pcap).
+    heavy: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -165,6 +169,7 @@ impl State {
             rules: RwLock::new(Rules::default()),
             scratch,
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            heavy: tokio::sync::Semaphore::new(HEAVY),
             opts,
         })
     }
@@ -622,6 +627,8 @@ async fn api_investigation(
     UrlPath(id): UrlPath<String>,
 ) -> Answer {
     let id = parse_id(&id)?;
+    let gate = Arc::clone(&s);
+    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
     let body = tokio::task::spawn_blocking(move || -> Result<Value, Response> {
         let (_, inv, out) = run_investigation(&s, id)?;
         let (rows, cut) = packet_rows(&out, inv.a);
@@ -696,6 +703,8 @@ fn stamp(us: i64) -> String {
 
 async fn api_evidence(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String>) -> Answer {
     let id = parse_id(&id)?;
+    let gate = Arc::clone(&s);
+    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Response> {
         let (v, _, out) = run_investigation(&s, id)?;
         let data = take_pcap(&out, s.opts.max_download_bytes)?;
@@ -732,6 +741,8 @@ async fn api_carve(
         return Err(bad("bad scope: expected hosts, conversation or all"));
     }
     let scope = scope.to_string();
+    let gate = Arc::clone(&s);
+    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Response> {
         let v = alert_view(&s, id)?;
         let t = Time::from_micros(v.entry.time_us);

@@ -104,6 +104,14 @@ struct FileId {
     ino: u64,
 }
 
+/// What [`Tail::read_new`] hands its caller.
+enum Tailed<'a> {
+    /// The file was replaced or cut: what was read of it before is gone.
+    Reset,
+    /// A complete line (without its newline) and its byte offset.
+    Line(u64, &'a [u8]),
+}
+
 /// Tail state of one appended-to text file.
 #[derive(Debug, Default)]
 struct Tail {
@@ -113,13 +121,13 @@ struct Tail {
 }
 
 impl Tail {
-    /// New complete lines of `path` since the last call, with their offsets: `f(offset,
-    /// line)`. Returns whether the file was replaced or cut (the caller starts afresh; the
-    /// lines given are then those of the new file).
-    fn read_new(&mut self, path: &Path, mut f: impl FnMut(u64, &[u8])) -> io::Result<bool> {
+    /// New complete lines of `path` since the last call, each with its offset. A file
+    /// replaced or cut gives [`Tailed::Reset`] first (the caller starts afresh; the lines are
+    /// then those of the new file).
+    fn read_new(&mut self, path: &Path, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
         let mut file = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
         let m = file.metadata()?;
@@ -127,14 +135,15 @@ impl Tail {
             dev: m.dev(),
             ino: m.ino(),
         };
-        let mut reset = false;
         if self.id != Some(id) || m.len() < self.offset {
-            reset = self.id.is_some();
+            if self.id.is_some() {
+                f(Tailed::Reset);
+            }
             self.id = Some(id);
             self.offset = 0;
         }
         if m.len() == self.offset {
-            return Ok(reset);
+            return Ok(());
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::with_capacity(CHUNK.min((m.len() - self.offset) as usize + 1));
@@ -150,7 +159,7 @@ impl Tail {
             while let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') {
                 let line = &buf[pos..pos + nl];
                 if !skipping {
-                    f(self.offset, line);
+                    f(Tailed::Line(self.offset, line));
                 }
                 skipping = false;
                 self.offset += nl as u64 + 1;
@@ -164,7 +173,7 @@ impl Tail {
                 skipping = true;
             }
         }
-        Ok(reset)
+        Ok(())
     }
 }
 
@@ -300,22 +309,25 @@ impl AlertIndex {
     pub fn refresh(&mut self) -> io::Result<()> {
         let eve = self.eve.clone();
         let mut tail = std::mem::take(&mut self.eve_tail);
-        let mut fresh = Vec::new();
-        let replaced = tail.read_new(&eve, |off, line| fresh.push(self.index_line(off, line)));
-        self.eve_tail = tail;
-        if replaced? {
-            // The entries of the old file name lines that are gone (ids keep counting).
-            let old = self.entries.len() as u64;
-            self.entries.clear();
-            self.evicted += old;
-        }
-        for e in fresh.into_iter().flatten() {
-            if self.entries.len() >= self.max {
-                self.entries.pop_front();
-                self.evicted += 1;
+        // Each line goes straight into the bounded index: a huge file never sits in memory.
+        let read = tail.read_new(&eve, |r| match r {
+            Tailed::Reset => {
+                // The entries of the old file name lines that are gone (ids keep counting).
+                self.evicted += self.entries.len() as u64;
+                self.entries.clear();
             }
-            self.entries.push_back(e);
-        }
+            Tailed::Line(off, line) => {
+                if let Some(e) = self.index_line(off, line) {
+                    if self.entries.len() >= self.max {
+                        self.entries.pop_front();
+                        self.evicted += 1;
+                    }
+                    self.entries.push_back(e);
+                }
+            }
+        });
+        self.eve_tail = tail;
+        read?;
         self.refresh_full()
     }
 
@@ -368,9 +380,17 @@ impl AlertIndex {
     fn refresh_full(&mut self) -> io::Result<()> {
         let full = self.full.clone();
         let mut tail = std::mem::take(&mut self.full_tail);
-        let mut done: Vec<(u32, String, u64, u32)> = Vec::new();
         let mut open = self.full_open.take();
-        let replaced = tail.read_new(&full, |off, line| {
+        let read = tail.read_new(&full, |r| {
+            let (off, line) = match r {
+                Tailed::Reset => {
+                    self.full_records.clear();
+                    self.full_order.clear();
+                    open = None;
+                    return;
+                }
+                Tailed::Line(off, line) => (off, line),
+            };
             let text = String::from_utf8_lossy(line);
             if let Some(rest) = text.strip_prefix("[**] [") {
                 let sid = rest
@@ -382,7 +402,7 @@ impl AlertIndex {
             } else if text.trim().is_empty() {
                 if let Some((start, sid, Some(ts))) = open.take() {
                     let len = u32::try_from(off.saturating_sub(start)).unwrap_or(u32::MAX);
-                    done.push((sid, ts, start, len));
+                    self.add_full(sid, ts, start, len);
                 }
             } else if let Some((_, _, ts @ None)) = open.as_mut() {
                 let b = text.as_bytes();
@@ -392,27 +412,25 @@ impl AlertIndex {
             }
         });
         self.full_tail = tail;
-        if replaced? {
-            self.full_records.clear();
-            self.full_order.clear();
-        }
         self.full_open = open;
-        for (sid, ts, start, len) in done {
-            if self.full_order.len() >= self.max {
-                if let Some(k) = self.full_order.pop_front() {
-                    self.full_records.remove(&k);
-                }
-            }
-            let key = (sid, ts);
-            if self
-                .full_records
-                .insert(key.clone(), (start, len))
-                .is_none()
-            {
-                self.full_order.push_back(key);
+        read
+    }
+
+    /// Remembers one `alert` record, the oldest forgotten past the cap.
+    fn add_full(&mut self, sid: u32, ts: String, start: u64, len: u32) {
+        if self.full_order.len() >= self.max {
+            if let Some(k) = self.full_order.pop_front() {
+                self.full_records.remove(&k);
             }
         }
-        Ok(())
+        let key = (sid, ts);
+        if self
+            .full_records
+            .insert(key.clone(), (start, len))
+            .is_none()
+        {
+            self.full_order.push_back(key);
+        }
     }
 
     /// Alerts indexed now.
