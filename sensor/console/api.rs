@@ -837,7 +837,12 @@ fn sensor_json(s: &State) -> Value {
                 "name": file_name(&f.path),
                 "bytes": size,
                 "packets": idx.as_ref().map(|i| i.packets),
-                "first": idx.as_ref().and_then(|i| i.min_us).map(micros_rfc3339),
+                // The file being written has no current sidecar yet: its name says when it
+                // began.
+                "first": idx.as_ref().and_then(|i| i.min_us).map(micros_rfc3339).or_else(|| {
+                    crate::ring::files::parse_name(&file_name(&f.path))
+                        .map(|(_, _, sec)| micros_rfc3339(sec.saturating_mul(1_000_000)))
+                }),
                 "last": idx.as_ref().and_then(|i| i.max_us).map(micros_rfc3339),
             })
         })
