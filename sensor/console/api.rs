@@ -189,7 +189,8 @@ impl State {
         }
     }
 
-    fn reload_rules_if_changed(&self) {
+    /// Loads the rule set again when a file of it changed (or it was never loaded).
+    pub fn reload_rules_if_changed(&self) {
         let Some(opts) = &self.opts.rules else {
             return;
         };
@@ -294,14 +295,36 @@ fn problem(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(json!({"error": msg.into()}))).into_response()
 }
 
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, Problem>;
 
-fn bad(msg: impl Into<String>) -> Response {
-    problem(StatusCode::BAD_REQUEST, msg)
+/// An error answer: a status and a message, sent as `{"error": "…"}`.
+#[derive(Debug)]
+pub struct Problem {
+    code: StatusCode,
+    message: String,
+}
+
+impl Problem {
+    fn new(code: StatusCode, message: impl Into<String>) -> Problem {
+        Problem {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        problem(self.code, self.message)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, msg)
 }
 
 /// An alert id from the URL: a positive decimal number.
-fn parse_id(s: &str) -> Result<u64, Response> {
+fn parse_id(s: &str) -> Result<u64, Problem> {
     s.parse::<u64>()
         .ok()
         .filter(|&n| n > 0 && s.bytes().all(|b| b.is_ascii_digit()))
@@ -309,7 +332,7 @@ fn parse_id(s: &str) -> Result<u64, Response> {
 }
 
 /// Refuses parameters the route does not know.
-fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), Response> {
+fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), Problem> {
     match q.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(bad(format!(
             "unknown parameter {:?}; expected one of {}",
@@ -324,7 +347,7 @@ fn num<T: std::str::FromStr>(
     q: &HashMap<String, String>,
     k: &str,
     what: &str,
-) -> Result<Option<T>, Response> {
+) -> Result<Option<T>, Problem> {
     match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => s
@@ -334,7 +357,7 @@ fn num<T: std::str::FromStr>(
     }
 }
 
-fn time_param(q: &HashMap<String, String>, k: &str) -> Result<Option<i64>, Response> {
+fn time_param(q: &HashMap<String, String>, k: &str) -> Result<Option<i64>, Problem> {
     match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => investigate::parse_time(s, None)
@@ -348,7 +371,7 @@ fn time_param(q: &HashMap<String, String>, k: &str) -> Result<Option<i64>, Respo
 }
 
 /// The alerts filter from the query string.
-fn filter(q: &HashMap<String, String>) -> Result<Filter, Response> {
+fn filter(q: &HashMap<String, String>) -> Result<Filter, Problem> {
     let net = match q.get("ip").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -404,8 +427,8 @@ async fn api_status(AxState(s): AxState<Arc<State>>) -> Answer {
     .into_response())
 }
 
-fn internal() -> Response {
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+fn internal() -> Problem {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
 async fn api_alerts(
@@ -467,16 +490,16 @@ struct AlertView {
     rule: Option<(String, u32, String)>,
 }
 
-fn alert_view(s: &State, id: u64) -> Result<AlertView, Response> {
+fn alert_view(s: &State, id: u64) -> Result<AlertView, Problem> {
     let idx = s.index.read().map_err(|_| internal())?;
     let entry = *idx.get(id).ok_or_else(|| {
-        problem(
+        Problem::new(
             StatusCode::NOT_FOUND,
             format!("no alert {id} (not in eve.json any more, or not yet)"),
         )
     })?;
     let eve = idx.record(&entry).map_err(|e| {
-        problem(
+        Problem::new(
             StatusCode::GONE,
             format!("alert {id}: eve.json cannot be read back ({e})"),
         )
@@ -534,7 +557,7 @@ async fn api_alert(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String>
 }
 
 /// An investigation of an alert, its evidence pcap written into the scratch directory.
-fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, PathBuf), Response> {
+fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, PathBuf), Problem> {
     let v = alert_view(s, id)?;
     let out = s.scratch.next("evidence");
     let mut o = InvestigateOptions::new(&s.opts.log_dir, &s.opts.ring_dir);
@@ -550,7 +573,10 @@ fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, Pa
                 investigate::ErrorKind::Usage => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            Err(problem(code, format!("investigation of alert {id}: {e}")))
+            Err(Problem::new(
+                code,
+                format!("investigation of alert {id}: {e}"),
+            ))
         }
     }
 }
@@ -629,7 +655,7 @@ async fn api_investigation(
     let id = parse_id(&id)?;
     let gate = Arc::clone(&s);
     let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
-    let body = tokio::task::spawn_blocking(move || -> Result<Value, Response> {
+    let body = tokio::task::spawn_blocking(move || -> Result<Value, Problem> {
         let (_, inv, out) = run_investigation(&s, id)?;
         let (rows, cut) = packet_rows(&out, inv.a);
         let _ = std::fs::remove_file(&out);
@@ -667,11 +693,11 @@ async fn api_investigation(
 }
 
 /// Reads a pcap the console wrote, refusing one past the download limit, and removes it.
-fn take_pcap(p: &Path, max: u64) -> Result<Vec<u8>, Response> {
+fn take_pcap(p: &Path, max: u64) -> Result<Vec<u8>, Problem> {
     let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     if size > max {
         let _ = std::fs::remove_file(p);
-        return Err(problem(
+        return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the pcap would be {size} bytes, over the console's limit of {max} ([console] max_carve_mb)"),
         ));
@@ -705,7 +731,7 @@ async fn api_evidence(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<Stri
     let id = parse_id(&id)?;
     let gate = Arc::clone(&s);
     let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
-    let r = tokio::task::spawn_blocking(move || -> Result<Response, Response> {
+    let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
         let (v, _, out) = run_investigation(&s, id)?;
         let data = take_pcap(&out, s.opts.max_download_bytes)?;
         let name = format!(
@@ -731,7 +757,7 @@ async fn api_carve(
     let after: u32 = num(&q, "after", "seconds")?.unwrap_or(300);
     let max = s.opts.max_carve_s;
     if u64::from(before) + u64::from(after) > u64::from(max) {
-        return Err(problem(
+        return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("a carve spans at most {max} s ([console] max_carve_s); asked for {before} s before and {after} s after"),
         ));
@@ -743,7 +769,7 @@ async fn api_carve(
     let scope = scope.to_string();
     let gate = Arc::clone(&s);
     let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
-    let r = tokio::task::spawn_blocking(move || -> Result<Response, Response> {
+    let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
         let v = alert_view(&s, id)?;
         let t = Time::from_micros(v.entry.time_us);
         let from = t.add_secs(-i64::from(before));
@@ -775,7 +801,7 @@ async fn api_carve(
                     investigate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                return Err(problem(code, format!("carve around alert {id}: {e}")));
+                return Err(Problem::new(code, format!("carve around alert {id}: {e}")));
             }
         }
         let data = take_pcap(&out, s.opts.max_download_bytes)?;
@@ -927,7 +953,7 @@ async fn alert_page(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String
 
 async fn asset(UrlPath(name): UrlPath<String>) -> Answer {
     let (body, ty) =
-        page::asset(&name).ok_or_else(|| problem(StatusCode::NOT_FOUND, "no such asset"))?;
+        page::asset(&name).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such asset"))?;
     let mut r = Response::new(Body::from(body));
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ty));

@@ -238,6 +238,8 @@ pub fn serve(opts: ConsoleOptions, ready: impl FnOnce(SocketAddr, bool)) -> Resu
         .map_err(|e| Error::io(format!("{}: {e}", opts.listen)))?;
     let state = api::State::new(opts, scratch);
     state.refresh_now();
+    // The rules before the first request, so an Alert page never lacks its rule.
+    state.reload_rules_if_changed();
     let app = router(Arc::clone(&state));
     let result = rt.block_on(async move {
         let refresher = api::spawn_refresh(Arc::clone(&state));
