@@ -1,7 +1,7 @@
 //! The console in a real browser: Debian's headless `chromium`, driven through WebDriver
-//! (`chromedriver`, plain HTTP + JSON). Opens the Alerts page of the seed replay, clicks the
-//! alert, reads the verdict "3 SYNs … no reply", downloads the evidence pcap and checks it
-//! with tcpdump; screenshots each page (under `target/console-screenshots/`, and into
+//! (`chromedriver`, plain HTTP + JSON). Opens the Alerts page of the seed replay, sees an
+//! alert appended to eve.json appear without a reload, clicks the seed's alert, reads the
+//! verdict "3 SYNs … no reply", downloads the evidence pcap and checks it with tcpdump; screenshots each page (under `target/console-screenshots/`, and into
 //! `docs/` when `NSM_UPDATE_SCREENSHOTS=1`).
 //!
 //! Needs `chromium` and `chromium-driver` (the Makefile's PKGS); without them it fails and
@@ -291,6 +291,35 @@ fn analyst_clicks_from_alert_to_verdict_and_pcap() {
     assert!(summary.starts_with("1 alert in 1 group "), "{summary}");
     b.screenshot("console-alerts.png");
 
+    // A new alert appended to eve.json shows up without reloading the page.
+    let eve = std::fs::read_to_string(log.join("eve.json")).unwrap();
+    let newer = eve
+        .trim_end()
+        .replace("10:17:54.366236", "10:19:00.000000")
+        .replace("\"signature_id\":2404000", "\"signature_id\":2404001")
+        .replace("(group 1)", "(group 2)")
+        .replace("161.53.178.240", "203.0.113.7");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log.join("eve.json"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, format!("{newer}\n").as_bytes()).unwrap();
+    drop(f);
+    let start = Instant::now();
+    loop {
+        let rows = b.script("return document.querySelectorAll('#alerts tbody tr').length;");
+        if rows == 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the new alert did not appear"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let first = b.text(&b.wait_for("#alerts tbody tr:first-child a.sig"));
+    assert!(first.ends_with("(group 2)"), "newest first: {first}");
+    let link = b.wait_for("#alerts tbody tr[data-alert-id=\"1\"] a.sig");
     b.click(&link);
     let verdict = b.wait_for("#verdict");
     let start = Instant::now();
