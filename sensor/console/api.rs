@@ -59,7 +59,6 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 #[derive(Debug)]
 pub struct Scratch {
     dir: PathBuf,
-    remove: bool,
     seq: AtomicU64,
 }
 
@@ -80,7 +79,6 @@ impl Scratch {
             .map_err(|e| Error::io(format!("scratch directory {}: {e}", dir.display())))?;
         Ok(Scratch {
             dir,
-            remove: true,
             seq: AtomicU64::new(0),
         })
     }
@@ -93,9 +91,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if self.remove {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -93,7 +93,17 @@ impl Console {
 }
 
 impl Drop for Console {
+    /// SIGTERM (the console removes its scratch directory), SIGKILL if it lingers.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -204,8 +214,7 @@ pub fn eve_line(i: usize, t0: i64) -> String {
     .to_string()
 }
 
-/// Every file under `dir` with its size and contents' SHA-256-free fingerprint (bytes),
-/// to show the console wrote nothing there.
+/// Every file under `dir` with its contents, to show the console wrote nothing there.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
