@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 BIN := target/release/nsm-sensor
 SHARED ?= ../shared
-PKGS := time libpcap-dev tcpdump wireshark-common iproute2 tcpreplay netcat-openbsd iputils-ping python3 python3-jsonschema python3-yaml systemd util-linux
+PKGS := time libpcap-dev tcpdump wireshark-common iproute2 tcpreplay netcat-openbsd iputils-ping python3 python3-jsonschema python3-yaml systemd util-linux chromium chromium-driver
 
 .PHONY: deps build run demo test bench fuzz check clean
 

@@ -33,6 +33,8 @@ pub enum Command {
     Investigate(InvestigateArgs),
     /// Fetch the configured rule sources, validate the new set, switch to it, reload.
     Update(UpdateArgs),
+    /// The analyst's read-only web console (alerts, investigations, pcaps, sensor health).
+    Console(ConsoleArgs),
 }
 
 /// Options shared by the commands that load rules.
@@ -231,4 +233,38 @@ pub struct UpdateArgs {
     /// Switch `current` back to the previous version (and reload).
     #[arg(long = "rollback")]
     pub rollback: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Configuration file (TOML): directories, rules and the `[console]` section.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log directory holding eve.json, alert and stats.log.
+    #[arg(short = 'l', long = "log-dir", value_name = "LOGDIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Directory of the pcap ring.
+    #[arg(long = "ring-dir", value_name = "DIR")]
+    pub ring_dir: Option<PathBuf>,
+
+    /// The evidence store (default: the config's [evidence] dir, else LOGDIR/evidence).
+    #[arg(long = "evidence-dir", value_name = "DIR")]
+    pub evidence_dir: Option<PathBuf>,
+
+    /// Rule file or directory of *.rules whose rules the Alert page shows; repeatable;
+    /// replaces the config's rule list.
+    #[arg(short = 'r', long = "rules", value_name = "RULES")]
+    pub rules: Vec<PathBuf>,
+
+    /// Address to listen on (default: the config's [console] listen, else 127.0.0.1:8470).
+    /// Anything but loopback requires TLS and authentication in the config.
+    #[arg(long = "listen", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+
+    /// Read a password on standard input, print its Argon2id hash for `[console]
+    /// password_hash`, and exit.
+    #[arg(long = "hash-password", conflicts_with_all = ["listen", "log_dir", "ring_dir", "rules"])]
+    pub hash_password: bool,
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use nsm_sensor::capture::live;
 use nsm_sensor::capture::{self, OfflineSource, PacketSource};
 use nsm_sensor::cli::{
-    CarveArgs, CheckArgs, InfoArgs, InvestigateArgs, PipelineArgs, ReplayArgs, RuleArgs, RunArgs,
-    UpdateArgs,
+    CarveArgs, CheckArgs, ConsoleArgs, InfoArgs, InvestigateArgs, PipelineArgs, ReplayArgs,
+    RuleArgs, RunArgs, UpdateArgs,
 };
 use nsm_sensor::config::{ChecksumMode, Config};
 use nsm_sensor::daemon::{self, DaemonOptions, LoadedRules, RuleLoader};
@@ -708,4 +708,73 @@ pub fn update(args: UpdateArgs) -> Outcome {
             message: summary.error_line().unwrap_or_default(),
         }),
     }
+}
+
+/// `console`: the directories as `investigate` finds them, the `[console]` section, `-r`
+/// over the config's rules; refuses a public address without TLS and authentication (78).
+pub fn console(args: ConsoleArgs) -> Outcome {
+    use nsm_sensor::console;
+    if args.hash_password {
+        let mut pw = String::new();
+        std::io::stdin()
+            .read_line(&mut pw)
+            .map_err(|e| Failure::runtime(format!("stdin: {e}")))?;
+        let pw = pw.trim_end_matches(['\r', '\n']);
+        if pw.is_empty() {
+            return Err(Failure::usage(
+                "--hash-password: give the password on standard input",
+            ));
+        }
+        let h = console::auth::hash_password(pw).map_err(|e| Failure::runtime(e.to_string()))?;
+        println!("{h}");
+        return Ok(());
+    }
+    let cfg = load_config(args.config.as_deref())?;
+    let log_dir = args
+        .log_dir
+        .clone()
+        .unwrap_or_else(|| resolve(&cfg.base, &cfg.config.output.dir));
+    let ring_dir = args.ring_dir.clone().unwrap_or_else(|| {
+        if cfg.from_file {
+            resolve(&cfg.base, &cfg.config.ring.dir)
+        } else {
+            // Without a config file the ring of a replay sits beside its logs.
+            log_dir.join("ring")
+        }
+    });
+    let evidence_dir = args.evidence_dir.clone().unwrap_or_else(|| {
+        if cfg.config.evidence.dir.as_os_str().is_empty() {
+            log_dir.join("evidence")
+        } else {
+            resolve(&cfg.base, &cfg.config.evidence.dir)
+        }
+    });
+    let mut section = cfg.config.console.clone();
+    if let Some(l) = &args.listen {
+        section.listen = l.clone();
+    }
+    let mut opts = console::ConsoleOptions::from_config(
+        &section,
+        &cfg.base,
+        &log_dir,
+        &ring_dir,
+        &evidence_dir,
+    )
+    .map_err(|e| Failure::config(e.to_string()))?;
+    let mut rules = LoadOptions::from_config(&cfg.config, cfg.path.as_deref());
+    if !args.rules.is_empty() {
+        rules.paths = args.rules.clone();
+    }
+    opts.rules = (!rules.paths.is_empty()).then_some(rules);
+    opts.pidfile = (!cfg.config.daemon.pidfile.as_os_str().is_empty())
+        .then(|| resolve(&cfg.base, &cfg.config.daemon.pidfile));
+    console::serve(opts, |addr, tls| {
+        let scheme = if tls { "https" } else { "http" };
+        println!("nsm-sensor console listening on {scheme}://{addr}/");
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(|e| match e.kind() {
+        console::ErrorKind::Config => Failure::config(e.to_string()),
+        console::ErrorKind::Io => Failure::runtime(e.to_string()),
+    })
 }

@@ -13,7 +13,9 @@ use toml::Spanned;
 
 use serde::{Deserialize, Serialize};
 
+mod console;
 mod update;
+pub use console::ConsoleConfig;
 pub use update::{ListDirection, SourceConfig, SourceKind, UpdateConfig};
 
 /// The whole configuration. Every field has a default, so an empty file is a valid config.
@@ -32,6 +34,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// `nsm-sensor update`: sources, versions directory, edits.
     pub update: UpdateConfig,
+    /// `nsm-sensor console`: listen address, TLS, authentication, request bounds.
+    pub console: ConsoleConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +345,7 @@ const SCHEMA: &[(&str, &[(&str, Ty)])] = &[
             ("pidfile", Ty::Path),
         ],
     ),
+    ("console", console::KEYS),
 ];
 
 /// Byte offset → (line, col), both 1-based.

@@ -20,12 +20,14 @@
 //! | [`pipeline`] | decode → detect → outputs → ring for one packet, shared by `run` and `replay` |
 //! | [`investigate`] | `info`, `carve`, `investigate` (read-only over ring and logs) |
 //! | [`daemon`] | the live sensor: capture thread, signals, reload, stats, systemd |
+//! | [`console`] | `nsm-sensor console`: the read-only web console over the logs, ring, evidence store and rules |
 //! | [`update`] | `nsm-sensor update`: fetch rule sources, build, validate and switch rule set versions |
 #![deny(unsafe_code)]
 
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod decode;
 pub mod detect;

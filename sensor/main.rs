@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Carve(a) => commands::carve(a),
         Command::Investigate(a) => commands::investigate(a),
         Command::Update(a) => commands::update(a),
+        Command::Console(a) => commands::console(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,8 +5,8 @@
 # sensor.toml rewritten for the service: logs in /var/log/nsm-sensor, ring in
 # /var/lib/nsm-sensor/ring, absolute rule paths under /etc/nsm-sensor/rules, user nsm-sensor),
 # rules/ to /etc/nsm-sensor/rules/, the units (the sensor; `update` as a oneshot service and
-# its daily timer) and the logrotate snippet; creates the system user nsm-sensor and its
-# directories (0750), /var/lib/nsm-sensor/rules for `update`'s versions included; the
+# its daily timer; the read-only web console) and the logrotate snippet; creates the system
+# user nsm-sensor and its directories (0750), /var/lib/nsm-sensor/rules for `update`'s versions included; the
 # service's config names the pidfile /run/nsm-sensor/nsm-sensor.pid (the unit's
 # RuntimeDirectory). Files you may have edited (sensor.toml, threshold.conf,
 # local.rules) are not overwritten: the new version lands beside them as *.new.
@@ -23,7 +23,7 @@ CONFDIR ?= /etc/nsm-sensor
 LOGDIR ?= /var/log/nsm-sensor
 STATEDIR ?= /var/lib/nsm-sensor
 RUNDIR ?= /run/nsm-sensor
-UNITS = nsm-sensor.service nsm-sensor-update.service nsm-sensor-update.timer
+UNITS = nsm-sensor.service nsm-sensor-update.service nsm-sensor-update.timer nsm-sensor-console.service
 UNITDIR ?= /etc/systemd/system
 LOGROTATEDIR ?= /etc/logrotate.d
 
@@ -72,12 +72,13 @@ install:
 	install -d -m 0750 $$svc "$$root$(LOGDIR)" "$$root$(STATEDIR)" "$$root$(STATEDIR)/ring" "$$root$(STATEDIR)/rules"; \
 	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	echo "installed; start with: systemctl enable --now nsm-sensor"; \
-	echo "daily rule updates (configure [update] first): systemctl enable --now nsm-sensor-update.timer"
+	echo "daily rule updates (configure [update] first): systemctl enable --now nsm-sensor-update.timer"; \
+	echo "the web console on 127.0.0.1:8470 ([console] in sensor.toml): systemctl enable --now nsm-sensor-console"
 
 uninstall:
 	@set -e; root='$(DESTDIR)'; \
 	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then \
-	  systemctl disable --now nsm-sensor-update.timer nsm-sensor-update.service nsm-sensor || true; fi; \
+	  systemctl disable --now nsm-sensor-console nsm-sensor-update.timer nsm-sensor-update.service nsm-sensor || true; fi; \
 	rm -f "$$root$(BINDIR)/nsm-sensor" "$$root$(LOGROTATEDIR)/nsm-sensor"; \
 	for u in $(UNITS); do rm -f "$$root$(UNITDIR)/$$u"; done; \
 	if [ -z "$$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \

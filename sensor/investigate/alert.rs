@@ -189,6 +189,21 @@ pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
             format!("no alert matches the selector {selector:?}"),
         )
     })?;
+    investigate_alert(opts, alert, t)
+}
+
+/// The investigation of one alert already read from eve.json (its EVE object and time), for
+/// a caller that keeps its own index of the alerts (the console) instead of re-reading
+/// eve.json per alert. `opts.selector` is not used.
+///
+/// # Errors
+/// As [`investigate`], less those of reading eve.json and choosing the alert.
+pub fn investigate_alert(
+    opts: &InvestigateOptions,
+    alert: &Value,
+    t: Time,
+) -> Result<Investigation, Error> {
+    let eve = opts.log_dir.join("eve.json");
     let field_ip = |k: &str| {
         alert
             .get(k)

@@ -13,7 +13,7 @@ pub mod time;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use alert::{investigate, InvestigateOptions, Investigation, Source};
+pub use alert::{investigate, investigate_alert, InvestigateOptions, Investigation, Source};
 pub use carve::{carve, carve_selected, CarveReport, Selector};
 pub use info::{summarize, Info};
 pub use time::{parse_time, Time};
