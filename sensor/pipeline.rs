@@ -11,12 +11,12 @@ use std::os::unix::fs::MetadataExt;
 use crate::capture::RawPacket;
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::detect::defrag::{self, Defrag, DefragStats};
-use crate::detect::messages::MessageStats;
 use crate::detect::engine::{Engine, Hit};
+use crate::detect::messages::MessageStats;
 use crate::detect::DetectOptions;
 use crate::detect::RuleSet;
 use crate::evidence::{EvidenceOptions, EvidenceStats, Recorder};
-use crate::output::{AlertEvent, FileCount, OutputOptions, Outputs};
+use crate::output::{AlertEvent, FileCount, OutputOptions, Outputs, PktSrc};
 use crate::ring::{self, Ring, RingOptions};
 
 /// Everything the pipeline needs besides the rules.
@@ -288,7 +288,7 @@ impl Pipeline {
         if let Some(ev) = self.evidence.as_mut().filter(|e| e.is_active()) {
             ev.observe(&pkt, !self.hits.is_empty());
         }
-        self.emit(rules, &pkt, self.linktype);
+        self.emit(rules, &pkt, self.linktype, PktSrc::Wire);
         self.inspect_messages(rules);
     }
 
@@ -309,7 +309,7 @@ impl Pipeline {
             ) {
                 self.engine
                     .inspect_message(rules, &pkt, &msg, &mut self.hits);
-                self.emit(rules, &pkt, decode::linktype::RAW);
+                self.emit(rules, &pkt, decode::linktype::RAW, PktSrc::Stream);
             }
             self.engine.put_message(i, msg);
         }
@@ -339,12 +339,12 @@ impl Pipeline {
             self.count_decode(kind);
         }
         self.engine.inspect(rules, &pkt, &mut self.hits);
-        self.emit(rules, &pkt, decode::linktype::RAW);
+        self.emit(rules, &pkt, decode::linktype::RAW, PktSrc::Defrag);
         self.inspect_messages(rules);
     }
 
     /// Counts and writes the alerts in `self.hits` for `pkt` (of link type `linktype`).
-    fn emit(&mut self, rules: &RuleSet, pkt: &decode::Packet<'_>, linktype: i32) {
+    fn emit(&mut self, rules: &RuleSet, pkt: &decode::Packet<'_>, linktype: i32, pkt_src: PktSrc) {
         if self.hits.is_empty() {
             return;
         }
@@ -375,6 +375,7 @@ impl Pipeline {
                 continue;
             };
             let ev = AlertEvent {
+                pkt_src,
                 rule,
                 pkt,
                 linktype,

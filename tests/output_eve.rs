@@ -89,6 +89,7 @@ fn alert_all(out: &mut Outputs, pcap: &Path, rule: &Rule) -> usize {
         };
         n += 1;
         let ev = AlertEvent {
+            pkt_src: Default::default(),
             rule,
             pkt: &pkt,
             linktype: lt,

@@ -112,6 +112,7 @@ fn format_all(
         n += 1;
         assert_eq!(pkt.anomaly, None, "packet {n}");
         let ev = AlertEvent {
+            pkt_src: Default::default(),
             rule,
             pkt: &pkt,
             linktype: lt,

@@ -112,7 +112,7 @@ pub fn format_alert(ev: &AlertEvent<'_>, tz: Timestamps, out: &mut Vec<u8>) {
         proto: proto(p.ip_proto),
         icmp_type,
         icmp_code,
-        pkt_src: "wire/pcap",
+        pkt_src: ev.pkt_src.as_str(),
         // Here, per alert written, never per packet.
         community_id: community_id::for_packet(community_id::DEFAULT_SEED, p),
         alert: Alert {

@@ -35,6 +35,31 @@ pub struct AlertEvent<'a> {
     pub capture_file: Option<&'a str>,
     /// Stable id of the packet's flow (EVE `flow_id`), 0 when unknown.
     pub flow_id: u64,
+    /// Where the packet came from (EVE `pkt_src`).
+    pub pkt_src: PktSrc,
+}
+
+/// Where an inspected packet came from: captured, or rebuilt by the sensor. EVE's `pkt_src`
+/// with Suricata's words for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PktSrc {
+    /// As captured: `wire/pcap`.
+    #[default]
+    Wire,
+    /// A datagram rebuilt from IPv4 fragments: `defrag`.
+    Defrag,
+    /// A request or response rebuilt from a TCP stream: `stream (detect/log)`.
+    Stream,
+}
+
+impl PktSrc {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PktSrc::Wire => "wire/pcap",
+            PktSrc::Defrag => "defrag",
+            PktSrc::Stream => "stream (detect/log)",
+        }
+    }
 }
 
 /// File names in LOGDIR, as Snort and Suricata name them.

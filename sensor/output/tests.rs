@@ -89,6 +89,7 @@ fn tcp(opts: &[u8]) -> Vec<u8> {
 fn full(p: &Packet<'_>) -> String {
     let r = rule();
     let ev = AlertEvent {
+        pkt_src: Default::default(),
         rule: &r,
         pkt: p,
         linktype: linktype::RAW,
@@ -184,6 +185,7 @@ fn eve_layout() {
     r.msg = "a \"b\"\n".into();
     r.class_desc = Some("Misc".into());
     let ev = AlertEvent {
+        pkt_src: Default::default(),
         rule: &r,
         pkt: &p,
         linktype: linktype::RAW,
