@@ -312,7 +312,15 @@ impl Engine {
             }
         }
         rules.message_candidates(&key, &bufs, &mut self.content, &mut self.candidates);
-        self.decide(rules, pkt, FlowSource::Peek, &bufs, true, msg.raw_alerted(), hits);
+        self.decide(
+            rules,
+            pkt,
+            FlowSource::Peek,
+            &bufs,
+            true,
+            msg.raw_alerted(),
+            hits,
+        );
     }
 
     /// Counters of reassembly and HTTP inspection (`None` when no loaded rule needs them).

@@ -544,8 +544,14 @@ mod tests {
     #[test]
     fn message_frames_decode_with_good_checksums() {
         for (src, dst) in [
-            ("192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap()),
-            ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap()),
+            (
+                "192.0.2.1".parse().unwrap(),
+                "198.51.100.7".parse().unwrap(),
+            ),
+            (
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+            ),
         ] {
             let mut f = Vec::new();
             let dir = DirState {
@@ -566,7 +572,10 @@ mod tests {
             .unwrap();
             assert_eq!(p.anomaly, None, "{src}");
             assert_eq!(p.payload, b"GET / HTTP/1.1\r\n\r\n");
-            assert_eq!((p.src, p.dst, p.sport(), p.dport()), (src, dst, Some(40000), Some(80)));
+            assert_eq!(
+                (p.src, p.dst, p.sport(), p.dport()),
+                (src, dst, Some(40000), Some(80))
+            );
         }
     }
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::content::{FpClass, Prefilter, Scratch};
-use super::payload::Buffers;
 use super::index::{self, HeaderKey, Index};
+use super::payload::Buffers;
 use crate::rules::{Buffer, Model, PortSet, RateFilter, Rule, RuleId, Suppress, Tag};
 
 /// Snort's snort.conf `$HTTP_PORTS` (the built-in variable), for models built without a load.
@@ -224,10 +224,10 @@ impl RuleSet {
                 self.prefilter.scan_also(key, body, scratch);
             }
         }
-        for (p, b) in self
-            .http_prefilters
-            .iter()
-            .zip([Buffer::Uri, Buffer::Header, Buffer::ClientBody])
+        for (p, b) in
+            self.http_prefilters
+                .iter()
+                .zip([Buffer::Uri, Buffer::Header, Buffer::ClientBody])
         {
             if let Some(data) = bufs.get(b) {
                 p.scan_also(key, data, scratch);
