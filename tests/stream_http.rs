@@ -539,3 +539,20 @@ fn event_queue_caps_a_message_at_three() {
     let r = replay(tmp.path(), "cap", &c.frames, &rules, None);
     expect(&r, &[(5000007, 1), (5000008, 1), (5000009, 1)]);
 }
+
+/// A raw segment that ends one pipelined request and starts the next: the rule that alerted on
+/// it does not alert again for the second request, which holds the matched bytes.
+#[test]
+fn raw_dedup_reaches_the_next_pipelined_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Conv::new(40005, 80, 1);
+    c.c(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nX-M: PIPE-MARK\r\n");
+    c.c(b"\r\n");
+    c.s(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    c.close();
+    let rules = "alert tcp any any -> any $HTTP_PORTS (msg:\"pipe\"; content:\"PIPE-MARK\"; sid:1000040; rev:1;)\n";
+    let r = replay(tmp.path(), "pipe-dedup", &c.frames, rules, None);
+    expect(&r, &[(1000040, 1)]);
+}
