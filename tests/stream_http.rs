@@ -399,7 +399,8 @@ fn http_buffers_on_rebuilt_messages() {
     resp.extend_from_slice(&body);
     c.s(&resp);
     c.c(b"GET /c HTTP/1.1\r\nHost: h\r\n\r\n");
-    c.s(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nchunky\r\n");
+    let chunked = c.s(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nchunky\r\n");
+    stamps.insert("chunked", chunked);
     c.s(b"6\r\n-bacon\r\n0\r\n\r\n");
     c.close();
     frames.append(&mut c.frames);
@@ -447,6 +448,9 @@ fn http_buffers_on_rebuilt_messages() {
             (2000025, 1),
         ],
     );
+    // A response in two segments is stamped with the first.
+    let l = r.lines(2000019)[0];
+    assert!(l.starts_with(&stamp(stamps["chunked"])), "{l}");
     // Responses print the server first.
     let l = r.lines(2000015)[0];
     assert!(l.ends_with("{TCP} 10.2.0.2:80 -> 10.1.0.1:41002"), "{l}");
