@@ -10,7 +10,11 @@
 //! holding it (here: a rule that alerted on a raw segment of one direction is left out of the
 //! direction's messages completed from then on, up to and including the one that holds the
 //! segment's last byte: when a segment ends one message and starts the next, its rules are
-//! left out of both).
+//! left out of both). Snort 2.9 does it with stream5's session alerts
+//! (`Stream5AddSessionAlertTcp` remembers a logged gid:sid with the segment's sequence number,
+//! `Stream5CheckSessionAlertTcp` skips it on a rebuilt packet covering that number); only logged
+//! events are remembered, so a rule the event queue left out on the raw segment may still
+//! alert on the message.
 //!
 //! A message packet is a real IPv4 or IPv6 + TCP packet ([`Rebuilt::frame`], link type RAW)
 //! between the flow's endpoints in the message's direction, carrying the message bytes as sent
