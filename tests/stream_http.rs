@@ -30,10 +30,31 @@ struct Conv {
     cseq: u32,
     sseq: u32,
     t: i64,
+    /// IPv6 between `CLIENT6` and `SERVER6` instead of IPv4.
+    v6: bool,
     frames: Vec<(i64, u32, Vec<u8>)>,
 }
 
 impl Conv {
+    /// The same over IPv6.
+    fn new6(cport: u16, sport: u16, t: i64) -> Conv {
+        let mut c = Conv {
+            cport,
+            sport,
+            cseq: 1000,
+            sseq: 5000,
+            t,
+            v6: true,
+            frames: Vec::new(),
+        };
+        c.raw(true, SYN, c.cseq, b"");
+        c.cseq += 1;
+        c.raw(false, SYN_ACK, c.sseq, b"");
+        c.sseq += 1;
+        c.raw(true, ACK, c.cseq, b"");
+        c
+    }
+
     /// A conversation starting with the three-way handshake at second `t`.
     fn new(cport: u16, sport: u16, t: i64) -> Conv {
         let mut c = Conv {
@@ -42,6 +63,7 @@ impl Conv {
             cseq: 1000,
             sseq: 5000,
             t,
+            v6: false,
             frames: Vec::new(),
         };
         c.raw(true, SYN, c.cseq, b"");
@@ -60,7 +82,17 @@ impl Conv {
     /// A frame with explicit flags and sequence number (nothing advances).
     fn raw(&mut self, to_server: bool, flags: u8, seq: u32, data: &[u8]) -> (i64, u32) {
         let ts = self.next_ts();
-        let f = if to_server {
+        let f = if self.v6 {
+            frame6(
+                to_server,
+                self.cport,
+                self.sport,
+                flags,
+                seq,
+                if to_server { self.sseq } else { self.cseq },
+                data,
+            )
+        } else if to_server {
             frame(
                 CLIENT,
                 SERVER,
@@ -101,6 +133,44 @@ impl Conv {
         self.sseq += 1;
         self.raw(true, ACK, self.cseq, b"");
     }
+}
+
+const CLIENT6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const SERVER6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+
+/// An Ethernet/IPv6/TCP frame between `CLIENT6:cport` and `SERVER6:sport` (valid checksum).
+fn frame6(
+    to_server: bool,
+    cport: u16,
+    sport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    data: &[u8],
+) -> Vec<u8> {
+    let (src, dst, sp, dp) = if to_server {
+        (CLIENT6, SERVER6, cport, sport)
+    } else {
+        (SERVER6, CLIENT6, sport, cport)
+    };
+    let mut b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6(src, dst, 64)
+        .tcp(sp, dp, seq, 65000);
+    if flags & ACK != 0 {
+        b = b.ack(ack);
+    }
+    if flags & SYN != 0 {
+        b = b.syn();
+    }
+    if flags & 0x01 != 0 {
+        b = b.fin();
+    }
+    if flags & 0x08 != 0 {
+        b = b.psh();
+    }
+    let mut f = Vec::new();
+    b.write(&mut f, data).unwrap();
+    f
 }
 
 struct Replay {
@@ -559,4 +629,66 @@ fn raw_dedup_reaches_the_next_pipelined_message() {
     let rules = "alert tcp any any -> any $HTTP_PORTS (msg:\"pipe\"; content:\"PIPE-MARK\"; sid:1000040; rev:1;)\n";
     let r = replay(tmp.path(), "pipe-dedup", &c.frames, rules, None);
     expect(&r, &[(1000040, 1)]);
+}
+
+/// The rebuilt packet of an IPv6 flow is an IPv6 packet between the flow's endpoints.
+#[test]
+fn ipv6_flows_are_reassembled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Conv::new6(45001, 80, 1);
+    let first = c.c(b"GET /six HTTP/1.1\r\nHost: h\r\nX-S: SIX-");
+    c.c(b"MARK\r\n\r\n");
+    c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    let rules = "\
+alert tcp any any -> any $HTTP_PORTS (msg:\"six uri\"; content:\"/six\"; http_uri; sid:6000001; rev:1;)\n\
+alert tcp any any -> any $HTTP_PORTS (msg:\"six split\"; content:\"SIX-MARK\"; http_header; sid:6000002; rev:1;)\n";
+    let r = replay(tmp.path(), "six", &c.frames, rules, None);
+    expect(&r, &[(6000001, 1), (6000002, 1)]);
+    for l in &r.fast {
+        assert!(l.starts_with(&stamp(first)), "{l}");
+        assert!(
+            l.ends_with("{TCP} 2001:db8::1:45001 -> 2001:db8::2:80"),
+            "{l}"
+        );
+    }
+}
+
+/// A POST body longer than `post_depth` (65495) and than one packet: `http_client_body` holds
+/// its first 65495 bytes; the raw segments are still inspected whole.
+#[test]
+fn long_post_body_is_cut_at_post_depth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut body = vec![b'x'; 100_000];
+    body[1000..1010].copy_from_slice(b"EARLY-MARK");
+    body[80_000..80_009].copy_from_slice(b"LATE-MARK");
+    let mut c = Conv::new(46001, 80, 1);
+    let first = c.c(format!(
+        "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .as_bytes());
+    for part in body.chunks(1400) {
+        c.c(part);
+    }
+    c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    let rules = "\
+alert tcp any any -> any $HTTP_PORTS (msg:\"early body\"; content:\"EARLY-MARK\"; http_client_body; sid:7000001; rev:1;)\n\
+alert tcp any any -> any $HTTP_PORTS (msg:\"late body\"; content:\"LATE-MARK\"; http_client_body; sid:7000002; rev:1;)\n\
+alert tcp any any -> any $HTTP_PORTS (msg:\"late raw\"; flow:no_stream; content:\"LATE-MARK\"; sid:7000003; rev:1;)\n";
+    let r = replay(tmp.path(), "post", &c.frames, rules, None);
+    expect(&r, &[(7000001, 1), (7000003, 1)]);
+    assert!(
+        r.lines(7000001)[0].starts_with(&stamp(first)),
+        "{:?}",
+        r.fast
+    );
+    // Given once its body reached post_depth: counted as truncated.
+    assert!(
+        r.stdout
+            .contains("http: requests=1 responses=1 messages_inspected=2 truncated=1 "),
+        "{}",
+        r.stdout
+    );
 }
