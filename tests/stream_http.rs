@@ -692,3 +692,34 @@ alert tcp any any -> any $HTTP_PORTS (msg:\"late raw\"; flow:no_stream; content:
         r.stdout
     );
 }
+
+/// A hole the receiver acknowledged past (the sensor missed a segment) is not glued over: the
+/// bytes on both sides of it never form one match, and the request in progress is inspected
+/// as far as it got.
+#[test]
+fn a_skipped_hole_does_not_join_its_sides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Conv::new(47001, 80, 1);
+    let head = b"GET /gap HTTP/1.1\r\nHost: h\r\nX-A: GAP-".as_slice();
+    let lost = b"lost bytes\r\nX-B: ".as_slice();
+    let tail = b"MARK\r\n\r\n".as_slice();
+    let first = c.c(head);
+    let tail_at = c.cseq + lost.len() as u32;
+    c.raw(true, PSH_ACK, tail_at, tail);
+    c.cseq = tail_at + tail.len() as u32;
+    // The server acknowledges everything, the missed segment included.
+    c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    let rules = "\
+alert tcp any any -> any $HTTP_PORTS (msg:\"glued\"; content:\"GAP-MARK\"; sid:8000001; rev:1;)\n\
+alert tcp any any -> any $HTTP_PORTS (msg:\"glued header\"; content:\"GAP-MARK\"; http_header; sid:8000002; rev:1;)\n\
+alert tcp any any -> any $HTTP_PORTS (msg:\"uri\"; content:\"/gap\"; http_uri; sid:8000003; rev:1;)\n";
+    let r = replay(tmp.path(), "gap", &c.frames, rules, None);
+    expect(&r, &[(8000003, 1)]);
+    assert!(
+        r.lines(8000003)[0].starts_with(&stamp(first)),
+        "{:?}",
+        r.fast
+    );
+    assert!(r.stdout.contains(" gaps=1 "), "{}", r.stdout);
+}

@@ -375,6 +375,12 @@ impl Messages {
             }
         };
         for chunk in delivered.chunks() {
+            if chunk.gap_before {
+                // Bytes were skipped (a hole acknowledged past, or a queue over its cap): the
+                // message in progress ends where the hole starts, as stream5 flushes up to a
+                // hole and resumes after it; the bytes after it are never joined to it.
+                http.finish(chunk.dir == Dir::ToServer, &mut on_msg);
+            }
             http.feed(
                 chunk.dir == Dir::ToServer,
                 chunk.data,
