@@ -723,3 +723,41 @@ alert tcp any any -> any $HTTP_PORTS (msg:\"uri\"; content:\"/gap\"; http_uri; s
     );
     assert!(r.stdout.contains(" gaps=1 "), "{}", r.stdout);
 }
+
+/// The same ports used again by a new connection (new handshake, new initial sequence
+/// numbers) after the first one closed with FIN, and after one reset: the new streams are
+/// reassembled from their own SYNs.
+#[test]
+fn port_reuse_after_close_starts_new_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = "alert tcp any any -> any $HTTP_PORTS (msg:\"split\"; content:\"REUSE-MARK\"; http_header; sid:9000001; rev:1;)\n";
+    for (name, rst) in [("fin", false), ("rst", true)] {
+        let mut c = Conv::new(48001, 80, 1);
+        c.c(b"GET /one HTTP/1.1\r\nHost: h\r\nX-R: REUSE-MARK\r\n\r\n");
+        c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        if rst {
+            c.raw(true, 0x14, c.cseq, b"");
+        } else {
+            c.close();
+        }
+        // A new connection on the same ports, its sequence numbers far from the first's.
+        let mut d = Conv::new(48001, 80, 100);
+        d.cseq = 3_000_000_000;
+        d.sseq = 1_500_000_000;
+        d.frames.clear();
+        d.raw(true, SYN, d.cseq, b"");
+        d.cseq += 1;
+        d.raw(false, SYN_ACK, d.sseq, b"");
+        d.sseq += 1;
+        d.raw(true, ACK, d.cseq, b"");
+        d.c(b"GET /two HTTP/1.1\r\nHost: h\r\nX-R: REUSE-");
+        d.c(b"MARK\r\n\r\n");
+        d.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        d.close();
+        let mut frames = c.frames;
+        frames.extend(d.frames);
+        let r = replay(tmp.path(), name, &frames, rules, None);
+        expect(&r, &[(9000001, 2)]);
+        assert!(r.lines(9000001)[1].starts_with("01/01-00:01:43."), "{:?}", r.fast);
+    }
+}
