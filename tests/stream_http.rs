@@ -761,3 +761,26 @@ fn port_reuse_after_close_starts_new_streams() {
         assert!(r.lines(9000001)[1].starts_with("01/01-00:01:43."), "{:?}", r.fast);
     }
 }
+
+/// `flow:` direction and state hold on rebuilt messages as on their segments: a response is
+/// to_client, and a body delimited by the server's FIN is still inspected on an established
+/// flow.
+#[test]
+fn flow_options_on_rebuilt_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Conv::new(49001, 80, 1);
+    c.c(b"GET /f HTTP/1.1\r\nHost: h\r\n\r\n");
+    let resp = c.s(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nsome CLOSE-");
+    c.s(b"BODY text");
+    c.close();
+    let rules = "\
+alert tcp any $HTTP_PORTS -> any any (msg:\"to client\"; flow:to_client,established; file_data; content:\"CLOSE-BODY\"; sid:9100001; rev:1;)\n\
+alert tcp any any -> any any (msg:\"to server\"; flow:to_server; file_data; content:\"CLOSE-BODY\"; sid:9100002; rev:1;)\n\
+alert tcp any $HTTP_PORTS -> any any (msg:\"from server\"; flow:from_server,established; content:\"200\"; http_stat_code; sid:9100003; rev:1;)\n\
+alert tcp any any -> any $HTTP_PORTS (msg:\"request\"; flow:to_server,established; content:\"GET\"; http_method; sid:9100004; rev:1;)\n";
+    let r = replay(tmp.path(), "flowopts", &c.frames, rules, None);
+    expect(&r, &[(9100001, 1), (9100003, 1), (9100004, 1)]);
+    let l = r.lines(9100001)[0];
+    assert!(l.starts_with(&stamp(resp)), "{l}");
+    assert!(l.ends_with("{TCP} 10.2.0.2:80 -> 10.1.0.1:49001"), "{l}");
+}
