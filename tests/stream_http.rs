@@ -758,7 +758,11 @@ fn port_reuse_after_close_starts_new_streams() {
         frames.extend(d.frames);
         let r = replay(tmp.path(), name, &frames, rules, None);
         expect(&r, &[(9000001, 2)]);
-        assert!(r.lines(9000001)[1].starts_with("01/01-00:01:43."), "{:?}", r.fast);
+        assert!(
+            r.lines(9000001)[1].starts_with("01/01-00:01:43."),
+            "{:?}",
+            r.fast
+        );
     }
 }
 
