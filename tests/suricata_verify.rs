@@ -1,5 +1,5 @@
 //! suricata-verify cases within tiers 1–2, replayed through the binary: for each case folder
-//! (top level and `threshold/`), read `test.yaml`, replay its pcap with its rules (and its
+//! (top level and one level into group folders such as `threshold/`), read `test.yaml`, replay its pcap with its rules (and its
 //! threshold.config), and compare the EVE alert counts per sid with the `filter` checks that
 //! count `event_type: alert` (optionally by `alert.signature_id`).
 //!
@@ -27,6 +27,11 @@ use serde_yaml::Value;
 ///   `threshold … track by_rule` (bug-4503), `detection_filter … unique_on`
 ///   (detection_filter-distinct-*), address ranges `a-b` (iponly-ipv6-range-01);
 /// - tier-3 or Suricata-only options: `target` (alert-testmyids);
+/// - Suricata-only protocols: `tcp-stream` (tls/tls-bypass-missing-event; Snort 2.9 says
+///   `tcp` with `flow:only_stream`, and reassembles only stream5's ports, here `$HTTP_PORTS`),
+///   `icmpv6` (ipv6-evasion/ipv6-rsmurf; Snort 2.9 rules have no such protocol);
+/// - folders whose shared copy holds only a pcap (detect-pcrexform-01, http-all-headers,
+///   uricontent/detect-uricontent-06): nothing says what to load or expect;
 /// - only checks on EVE fields this harness does not evaluate (bug-4571-02, -05: flow events
 ///   and alert `proto`/`pkt_src` fields).
 const SKIP: &[(&str, &str)] = &[
@@ -75,22 +80,39 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/suricata-verify")
 }
 
-/// Every case folder holding a test.yaml, as a path relative to the root.
+/// Every case folder, as a path relative to the root: a folder holding a test.yaml, or holding
+/// a pcap and nothing to run it with (listed so that the count shows it); group folders
+/// (`threshold/`, `uricontent/`, `tls/`, ...) are searched one level down.
 fn cases() -> Vec<String> {
+    fn is_case(dir: &Path) -> bool {
+        dir.join("test.yaml").is_file() || has_pcap(dir)
+    }
+    fn has_pcap(dir: &Path) -> bool {
+        std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x == "pcap" || x == "pcapng")
+            })
+        })
+    }
     let mut out = Vec::new();
-    for sub in ["", "threshold"] {
-        let dir = root().join(sub);
-        let Ok(rd) = std::fs::read_dir(&dir) else {
+    let Ok(rd) = std::fs::read_dir(root()) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let path = e.path();
+        if !path.is_dir() {
             continue;
-        };
-        for e in rd.flatten() {
-            if e.path().join("test.yaml").is_file() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                out.push(if sub.is_empty() {
-                    name
-                } else {
-                    format!("{sub}/{name}")
-                });
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        if is_case(&path) {
+            out.push(name);
+            continue;
+        }
+        for sub in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+            if sub.path().is_dir() && is_case(&sub.path()) {
+                out.push(format!("{name}/{}", sub.file_name().to_string_lossy()));
             }
         }
     }
@@ -227,6 +249,11 @@ fn run_case(name: &str, tmp: &Path) -> Outcome {
         return Outcome::Skip((*why).to_string());
     }
     let dir = root().join(name);
+    if !dir.join("test.yaml").is_file() {
+        return Outcome::Skip(
+            "the shared copy holds only the pcap: no test.yaml and no rules to run it with".into(),
+        );
+    }
     let text = match std::fs::read_to_string(dir.join("test.yaml")) {
         Ok(t) => t,
         Err(e) => return Outcome::Skip(format!("test.yaml unreadable: {e}")),
@@ -362,17 +389,53 @@ fn run_case(name: &str, tmp: &Path) -> Outcome {
     }
 }
 
+/// Rule keywords that need stream reassembly or the HTTP inspector (Snort's or Suricata's
+/// spelling), to count the cases that depend on them.
+const STREAM_HTTP_WORDS: &[&str] = &[
+    "http_",
+    "http.",
+    "uricontent",
+    "urilen",
+    "file_data",
+    "file.data",
+    "only_stream",
+    "tcp-stream",
+    "alert http",
+];
+
+/// Whether the rules of a case folder use reassembly or HTTP buffers.
+fn uses_stream_http(name: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir(root().join(name)) else {
+        return false;
+    };
+    rd.flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rules"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .any(|t| STREAM_HTTP_WORDS.iter().any(|w| t.contains(w)))
+}
+
 #[test]
 fn suricata_verify_cases() {
     let all = cases();
     assert!(!all.is_empty(), "no cases under {}", root().display());
     let tmp = tempfile::tempdir().unwrap();
     let (mut passed, mut failed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stream_http = (0, 0, 0);
     for name in &all {
+        let sh = uses_stream_http(name);
         match run_case(name, tmp.path()) {
-            Outcome::Pass(n) => passed.push(format!("{name} ({n} checks)")),
-            Outcome::Fail(why) => failed.push(format!("{name}: {why}")),
-            Outcome::Skip(why) => skipped.push(format!("{name}: {why}")),
+            Outcome::Pass(n) => {
+                stream_http.0 += usize::from(sh);
+                passed.push(format!("{name} ({n} checks)"));
+            }
+            Outcome::Fail(why) => {
+                stream_http.1 += usize::from(sh);
+                failed.push(format!("{name}: {why}"));
+            }
+            Outcome::Skip(why) => {
+                stream_http.2 += usize::from(sh);
+                skipped.push(format!("{name}: {why}"));
+            }
         }
     }
     eprintln!(
@@ -381,6 +444,10 @@ fn suricata_verify_cases() {
         passed.len(),
         failed.len(),
         skipped.len()
+    );
+    eprintln!(
+        "  of which with reassembly or HTTP rules: {} passed, {} failed, {} skipped",
+        stream_http.0, stream_http.1, stream_http.2
     );
     for p in &passed {
         eprintln!("  pass  {p}");

@@ -7,8 +7,14 @@
 //! engine does that before this module sees them); each reassembled request or response is
 //! inspected once more, as one packet stamped with the time of the segment holding its first
 //! byte; a rule that already alerted on a raw segment does not alert again for the message
-//! holding it (here: a rule that alerted on a raw segment of one direction is left out of that
-//! direction's next message).
+//! holding it (here: a rule that alerted on a raw segment of one direction is left out of the
+//! direction's messages completed from then on, up to and including the one that holds the
+//! segment's last byte: when a segment ends one message and starts the next, its rules are
+//! left out of both). Snort 2.9 does it with stream5's session alerts
+//! (`Stream5AddSessionAlertTcp` remembers a logged gid:sid with the segment's sequence number,
+//! `Stream5CheckSessionAlertTcp` skips it on a rebuilt packet covering that number); only logged
+//! events are remembered, so a rule the event queue left out on the raw segment may still
+//! alert on the message.
 //!
 //! A message packet is a real IPv4 or IPv6 + TCP packet ([`Rebuilt::frame`], link type RAW)
 //! between the flow's endpoints in the message's direction, carrying the message bytes as sent
@@ -205,6 +211,8 @@ pub struct Messages {
     messages: u64,
     messages_cut: u64,
     packets: u64,
+    /// Rules that alerted on the current segment as a raw packet (scratch, reused).
+    seg_alerted: Vec<RuleId>,
     /// Bytes the HTTP sessions hold, kept up to date after every segment.
     http_memory: usize,
 }
@@ -222,6 +230,7 @@ impl Messages {
             messages: 0,
             messages_cut: 0,
             packets: 0,
+            seg_alerted: Vec::new(),
             http_memory: 0,
         }
     }
@@ -317,7 +326,13 @@ impl Messages {
         d.ttl = pkt.ttl;
         d.tos = pkt.tos;
         d.ip_id = pkt.ip_id;
+        self.seg_alerted.clear();
         for r in raw_alerted {
+            if !self.seg_alerted.contains(&r) && self.seg_alerted.len() < MAX_RAW_ALERTED {
+                self.seg_alerted.push(r);
+            }
+        }
+        for &r in &self.seg_alerted {
             if !d.raw_alerted.contains(&r) && d.raw_alerted.len() < MAX_RAW_ALERTED {
                 d.raw_alerted.push(r);
             }
@@ -338,6 +353,8 @@ impl Messages {
         let delivered = self.streams.segment(flow_id, dir, &seg);
         let (pool, ready) = (&mut self.pool, &mut self.ready);
         let (mut made, mut cut) = (0u64, 0u64);
+        // Directions that completed a message during this segment.
+        let mut emitted = [false; 2];
         let Session {
             http, ends, dirs, ..
         } = session;
@@ -350,12 +367,20 @@ impl Messages {
                 if slot.fill(msg, ends, dir) {
                     cut += 1;
                 }
-                dir.raw_alerted.clear();
+                if let Some(e) = emitted.get_mut(i) {
+                    *e = true;
+                }
                 *ready += 1;
                 made += 1;
             }
         };
         for chunk in delivered.chunks() {
+            if chunk.gap_before {
+                // Bytes were skipped (a hole acknowledged past, or a queue over its cap): the
+                // message in progress ends where the hole starts, as stream5 flushes up to a
+                // hole and resumes after it; the bytes after it are never joined to it.
+                http.finish(chunk.dir == Dir::ToServer, &mut on_msg);
+            }
             http.feed(
                 chunk.dir == Dir::ToServer,
                 chunk.data,
@@ -366,6 +391,18 @@ impl Messages {
         for d in [Dir::ToServer, Dir::ToClient] {
             if delivered.fin(d) || delivered.rst {
                 http.finish(d == Dir::ToServer, &mut on_msg);
+            }
+        }
+        // A direction that completed messages forgets the raw alerts they carried, except
+        // those of this segment when it also began the next message (its bytes may be where
+        // the rule matched).
+        let this_dir = usize::from(!to_server);
+        for (i, (d, done)) in dirs.iter_mut().zip(emitted).enumerate() {
+            if done {
+                d.raw_alerted.clear();
+                if i == this_dir && http.in_message(to_server) {
+                    d.raw_alerted.extend_from_slice(&self.seg_alerted);
+                }
             }
         }
         let closed = delivered.rst;

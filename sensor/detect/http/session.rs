@@ -184,6 +184,21 @@ impl HttpSession {
             + self.pending.capacity() * std::mem::size_of::<Asked>()
     }
 
+    /// Whether the client's (`to_server`) or the server's direction holds the start of a
+    /// message not given yet: bytes fed so far that will be part of a later message.
+    pub fn in_message(&self, to_server: bool) -> bool {
+        let half = if to_server {
+            &self.client
+        } else {
+            &self.server
+        };
+        match half.state {
+            State::Head => true,
+            State::Body => !half.given,
+            State::Idle | State::Resync { .. } | State::Off => false,
+        }
+    }
+
     /// In-order bytes sent by the client (`to_server`) or the server, with the capture time of
     /// their first byte. Calls `on_msg` once for every message these bytes complete.
     pub fn feed(
