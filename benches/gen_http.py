@@ -6,8 +6,9 @@ connections to web servers on port 80 (or 8080), each a full handshake, one to t
 keep-alive requests (GET or POST, a path, Host, User-Agent, sometimes a Cookie or a small form
 body), each answered by a small response (plain, chunked or gzip-encoded body), then FIN/ACK
 both ways. Up to 200 connections are interleaved at any time, so reassembly and HTTP state are
-exercised across flows. One request in 500 asks for a path that community/ET rules know
-(`/gate.php`, `/cmd.exe`), so the content rules fire now and then. Checksums are valid.
+exercised across flows. One request in 500 asks for a path that enabled community/ET rules
+look for in http_uri (`/tx.exe` sid 28969, `/loadmsie.php?id=` sid 29166, `/xpsystem/commands.ini`
+sid 2001475), so the content rules fire now and then. Checksums are valid.
 
 usage: gen_http.py OUT.pcap N
 """
@@ -43,7 +44,7 @@ PATHS = [b"/", b"/index.html", b"/images/logo.png", b"/api/v1/items?id=%d", b"/s
          b"/static/app.js", b"/news/%d/comments", b"/a/b/../c/./d.css"]
 AGENTS = [b"Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0",
           b"curl/7.88.1", b"Wget/1.21.3"]
-RARE = [b"/gate.php", b"/cmd.exe", b"/bot.php?id=%d"]
+RARE = [b"/tx.exe", b"/xpsystem/commands.ini", b"/loadmsie.php?id=%d"]
 
 
 def request(rng, n):

@@ -3,10 +3,16 @@
 # (tcpdump -r IN -w /dev/null) on a deterministic busy-gateway workload, then the cost of the
 # address index from 10 to 1,000,000 listed entries, then the issue-12 list shape (a million
 # entries spread over all of IPv4) against 10 under two traffic patterns, 10 and 1,000,000
-# alternating run by run. Prints markdown tables (the README's).
+# alternating run by run, then the same workload with the content rule files added to the IP
+# lists, then an HTTP-heavy workload (benches/gen_http.py: many small keep-alive requests) with
+# the IP lists only and with the content files (reassembly and HTTP inspection on).
+# Prints markdown tables (the README's).
 #
 # usage: benches/replay-bench.sh [FRAMES] [RUNS]      (defaults 1000000 and 5)
-# Environment: BIN (default target/release/nsm-sensor), WORK (default target/bench-work).
+# Environment: BIN (default target/release/nsm-sensor), WORK (default target/bench-work),
+#   SECTIONS (default "floor scale spread content http": the sections to run),
+#   HTTP_FRAMES (default 300000: frames of the HTTP workload),
+#   SHARED (default ../shared: the shared data beside the checkout, for the content files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRAMES=${1:-1000000}
@@ -17,12 +23,23 @@ WORK=${WORK:-target/bench-work}
 ET=rules/et
 LISTS=("$ET/emerging-botcc.rules" "$ET/emerging-compromised.rules" "$ET/emerging-ciarmy.rules"
        "$ET/emerging-drop.rules" "$ET/emerging-dshield.rules" "$ET/emerging-tor.rules")
+SECTIONS=${SECTIONS:-floor scale spread content http}
+HTTP_FRAMES=${HTTP_FRAMES:-300000}
+SHARED=${SHARED:-../shared}
+CONTENT=("$SHARED/data/rules/community/community.rules" "$SHARED/data/rules/et/emerging-scan.rules"
+         "$SHARED/data/rules/et/emerging-malware.rules" "$SHARED/data/rules/et/emerging-chat.rules")
+# want SECTION : whether SECTION is one of $SECTIONS
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 mkdir -p "$WORK"
 IN="$WORK/workload-$FRAMES.pcap"
-[ -s "$IN" ] || python3 benches/gen_workload.py "$IN" "$FRAMES" "${LISTS[@]}"
+if want floor || want scale || want content; then
+  [ -s "$IN" ] || python3 benches/gen_workload.py "$IN" "$FRAMES" "${LISTS[@]}"
+fi
 [ -n "${BIN_GIVEN:-}" ] || cargo build --release -q
 RARGS=()
 for f in "${LISTS[@]}"; do RARGS+=(-r "$f"); done
+CARGS=()
+for f in "${CONTENT[@]}"; do CARGS+=(-r "$f"); done
 
 # measure NAME CMD... : runs CMD $RUNS times, keeps "wall cpu rss_kb" per run in $WORK/NAME.runs
 measure() {
@@ -40,6 +57,7 @@ measure() {
 # median COLUMN FILE
 median() { sort -n -k"$1","$1" "$2" | awk -v c="$1" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
 
+if want floor; then
 measure read_floor tcpdump -r "$IN" -w /dev/null
 measure copy_floor tcpdump -r "$IN" -w "$WORK/out/copy.pcap"
 measure detect "$BIN" replay -q --no-ring --home-net 192.168.0.0/16 "${RARGS[@]}" -l "$WORK/out/log" "$IN"
@@ -87,6 +105,9 @@ done
 awk -v a="$(median 1 "$WORK/whole_job.runs")" -v b="$(median 1 "$WORK/whole_job_no_evidence.runs")" \
   'BEGIN {printf "\nEvidence store on: %.3f× the wall time with it off.\n", a / b}'
 
+fi
+
+if want scale; then
 echo
 echo "Scaling of the address index (generated lists, single addresses and CIDRs, IPv4 and IPv6):"
 echo
@@ -108,6 +129,9 @@ done
 echo
 awk -v a="${p1m:-0}" -v b="${p10:-1}" 'BEGIN {printf "Flatness: packets/s with 1,000,000 listed entries = %.2f× that with 10.\n", a / b}'
 
+fi
+
+if want spread; then
 echo
 echo "Spread feeds (80 % /32 over all of IPv4, 10 % /24-/28, 10 % IPv6; gen_lists.py N spread-ip:"
 echo "alert ip rules, as 'nsm-sensor update' writes an IP feed),"
@@ -139,3 +163,61 @@ for m in pool random; do
       'BEGIN {printf "| %s | %d | %s | %d | %.2f× | %.1f |\n", m, n, ms, p, p / b, r / 1024}'
   done
 done
+fi
+
+# rules_loaded NAME : the rule count the sensor logged for the last run of NAME
+rules_loaded() { grep -o '[0-9]* rules loaded' "$WORK/$1.stderr" | grep -o '^[0-9]*' | head -1; }
+
+# content_table TITLE PCAP FRAMES TAG : the IP lists alone and with the content files added,
+# alternating run by run, one markdown table, then the stream and HTTP counters of the last run.
+content_table() {
+  local title=$1 pin=$2 frames=$3 tag=$4
+  for v in ip content; do : > "$WORK/$tag-$v.all"; done
+  for _ in $(seq "$RUNS"); do
+    RUNS=1 measure "$tag-ip" "$BIN" replay -q --no-ring --home-net 192.168.0.0/16 "${RARGS[@]}" \
+      -l "$WORK/out/log" "$pin"
+    cat "$WORK/$tag-ip.runs" >> "$WORK/$tag-ip.all"
+    RUNS=1 measure "$tag-content" "$BIN" replay -q --no-ring --home-net 192.168.0.0/16 "${RARGS[@]}" \
+      "${CARGS[@]}" -l "$WORK/out/log" "$pin"
+    cat "$WORK/$tag-content.runs" >> "$WORK/$tag-content.all"
+  done
+  echo
+  echo "$title: $frames frames ($(du -m "$pin" | cut -f1) MB), IP lists alone and with the content"
+  echo "files, alternating run by run, medians of $RUNS runs, $(nproc) cores:"
+  echo
+  echo "| rules | loaded | alerts | wall s | CPU s | packets/s (packet loop) | peak RSS MB |"
+  echo "|---|---|---|---|---|---|---|"
+  for v in ip content; do
+    case $v in
+      ip) label='six ET IP lists';;
+      content) label='six ET IP lists + community, ET scan/malware/chat';;
+    esac
+    w=$(median 1 "$WORK/$tag-$v.all"); c=$(median 2 "$WORK/$tag-$v.all"); r=$(median 3 "$WORK/$tag-$v.all")
+    p=$(median 4 "$WORK/$tag-$v.all")
+    alerts=$(grep -o '[0-9]* alerts' "$WORK/$tag-$v.stdout" | grep -o '^[0-9]*' || true)
+    awk -v l="$label" -v n="$(rules_loaded "$tag-$v")" -v a="${alerts:-?}" -v w="$w" -v c="$c" \
+      -v p="$p" -v r="$r" \
+      'BEGIN {printf "| %s | %s | %s | %.2f | %.2f | %d | %.1f |\n", l, n, a, w, c, p, r / 1024}'
+  done
+  echo
+  if grep -q '^stream:' "$WORK/$tag-ip.stdout"; then
+    echo "IP lists alone: reassembly ran ($(grep '^stream:' "$WORK/$tag-ip.stdout"))."
+  else
+    echo "IP lists alone: no stream or HTTP counters (reassembly off: no loaded rule needs it)."
+  fi
+  echo "With the content files, last run:"
+  echo
+  echo '```'
+  grep -E '^(stream|http):' "$WORK/$tag-content.stdout" || true
+  echo '```'
+}
+
+if want content; then
+  content_table "W1 (busy gateway) with the content rule files" "$IN" "$FRAMES" w1
+fi
+
+if want http; then
+  HIN="$WORK/http-$HTTP_FRAMES.pcap"
+  [ -s "$HIN" ] || python3 benches/gen_http.py "$HIN" "$HTTP_FRAMES"
+  content_table "HTTP-heavy workload (benches/gen_http.py)" "$HIN" "$HTTP_FRAMES" http
+fi
