@@ -34,6 +34,7 @@ use std::net::IpAddr;
 use ahash::RandomState;
 
 use super::http::{HttpMessage, HttpOptions, HttpSession, HttpStats};
+use super::lru::{Linked, Links, Lru, NIL};
 use super::stream::{self, Dir, Reassembler, Segment, StreamOptions, StreamStats};
 use crate::decode::{Packet, Transport};
 use crate::rules::{Buffer, FlowTest, PayloadOp, Proto, Rule, RuleId};
@@ -195,13 +196,35 @@ struct Session {
     ends: Endpoints,
     dirs: [DirState; 2],
     last_seen: i64,
+    /// Directions whose FIN the reassembler reached (bit 0 client, bit 1 server): with both,
+    /// the session is over and its state goes.
+    fins: u8,
+}
+
+/// A slab slot of the session table, linked into its idle order.
+struct Slot {
+    flow_id: u64,
+    session: Option<Session>,
+    links: Links,
+}
+
+impl Linked for Slot {
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
+    }
 }
 
 /// The message stage of one engine: reassembler, HTTP sessions and the message pool.
 pub struct Messages {
     opts: MessageOptions,
     streams: Reassembler,
-    sessions: HashMap<u64, Session, RandomState>,
+    /// Flow id → slot in `slots`.
+    sessions: HashMap<u64, u32, RandomState>,
+    slots: Vec<Slot>,
+    /// Slots free for reuse.
+    free: Vec<u32>,
+    /// The live slots, most recently used first: the tail is the idlest session.
+    idle: Lru,
     /// Messages of the current packet: `pool[..ready]`.
     pool: Vec<Rebuilt>,
     ready: usize,
@@ -223,6 +246,9 @@ impl Messages {
             opts,
             streams: Reassembler::new(opts.stream),
             sessions: HashMap::with_hasher(RandomState::new()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            idle: Lru::default(),
             pool: Vec::new(),
             ready: 0,
             http_retired: HttpStats::default(),
@@ -288,36 +314,66 @@ impl Messages {
         if self.packets % 4096 == 0 {
             self.expire(pkt.ts_sec);
         }
-        if !self.sessions.contains_key(&flow_id) {
-            if self.sessions.len() >= self.opts.max_sessions {
-                self.drop_idlest();
+        let slot = match self.sessions.get(&flow_id) {
+            Some(&i) => {
+                self.idle.unlink(&mut self.slots, i);
+                i
             }
-            let ends = if to_server {
-                Endpoints {
-                    client: pkt.src,
-                    client_port: sport,
-                    server: pkt.dst,
-                    server_port: dport,
+            // A bare ACK or FIN of a conversation already over (or never seen) starts nothing.
+            None if pkt.payload.is_empty() && flags & stream::SYN == 0 => return,
+            None => {
+                if self.sessions.len() >= self.opts.max_sessions {
+                    self.drop_idlest();
                 }
-            } else {
-                Endpoints {
-                    client: pkt.dst,
-                    client_port: dport,
-                    server: pkt.src,
-                    server_port: sport,
-                }
-            };
-            self.sessions.insert(
-                flow_id,
-                Session {
+                let ends = if to_server {
+                    Endpoints {
+                        client: pkt.src,
+                        client_port: sport,
+                        server: pkt.dst,
+                        server_port: dport,
+                    }
+                } else {
+                    Endpoints {
+                        client: pkt.dst,
+                        client_port: dport,
+                        server: pkt.src,
+                        server_port: sport,
+                    }
+                };
+                let session = Session {
                     http: HttpSession::new(&self.opts.http),
                     ends,
                     dirs: Default::default(),
                     last_seen: pkt.ts_sec,
-                },
-            );
-        }
-        let Some(session) = self.sessions.get_mut(&flow_id) else {
+                    fins: 0,
+                };
+                let fresh = Slot {
+                    flow_id,
+                    session: Some(session),
+                    links: Links::NONE,
+                };
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        if let Some(s) = self.slots.get_mut(i as usize) {
+                            *s = fresh;
+                        }
+                        i
+                    }
+                    None => {
+                        self.slots.push(fresh);
+                        u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+                    }
+                };
+                self.sessions.insert(flow_id, i);
+                i
+            }
+        };
+        self.idle.push_front(&mut self.slots, slot);
+        let Some(session) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.session.as_mut())
+        else {
             return;
         };
         session.last_seen = pkt.ts_sec;
@@ -355,6 +411,12 @@ impl Messages {
         let (mut made, mut cut) = (0u64, 0u64);
         // Directions that completed a message during this segment.
         let mut emitted = [false; 2];
+        for (bit, d) in [(1u8, Dir::ToServer), (2, Dir::ToClient)] {
+            if delivered.fin(d) {
+                session.fins |= bit;
+            }
+        }
+        let over = delivered.rst || session.fins == 3;
         let Session {
             http, ends, dirs, ..
         } = session;
@@ -405,65 +467,70 @@ impl Messages {
                 }
             }
         }
-        let closed = delivered.rst;
         let memory_after = http.memory();
         self.http_memory = (self.http_memory + memory_after).saturating_sub(memory_before);
         self.messages += made;
         self.messages_cut += cut;
-        if closed {
-            self.drop_session(flow_id);
+        if over {
+            // Reset, or both FINs reached: the conversation is over (a new one on the same
+            // ports starts afresh).
+            self.drop_slot(slot);
         }
         while self.http_memory > self.opts.http_memcap && !self.sessions.is_empty() {
             self.drop_idlest();
         }
     }
 
-    fn drop_session(&mut self, flow_id: u64) {
-        if let Some(s) = self.sessions.remove(&flow_id) {
-            add_http(&mut self.http_retired, &s.http.stats());
-            self.http_memory = self.http_memory.saturating_sub(s.http.memory());
-        }
+    /// Ends the session in `slot`: its counters join the retired ones, its memory and its
+    /// reassembly state go, the slot is free for the next session.
+    fn drop_slot(&mut self, slot: u32) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(session) = s.session.take() else {
+            return;
+        };
+        let flow_id = s.flow_id;
+        self.idle.unlink(&mut self.slots, slot);
+        add_http(&mut self.http_retired, &session.http.stats());
+        self.http_memory = self.http_memory.saturating_sub(session.http.memory());
+        self.sessions.remove(&flow_id);
         self.streams.remove(flow_id);
+        self.free.push(slot);
     }
 
-    /// Drops the sessions idle past the timeout at `now` (no allocation).
+    /// Drops the sessions idle past the timeout at `now`, idlest first (no allocation).
     pub fn expire(&mut self, now: i64) {
         let timeout = i64::from(self.opts.idle_timeout_s);
-        let Messages {
-            sessions,
-            streams,
-            http_retired,
-            http_memory,
-            sessions_dropped,
-            ..
-        } = self;
-        sessions.retain(|&id, s| {
-            if now.saturating_sub(s.last_seen) <= timeout {
-                return true;
+        loop {
+            let tail = self.idle.tail;
+            let idle_since = self
+                .slots
+                .get(tail as usize)
+                .and_then(|s| s.session.as_ref())
+                .map(|s| s.last_seen);
+            match idle_since {
+                Some(t) if now.saturating_sub(t) > timeout => {
+                    self.drop_slot(tail);
+                    self.sessions_dropped += 1;
+                }
+                _ => break,
             }
-            add_http(http_retired, &s.http.stats());
-            *http_memory = http_memory.saturating_sub(s.http.memory());
-            streams.remove(id);
-            *sessions_dropped += 1;
-            false
-        });
+        }
     }
 
+    /// Drops the least recently used session (the table is full, or over its memcap).
     fn drop_idlest(&mut self) {
-        if let Some(id) = self
-            .sessions
-            .iter()
-            .min_by_key(|(_, s)| s.last_seen)
-            .map(|(&id, _)| id)
-        {
-            self.drop_session(id);
+        let tail = self.idle.tail;
+        if tail != NIL {
+            self.drop_slot(tail);
             self.sessions_dropped += 1;
         }
     }
 
     pub fn stats(&self) -> MessageStats {
         let mut http = self.http_retired;
-        for s in self.sessions.values() {
+        for s in self.slots.iter().filter_map(|s| s.session.as_ref()) {
             add_http(&mut http, &s.http.stats());
         }
         MessageStats {
