@@ -328,6 +328,11 @@ impl Prefilter {
         }
     }
 
+    /// No rule keyed and none unfiltered: a scan finds nothing (an IP-list set).
+    pub fn is_empty(&self) -> bool {
+        self.keyed == 0 && self.unfiltered.is_empty()
+    }
+
     pub fn is_built_for(&self, n: usize) -> bool {
         self.built_for == Some(n)
     }
@@ -370,7 +375,7 @@ impl Prefilter {
     /// As [`Prefilter::scan`], but keeps the candidates already in `scratch` (from a scan of
     /// another buffer with this or another prefilter): the answer is their union, ascending.
     pub fn scan_also(&self, key: &HeaderKey, payload: &[u8], scratch: &mut Scratch) {
-        if payload.is_empty() || self.built_for.is_none() {
+        if payload.is_empty() || self.built_for.is_none() || self.is_empty() {
             return;
         }
         scratch.fit(self);
