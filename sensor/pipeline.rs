@@ -298,15 +298,7 @@ impl Pipeline {
     fn inspect_messages(&mut self, rules: &RuleSet) {
         for i in 0..self.engine.ready_messages() {
             let msg = self.engine.take_message(i);
-            let len = u32::try_from(msg.frame.len()).unwrap_or(u32::MAX);
-            if let Ok(pkt) = decode::decode(
-                decode::linktype::RAW,
-                msg.ts_sec,
-                msg.ts_usec,
-                len,
-                &msg.frame,
-                DecodeOptions { checksums: false },
-            ) {
+            if let Some(pkt) = self.decode_rebuilt(&msg.frame, msg.ts_sec, msg.ts_usec) {
                 self.engine
                     .inspect_message(rules, &pkt, &msg, &mut self.hits);
                 self.emit(rules, &pkt, decode::linktype::RAW, PktSrc::Stream);
@@ -320,8 +312,24 @@ impl Pipeline {
     /// packet to `Preprocess` from within that fragment). Its alerts print the rebuilt packet
     /// (link type RAW); the evidence store keeps the captured fragments of the conversation.
     fn inspect_rebuilt(&mut self, rules: &RuleSet, buf: &[u8], ts_sec: i64, ts_usec: u32) {
+        let Some(pkt) = self.decode_rebuilt(buf, ts_sec, ts_usec) else {
+            return;
+        };
+        self.engine.inspect(rules, &pkt, &mut self.hits);
+        self.emit(rules, &pkt, decode::linktype::RAW, PktSrc::Defrag);
+        self.inspect_messages(rules);
+    }
+
+    /// Decodes a packet the sensor rebuilt (raw IP: a defragmented datagram, an HTTP message),
+    /// counting what decoding finds wrong with it.
+    fn decode_rebuilt<'b>(
+        &mut self,
+        buf: &'b [u8],
+        ts_sec: i64,
+        ts_usec: u32,
+    ) -> Option<decode::Packet<'b>> {
         let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-        let pkt = match decode::decode(
+        match decode::decode(
             decode::linktype::RAW,
             ts_sec,
             ts_usec,
@@ -329,18 +337,17 @@ impl Pipeline {
             buf,
             self.decode_opts,
         ) {
-            Ok(p) => p,
+            Ok(p) => {
+                if let Some(kind) = p.anomaly {
+                    self.count_decode(kind);
+                }
+                Some(p)
+            }
             Err(kind) => {
                 self.count_decode(kind);
-                return;
+                None
             }
-        };
-        if let Some(kind) = pkt.anomaly {
-            self.count_decode(kind);
         }
-        self.engine.inspect(rules, &pkt, &mut self.hits);
-        self.emit(rules, &pkt, decode::linktype::RAW, PktSrc::Defrag);
-        self.inspect_messages(rules);
     }
 
     /// Counts and writes the alerts in `self.hits` for `pkt` (of link type `linktype`).

@@ -231,13 +231,7 @@ impl Engine {
             return;
         }
         self.stats.inspected += 1;
-        let key = HeaderKey {
-            ip_proto: pkt.ip_proto,
-            src: pkt.src,
-            dst: pkt.dst,
-            sport: pkt.sport(),
-            dport: pkt.dport(),
-        };
+        let key = HeaderKey::of(pkt);
         if content {
             rules.candidates(&key, pkt.payload, &mut self.content, &mut self.candidates);
         } else {
@@ -294,13 +288,7 @@ impl Engine {
         hits.clear();
         self.adopt(rules);
         self.stats.inspected += 1;
-        let key = HeaderKey {
-            ip_proto: pkt.ip_proto,
-            src: pkt.src,
-            dst: pkt.dst,
-            sport: pkt.sport(),
-            dport: pkt.dport(),
-        };
+        let key = HeaderKey::of(pkt);
         let mut bufs = Buffers::packet(pkt.payload);
         for b in Buffer::ALL {
             if b == Buffer::Pkt {

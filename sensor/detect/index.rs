@@ -25,6 +25,19 @@ pub struct HeaderKey {
     pub dport: Option<u16>,
 }
 
+impl HeaderKey {
+    /// The key of a decoded packet.
+    pub fn of(pkt: &crate::decode::Packet<'_>) -> HeaderKey {
+        HeaderKey {
+            ip_proto: pkt.ip_proto,
+            src: pkt.src,
+            dst: pkt.dst,
+            sport: pkt.sport(),
+            dport: pkt.dport(),
+        }
+    }
+}
+
 /// One family's map: `starts[i]..starts[i+1]` → `sets[ids[i]]`.
 #[derive(Debug, Clone, Default)]
 struct RangeMap<T> {

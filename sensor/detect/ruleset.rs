@@ -191,18 +191,7 @@ impl RuleSet {
     ) {
         self.header_candidates(key, out);
         self.prefilter.scan(key, payload, scratch);
-        let before = out.len();
-        out.extend(
-            scratch
-                .candidates()
-                .iter()
-                .copied()
-                .filter(|&id| self.header_matches(id, key)),
-        );
-        if before > 0 && out.len() > before {
-            // Both lists are ascending and disjoint: a sort of a nearly sorted short list.
-            out.sort_unstable();
-        }
+        self.merge_prefiltered(key, scratch, out);
     }
 
     /// [`RuleSet::candidates`] for a rebuilt message with its buffers: the header index's
@@ -233,6 +222,13 @@ impl RuleSet {
                 p.scan_also(key, data, scratch);
             }
         }
+        self.merge_prefiltered(key, scratch, out);
+    }
+
+    /// Appends to `out` (the header index's answer) the prefilter's candidates whose header
+    /// matches `key`. Both lists are ascending and disjoint (a rule with a fast pattern is not
+    /// in the header index): a sort of a nearly sorted short list.
+    fn merge_prefiltered(&self, key: &HeaderKey, scratch: &Scratch, out: &mut Vec<RuleId>) {
         let before = out.len();
         out.extend(
             scratch
@@ -243,7 +239,6 @@ impl RuleSet {
         );
         if before > 0 && out.len() > before {
             out.sort_unstable();
-            out.dedup();
         }
     }
 }
