@@ -276,3 +276,105 @@ fn open_evidence_event_allocates_nothing_for_other_packets() {
     assert_eq!(pipeline.stats().evidence.open, 1, "the event is still open");
     assert_eq!(after - before, 0, "allocations while an event is open");
 }
+
+/// With the content rule files loaded, HTTP-port connections are reassembled and their
+/// requests and responses inspected as rebuilt messages. Once warm (the sessions of finished
+/// connections kept for the next, the reassembler's and the flow table's slots reused), a
+/// whole new round of connections — handshake, request, response, FIN both ways — allocates
+/// nothing.
+#[test]
+fn http_connections_allocate_nothing_once_warm() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rules");
+    let mut opts = LoadOptions {
+        paths: vec![
+            dir.join("et/emerging-scan.rules"),
+            dir.join("et/emerging-malware.rules"),
+            dir.join("community/community.rules"),
+        ],
+        ..LoadOptions::default()
+    };
+    opts.vars
+        .insert("HOME_NET".into(), "[192.168.0.0/16]".into());
+    let report = load(&opts);
+    assert!(report.is_usable());
+    let set = RuleSet::compile(report.model);
+    // One connection: client 192.168.1.x:port → 198.51.100.7:80.
+    let connection = |client: u8, port: u16| -> Vec<Vec<u8>> {
+        let c = [192, 168, 1, client];
+        let s = [198, 51, 100, 7];
+        let request: &[u8] =
+            b"GET /index.html?q=1 HTTP/1.1\r\nHost: www.example.com\r\nCookie: a=b\r\n\r\n";
+        let response: &[u8] =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let (cs, ss) = (1000u32, 5000u32);
+        let (rq, rs) = (request.len() as u32, response.len() as u32);
+        let tcp = |from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
+            let (src, dst, sp, dp) = if from_client {
+                (c, s, port, 80)
+            } else {
+                (s, c, 80, port)
+            };
+            let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(src, dst, 64)
+                .tcp(sp, dp, seq, 65535);
+            if ack != 0 {
+                b = b.ack(ack);
+            }
+            for f in flags.chars() {
+                b = match f {
+                    'S' => b.syn(),
+                    'F' => b.fin(),
+                    'P' => b.psh(),
+                    _ => b,
+                };
+            }
+            let mut v = Vec::new();
+            b.write(&mut v, payload).unwrap();
+            v
+        };
+        vec![
+            tcp(true, cs, 0, "S", b""),
+            tcp(false, ss, cs + 1, "S", b""),
+            tcp(true, cs + 1, ss + 1, "", b""),
+            tcp(true, cs + 1, ss + 1, "P", request),
+            tcp(false, ss + 1, cs + 1 + rq, "P", response),
+            tcp(true, cs + 1 + rq, ss + 1 + rs, "F", b""),
+            tcp(false, ss + 1 + rs, cs + 2 + rq, "F", b""),
+            tcp(true, cs + 2 + rq, ss + 2 + rs, "", b""),
+        ]
+    };
+    let frames: Vec<Vec<u8>> = (0..50u8)
+        .flat_map(|i| connection(10 + i, 40000 + u16::from(i)))
+        .collect();
+    let popts = PipelineOptions {
+        decode: DecodeOptions { checksums: true },
+        outputs: None,
+        ring: None,
+        detect: DetectOptions::from_config(&Default::default()),
+        evidence: None,
+    };
+    let mut pipeline = Pipeline::new(&popts, linktype::ETHERNET, 65535).unwrap();
+    let feed = |pipeline: &mut Pipeline, t: i64| {
+        for f in &frames {
+            let raw = RawPacket {
+                ts_sec: t,
+                ts_usec: 0,
+                wire_len: f.len() as u32,
+                data: f,
+            };
+            pipeline.process(&set, &raw);
+        }
+    };
+    feed(&mut pipeline, 1_700_000_000);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for k in 1..4 {
+        feed(&mut pipeline, 1_700_000_000 + k * 10);
+    }
+    let after = ALLOCS.load(Ordering::Relaxed);
+    let stats = pipeline.stats().clone();
+    assert_eq!(stats.alerts, 0, "no rule completes on these connections");
+    assert_eq!(stats.messages.http.requests, 200, "{:?}", stats.messages);
+    assert_eq!(stats.messages.http.responses, 200, "{:?}", stats.messages);
+    assert_eq!(after - before, 0, "allocations in the warm rounds");
+}

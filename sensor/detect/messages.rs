@@ -43,6 +43,11 @@ use crate::rules::{Buffer, FlowTest, PayloadOp, Proto, Rule, RuleId};
 /// a longer message is not in the packet; its HTTP buffers have their own bounds).
 pub const MAX_MESSAGE_PAYLOAD: usize = 65535 - 60 - 20;
 
+/// Finished sessions kept for the next connections, and the most a kept one may hold: a
+/// new HTTP connection reuses grown buffers instead of allocating.
+const MAX_SPARE_SESSIONS: usize = 256;
+const MAX_SPARE_BYTES: usize = 64 * 1024;
+
 /// Rules remembered per direction as having alerted on raw segments since its last message.
 const MAX_RAW_ALERTED: usize = 16;
 
@@ -225,6 +230,9 @@ pub struct Messages {
     free: Vec<u32>,
     /// The live slots, most recently used first: the tail is the idlest session.
     idle: Lru,
+    /// Finished sessions, recycled, for the next connections (their bytes count in
+    /// `http_memory`).
+    spare: Vec<HttpSession>,
     /// Messages of the current packet: `pool[..ready]`.
     pool: Vec<Rebuilt>,
     ready: usize,
@@ -249,6 +257,7 @@ impl Messages {
             slots: Vec::new(),
             free: Vec::new(),
             idle: Lru::default(),
+            spare: Vec::with_capacity(MAX_SPARE_SESSIONS),
             pool: Vec::new(),
             ready: 0,
             http_retired: HttpStats::default(),
@@ -340,8 +349,18 @@ impl Messages {
                         server_port: sport,
                     }
                 };
+                // A kept session's bytes are counted already; a new one's are counted from
+                // what it grows to.
+                let http = match self.spare.pop() {
+                    Some(h) => h,
+                    None => {
+                        let h = HttpSession::new(&self.opts.http);
+                        self.http_memory += h.memory();
+                        h
+                    }
+                };
                 let session = Session {
-                    http: HttpSession::new(&self.opts.http),
+                    http,
                     ends,
                     dirs: Default::default(),
                     last_seen: pkt.ts_sec,
@@ -476,6 +495,9 @@ impl Messages {
             // ports starts afresh).
             self.drop_slot(slot);
         }
+        if self.http_memory > self.opts.http_memcap {
+            self.drop_spares();
+        }
         while self.http_memory > self.opts.http_memcap && !self.sessions.is_empty() {
             self.drop_idlest();
         }
@@ -493,10 +515,24 @@ impl Messages {
         let flow_id = s.flow_id;
         self.idle.unlink(&mut self.slots, slot);
         add_http(&mut self.http_retired, &session.http.stats());
-        self.http_memory = self.http_memory.saturating_sub(session.http.memory());
+        let mut http = session.http;
+        if self.spare.len() < MAX_SPARE_SESSIONS && http.memory() <= MAX_SPARE_BYTES {
+            // Kept, emptied, for the next connection: its bytes stay counted.
+            http.recycle();
+            self.spare.push(http);
+        } else {
+            self.http_memory = self.http_memory.saturating_sub(http.memory());
+        }
         self.sessions.remove(&flow_id);
         self.streams.remove(flow_id);
         self.free.push(slot);
+    }
+
+    /// Frees the kept finished sessions (the HTTP memcap is reached).
+    fn drop_spares(&mut self) {
+        for h in self.spare.drain(..) {
+            self.http_memory = self.http_memory.saturating_sub(h.memory());
+        }
     }
 
     /// Drops the sessions idle past the timeout at `now`, idlest first (no allocation).

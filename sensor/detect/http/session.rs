@@ -112,6 +112,31 @@ impl Half {
             }
     }
 
+    /// As new, but keeping the buffers grown so far (emptied): for a session reused by the
+    /// next connection.
+    fn recycle(&mut self) {
+        let mut fresh = Half::new(self.to_server);
+        for (new, old) in [
+            (&mut fresh.raw, &mut self.raw),
+            (&mut fresh.body, &mut self.body),
+            (&mut fresh.inflated, &mut self.inflated),
+            (&mut fresh.utf, &mut self.utf),
+            (&mut fresh.uri, &mut self.uri),
+            (&mut fresh.header, &mut self.header),
+            (&mut fresh.cookie, &mut self.cookie),
+        ] {
+            std::mem::swap(new, old);
+            new.clear();
+        }
+        std::mem::swap(&mut fresh.dirs, &mut self.dirs);
+        fresh.dirs.clear();
+        std::mem::swap(&mut fresh.cookies, &mut self.cookies);
+        fresh.cookies.clear();
+        // Reset before each body it inflates; kept for its allocation.
+        fresh.inflater = self.inflater.take();
+        *self = fresh;
+    }
+
     /// Drops the message in progress and every buffer, and moves to `state`.
     fn reset(&mut self, state: State) {
         *self = Half {
@@ -174,6 +199,16 @@ impl HttpSession {
 
     pub fn stats(&self) -> HttpStats {
         self.stats
+    }
+
+    /// Makes the session as [`HttpSession::new`] made it (no message, no counters), keeping
+    /// the buffers it grew: a finished connection's session serves the next one without
+    /// allocating.
+    pub fn recycle(&mut self) {
+        self.client.recycle();
+        self.server.recycle();
+        self.pending.clear();
+        self.stats = HttpStats::default();
     }
 
     /// Bytes held by the session's buffers (capacity), for the caller's memcap.
