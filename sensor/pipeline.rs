@@ -305,6 +305,8 @@ impl Pipeline {
             }
             self.engine.put_message(i, msg);
         }
+        // Each message is inspected once, whichever path asked for them first.
+        self.engine.messages_done();
     }
 
     /// A datagram frag3 rebuilt: decoded as raw IP and inspected as one packet stamped with

@@ -186,6 +186,23 @@ fn content_split_across_fragments_alerts_once_on_the_rebuilt_datagram() {
     assert!(!off.stdout.contains("defrag:"), "{}", off.stdout);
 }
 
+/// An HTTP request carried in a fragmented TCP segment to port 80: the rebuilt datagram joins
+/// the stream, the request it completes is inspected once as a rebuilt message (the fragment
+/// that completed the datagram is not inspected, and must not inspect the message again).
+#[test]
+fn http_request_in_a_fragmented_segment_alerts_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules =
+        "alert tcp any any -> any 80 (msg:\"frag uri\"; content:\"/frag-evil\"; http_uri; sid:1000007; rev:1;)\n";
+    let dgram = transport(
+        6,
+        b"GET /frag-evil HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n",
+    );
+    let frames = timed(split(0x4248, 6, &dgram, &[24, 48]));
+    let on = replay_with(tmp.path(), "fraghttp", &frames, true, rules);
+    assert_eq!(sids(&on), ["1000007"], "{:?}\n{}", on.fast, on.stdout);
+}
+
 /// Snort 2.9 `DisableDetect` only turns content detection off: a rule without content still
 /// sees the fragments frag3 holds, except the one that completes the datagram.
 #[test]

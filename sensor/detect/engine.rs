@@ -184,9 +184,13 @@ impl Engine {
         &self.flows
     }
 
-    /// Reclaims up to `max` flows idle past their timeout at `now_sec`; for a live capture's
-    /// idle periods, when no packet drives the lazy reclaim.
+    /// Reclaims up to `max` flows idle past their timeout at `now_sec`, and the HTTP sessions
+    /// idle past theirs; for a live capture's idle periods, when no packet drives the lazy
+    /// reclaim.
     pub fn expire_flows(&mut self, now_sec: i64, max: usize) -> usize {
+        if let Some(m) = self.messages.as_mut() {
+            m.expire(now_sec);
+        }
         self.flows.expire(now_sec, max)
     }
 
@@ -271,6 +275,14 @@ impl Engine {
     pub fn put_message(&mut self, i: usize, msg: Rebuilt) {
         if let Some(m) = self.messages.as_mut() {
             m.put(i, msg);
+        }
+    }
+
+    /// The ready messages have been inspected: [`Engine::ready_messages`] is 0 until the next
+    /// packet completes some.
+    pub fn messages_done(&mut self) {
+        if let Some(m) = self.messages.as_mut() {
+            m.clear_ready();
         }
     }
 

@@ -37,7 +37,7 @@ use super::http::{HttpMessage, HttpOptions, HttpSession, HttpStats};
 use super::lru::{Linked, Links, Lru, NIL};
 use super::stream::{self, Dir, Reassembler, Segment, StreamOptions, StreamStats};
 use crate::decode::{Packet, Transport};
-use crate::rules::{Buffer, FlowTest, PayloadOp, Proto, Rule, RuleId};
+use crate::rules::{Buffer, FlowTest, Proto, Rule, RuleId};
 
 /// Payload bytes of a message packet: an IPv4 datagram's limit less its headers (the rest of
 /// a longer message is not in the packet; its HTTP buffers have their own bounds).
@@ -101,16 +101,6 @@ pub fn wanted(rule: &Rule) -> bool {
     tcp && (!rule.payload.is_empty() || stream_only)
 }
 
-/// Whether a rule tests an HTTP buffer (`http_*`, `uricontent`, `urilen`, an HTTP pcre).
-pub fn uses_http(rule: &Rule) -> bool {
-    rule.contents.iter().any(|c| c.buffer.is_http())
-        || rule.payload.iter().any(|op| match op {
-            PayloadOp::Urilen { .. } => true,
-            PayloadOp::Pcre(p) => p.buffer.is_http(),
-            _ => false,
-        })
-}
-
 /// One message made into a packet, waiting for detection.
 #[derive(Debug, Default)]
 pub struct Rebuilt {
@@ -118,7 +108,6 @@ pub struct Rebuilt {
     pub frame: Vec<u8>,
     pub ts_sec: i64,
     pub ts_usec: u32,
-    pub to_server: bool,
     bufs: [Vec<u8>; Buffer::COUNT],
     present: [bool; Buffer::COUNT],
     /// Rules that alerted on raw segments of this direction since its previous message.
@@ -141,7 +130,6 @@ impl Rebuilt {
     fn fill(&mut self, msg: &HttpMessage<'_>, ends: &Endpoints, dir: &DirState) -> bool {
         self.ts_sec = msg.ts.0;
         self.ts_usec = msg.ts.1;
-        self.to_server = msg.to_server;
         let payload = msg.raw.get(..MAX_MESSAGE_PAYLOAD).unwrap_or(msg.raw);
         let (src, sport, dst, dport) = if msg.to_server {
             (ends.client, ends.client_port, ends.server, ends.server_port)

@@ -658,13 +658,6 @@ impl Rule {
             })
         })
     }
-
-    /// The fast pattern when it is searched in the packet payload (`Pkt` or `FileData`): the
-    /// payload prefilter keys on it. A rule whose fast pattern lives in an HTTP buffer is found
-    /// through the header index instead, until the prefilter scans HTTP buffers.
-    pub fn payload_fast_pattern(&self) -> Option<&Content> {
-        self.fast_pattern().filter(|c| !c.buffer.is_http())
-    }
 }
 
 /// A threshold.conf `suppress`: drop events of gid:sid, for every address or only those in `ip`
