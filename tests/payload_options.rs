@@ -323,6 +323,18 @@ fn pcre_table() {
         ("pcre:\"/a\\;b\\\"c/\";", b"a;b\"c", true),
         // `B` (rawbytes) reads the packet even after file_data.
         ("file_data; pcre:\"/abc/B\";", b"abc", true),
+        // A search that reaches snort.conf's pcre_match_limit is no match, and pcre_search
+        // says so before the negation: the negated option fails too.
+        (
+            "pcre:\"/(a+)+$/\";",
+            &[b'a'; 40].iter().chain(b"!").copied().collect::<Vec<u8>>(),
+            false,
+        ),
+        (
+            "pcre:!\"/(a+)+$/\";",
+            &[b'a'; 40].iter().chain(b"!").copied().collect::<Vec<u8>>(),
+            false,
+        ),
     ]);
 }
 

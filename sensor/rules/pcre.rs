@@ -18,9 +18,17 @@ pub struct PcreSpec {
     pub dollar_endonly: bool,
     pub ungreedy: bool,
     pub relative: bool,
+    /// `O`: Snort's override of the configured match limits (none apply).
+    pub unlimited: bool,
     /// A buffer flag (`U I P H D M C K S Y`, `B` = packet), if any.
     pub buffer: Option<Buffer>,
 }
+
+/// Snort 2.9.20's shipped snort.conf `config pcre_match_limit: 3500` and
+/// `config pcre_match_limit_recursion: 1500`: the work one search may do on a hostile packet
+/// (PCRE2's own default is 10,000,000 steps). A search that reaches a limit does not match.
+pub const PCRE_MATCH_LIMIT: u32 = 3500;
+pub const PCRE_DEPTH_LIMIT: u32 = 1500;
 
 /// `pcre:[!]"/expr/flags"` (also `m{delim}expr{delim}`), the text between the quotes kept as
 /// written: a regex's backslashes are the regex's (Snort 2.9 sp_pcre.c `PcreParse`).
@@ -63,6 +71,7 @@ pub fn parse_pcre(s: &str) -> Result<PcreSpec, String> {
         dollar_endonly: false,
         ungreedy: false,
         relative: false,
+        unlimited: false,
         buffer: None,
     };
     for c in flags.chars() {
@@ -99,8 +108,10 @@ pub fn parse_pcre(s: &str) -> Result<PcreSpec, String> {
                 p.relative = true;
                 None
             }
-            // Snort's match-limit override: this sensor sets no PCRE match limit.
-            'O' => None,
+            'O' => {
+                p.unlimited = true;
+                None
+            }
             'U' => Some(Buffer::Uri),
             'I' => Some(Buffer::RawUri),
             'P' => Some(Buffer::ClientBody),
@@ -150,6 +161,10 @@ pub fn compile_pcre(p: &PcreSpec, source: &str, buffer: Buffer) -> Result<Pcre, 
     }
     if p.ungreedy {
         expr = format!("(?U){expr}");
+    }
+    if !p.unlimited {
+        // Start-of-pattern settings: before anything else, the expression's own included.
+        expr = format!("(*LIMIT_MATCH={PCRE_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE_DEPTH_LIMIT}){expr}");
     }
     let regex = pcre2::bytes::RegexBuilder::new()
         .caseless(p.caseless)
@@ -228,5 +243,38 @@ mod tests {
         for bad in [r#""abc/""#, r#""/abc""#, r#""/a/q""#, r#""/a/UH""#, "/a/"] {
             assert!(parse_pcre(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Snort's shipped match limits stop catastrophic backtracking at once, but not a long
+    /// scan: the limit is on the work at each start position, so a match 65,000 bytes in is
+    /// still found. `O` lifts them.
+    #[test]
+    fn match_limits_stop_backtracking_not_long_scans() {
+        let compile = |s: &str| {
+            compile_pcre(&parse_pcre(s).unwrap(), s, Buffer::Pkt)
+                .unwrap()
+                .regex
+        };
+        let digits = compile("\"/[0-9]+XYZ/\"");
+        let mut hay: Vec<u8> = (0..65_000u32)
+            .map(|i| if i % 3 == 0 { b'1' } else { b'b' })
+            .collect();
+        hay.extend_from_slice(b"12XYZ");
+        assert_eq!(
+            digits.find_at(&hay, 0).unwrap().map(|m| m.start()),
+            Some(65_000)
+        );
+        let evil = [b"a".repeat(40), b"!".to_vec()].concat();
+        let nested = compile("\"/(a+)+$/\"");
+        assert!(nested.find_at(&evil, 0).is_err(), "limit reached");
+        // With `O`, PCRE2's own limit (10,000,000) applies: a shorter run completes.
+        let lifted = compile("\"/(a+)+$/O\"");
+        let short = [b"a".repeat(12), b"!".to_vec()].concat();
+        assert!(
+            nested.find_at(&short, 0).is_err(),
+            "{:?}",
+            nested.find_at(&short, 0)
+        );
+        assert_eq!(lifted.find_at(&short, 0).ok(), Some(None));
     }
 }

@@ -154,8 +154,12 @@ impl<'r> Prog<'r, '_> {
                     return false;
                 };
                 if p.negated {
-                    let found = p.regex.find_at(subject, 0).ok().flatten().is_some();
-                    return !found && next(st, budget);
+                    // sp_pcre.c `pcre_search`: a search that fails (a match limit reached)
+                    // answers "no match" before the negation is applied, so the option fails.
+                    return match p.regex.find_at(subject, 0) {
+                        Ok(found) => found.is_none() && next(st, budget),
+                        Err(_) => false,
+                    };
                 }
                 // The cursor moves to the end of the match; detection_options.c retries from
                 // there when a later relative option fails (never for anchored or HTTP pcres).
