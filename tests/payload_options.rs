@@ -430,6 +430,21 @@ fn flow_stream_keywords_load() {
     assert_eq!(r.flow.and_then(|f| f.stream), Some(false));
 }
 
+/// Evaluation recurses once per payload test: a rule holding more than
+/// `MAX_PAYLOAD_OPS` is refused at load, never met at match time.
+#[test]
+fn payload_tests_per_rule_are_bounded() {
+    use nsm_sensor::rules::options::MAX_PAYLOAD_OPS;
+    let at_limit = "content:\"a\"; ".repeat(MAX_PAYLOAD_OPS);
+    assert_eq!(rule(&at_limit).payload.len(), MAX_PAYLOAD_OPS);
+    let over = "isdataat:1; ".repeat(MAX_PAYLOAD_OPS + 1);
+    assert!(
+        error(&over).contains("more than 256 payload tests"),
+        "{}",
+        error(&over)
+    );
+}
+
 #[test]
 fn parse_errors_say_what_was_expected() {
     // (options, part of the message)
@@ -443,6 +458,7 @@ fn parse_errors_say_what_was_expected() {
             "already has a buffer (rawbytes)",
         ),
         ("http_uri;", "needs a preceding 'content'"),
+        ("pcre:\"/x/UR\";", "'R' (relative) with an HTTP buffer flag"),
         ("pcre:\"/a(/\";", "regex does not compile"),
         ("pcre:\"/a/Q\";", "unknown regex flag 'Q'"),
         ("pcre:\"/a/UH\";", "two buffer flags"),

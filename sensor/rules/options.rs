@@ -509,9 +509,22 @@ pub fn compile_options(opts: &[OptionAst], ctx: &mut OptCtx) -> Result<OptionFie
             }
             _ => check_tier3(&name, v).map_err(fail)?,
         }
+        if f.payload.len() > MAX_PAYLOAD_OPS {
+            // Evaluation recurses once per payload test (detect::payload): a bound on the
+            // depth whatever a rule file says. Real rules use a few dozen.
+            return Err(OptError {
+                offset: o.name_offset,
+                message: format!(
+                    "more than {MAX_PAYLOAD_OPS} payload tests (content, pcre, byte_*, isdataat, urilen) in one rule"
+                ),
+            });
+        }
     }
     Ok(f)
 }
+
+/// The most payload tests one rule may hold.
+pub const MAX_PAYLOAD_OPS: usize = 256;
 
 fn content_bytes(s: &str) -> Result<(Vec<u8>, bool), String> {
     let (negated, rest) = match s.strip_prefix('!') {

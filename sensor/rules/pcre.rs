@@ -138,6 +138,13 @@ pub fn parse_pcre(s: &str) -> Result<PcreSpec, String> {
             p.buffer = Some(b);
         }
     }
+    if p.relative && p.buffer.is_some_and(Buffer::is_http) {
+        // sp_pcre.c `PcreParse`: "both relative & uri options specified".
+        return Err(
+            "'R' (relative) with an HTTP buffer flag: an HTTP buffer pcre searches its whole buffer, expected one of them"
+                .into(),
+        );
+    }
     Ok(p)
 }
 
