@@ -354,7 +354,18 @@ impl Defrag {
             self.stats.zero_size += 1;
             return Verdict::Discarded;
         }
-        if (hlen + end) as usize > IP_MAXPACKET {
+        // The rebuilt datagram carries the offset-0 fragment's header (up to 60 bytes), not
+        // this one's: once that header is known, the farthest end held must fit under it too.
+        let first_hlen = match (t.header.len(), p.frag.offset) {
+            (0, 0) => hlen,
+            (n, _) => n as u32,
+        };
+        let far = if first_hlen > 0 {
+            end.max(t.max_end)
+        } else {
+            end
+        };
+        if (hlen.max(first_hlen) + far) as usize > IP_MAXPACKET {
             self.stats.too_large += 1;
             return self.mark_bad(t);
         }
