@@ -38,7 +38,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use crate::decode::Packet;
+use crate::decode::{internet_checksum, Packet};
 
 /// Largest IPv4 datagram (`IP_MAXPACKET`).
 pub const IP_MAXPACKET: usize = 65_535;
@@ -191,22 +191,6 @@ fn ip_payload<'a>(p: &Packet<'a>) -> Option<&'a [u8]> {
     let want = (p.ip_total_len as usize).checked_sub(hlen)?;
     let rest = p.frame.get(from..)?;
     rest.get(..want)
-}
-
-/// RFC 1071 checksum of `b`.
-fn ip_checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut it = b.chunks_exact(2);
-    for w in &mut it {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = it.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 impl Defrag {
@@ -529,7 +513,7 @@ impl Defrag {
         if let Some(b) = out.get_mut(10..12) {
             b.copy_from_slice(&[0, 0]);
         }
-        let c = ip_checksum(out.get(..t.header.len()).unwrap_or(&[]));
+        let c = internet_checksum(0, out.get(..t.header.len()).unwrap_or(&[]));
         if let Some(b) = out.get_mut(10..12) {
             b.copy_from_slice(&c.to_be_bytes());
         }

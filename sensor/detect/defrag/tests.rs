@@ -15,7 +15,7 @@ fn frag(id: u16, proto: u8, off8: u16, mf: bool, payload: &[u8]) -> Vec<u8> {
     ip.extend_from_slice(&[64, proto, 0, 0]); // TTL, protocol, checksum
     ip.extend_from_slice(&[10, 0, 0, 1]); // source
     ip.extend_from_slice(&[10, 0, 0, 2]); // destination
-    let c = ip_checksum(&ip);
+    let c = internet_checksum(0, &ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     ip.extend_from_slice(payload);
     ip
@@ -136,7 +136,7 @@ fn rebuilt_header_is_the_first_fragments_with_length_flags_and_checksum_fixed() 
     assert_eq!(&out[2..4], &32u16.to_be_bytes(), "total length");
     assert_eq!(&out[4..6], &9u16.to_be_bytes(), "id kept");
     assert_eq!(&out[6..8], &[0, 0], "MF and offset cleared");
-    assert_eq!(ip_checksum(&out[..20]), 0, "header checksum valid");
+    assert_eq!(internet_checksum(0, &out[..20]), 0, "header checksum valid");
     let p = decode(
         linktype::RAW,
         1,
@@ -185,7 +185,7 @@ fn frag_with_options(id: u16, proto: u8, off8: u16, mf: bool, payload: &[u8]) ->
     ip[2..4].copy_from_slice(&total.to_be_bytes());
     ip[10..12].copy_from_slice(&[0, 0]);
     ip.splice(20..20, [1u8; 40]); // options: NOP
-    let c = ip_checksum(&ip[..60]);
+    let c = internet_checksum(0, &ip[..60]);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     ip
 }
