@@ -457,6 +457,34 @@ fn ethertype_chain(mut et: u16, mut rest: &[u8]) -> Result<(&[u8], Net), DecodeE
     Err(DecodeError::NotIp)
 }
 
+/// The RFC 1071 Internet checksum of `data`, with `seed` (an unfolded one's-complement sum, as
+/// [`checksum_sum`] gives for a pseudo-header; 0 for none) added: the value to write in a
+/// checksum field that was zero while summing. The one implementation of the sum: the decoder
+/// verifies with it, the defragmenter and message builders write with it.
+///
+/// # Examples
+/// ```
+/// use nsm_sensor::decode::{checksum_sum, internet_checksum};
+/// // RFC 1071 section 3: the words sum to 0xddf2.
+/// assert_eq!(internet_checksum(0, &[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), !0xddf2);
+/// // A seed is the same as the bytes summed in front (an even number of them).
+/// assert_eq!(
+///     internet_checksum(checksum_sum(&[0x00, 0x01]), &[0xf2, 0x03]),
+///     internet_checksum(0, &[0x00, 0x01, 0xf2, 0x03]),
+/// );
+/// ```
+pub fn internet_checksum(seed: u64, data: &[u8]) -> u16 {
+    // Folding the seed first keeps any seed from overflowing the sum.
+    !ip::fold(u64::from(ip::fold(seed)) + ip::sum_words(data))
+}
+
+/// The unfolded one's-complement sum of `data` as big-endian 16-bit words (odd length padded
+/// with zero): a seed for [`internet_checksum`], such as a pseudo-header's sum. Sums of
+/// even-length pieces add.
+pub fn checksum_sum(data: &[u8]) -> u64 {
+    ip::sum_words(data)
+}
+
 // Bounds-checked readers: out of range reads yield zero (callers check lengths first; these
 // only guarantee that a logic slip cannot panic).
 

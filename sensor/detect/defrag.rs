@@ -38,7 +38,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use crate::decode::Packet;
+use crate::decode::{internet_checksum, Packet};
 
 /// Largest IPv4 datagram (`IP_MAXPACKET`).
 pub const IP_MAXPACKET: usize = 65_535;
@@ -193,22 +193,6 @@ fn ip_payload<'a>(p: &Packet<'a>) -> Option<&'a [u8]> {
     rest.get(..want)
 }
 
-/// RFC 1071 checksum of `b`.
-fn ip_checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut it = b.chunks_exact(2);
-    for w in &mut it {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = it.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 impl Defrag {
     pub fn new(opts: DefragOptions) -> Defrag {
         Defrag {
@@ -354,7 +338,18 @@ impl Defrag {
             self.stats.zero_size += 1;
             return Verdict::Discarded;
         }
-        if (hlen + end) as usize > IP_MAXPACKET {
+        // The rebuilt datagram carries the offset-0 fragment's header (up to 60 bytes), not
+        // this one's: once that header is known, the farthest end held must fit under it too.
+        let first_hlen = match (t.header.len(), p.frag.offset) {
+            (0, 0) => hlen,
+            (n, _) => n as u32,
+        };
+        let far = if first_hlen > 0 {
+            end.max(t.max_end)
+        } else {
+            end
+        };
+        if (hlen.max(first_hlen) + far) as usize > IP_MAXPACKET {
             self.stats.too_large += 1;
             return self.mark_bad(t);
         }
@@ -518,7 +513,7 @@ impl Defrag {
         if let Some(b) = out.get_mut(10..12) {
             b.copy_from_slice(&[0, 0]);
         }
-        let c = ip_checksum(out.get(..t.header.len()).unwrap_or(&[]));
+        let c = internet_checksum(0, out.get(..t.header.len()).unwrap_or(&[]));
         if let Some(b) = out.get_mut(10..12) {
             b.copy_from_slice(&c.to_be_bytes());
         }

@@ -523,10 +523,8 @@ impl Reassembler {
             let end = rel + payload.len() as u32;
             let mut cursor = rel;
             for p in &h.queue {
-                let (ps, pe) = (
-                    p.seq.wrapping_sub(h.next),
-                    p.seq.wrapping_sub(h.next) + p.data.len() as u32,
-                );
+                let ps = p.seq.wrapping_sub(h.next);
+                let pe = ps.wrapping_add(p.data.len() as u32);
                 if ps >= end {
                     break;
                 }
@@ -559,6 +557,7 @@ impl Reassembler {
                 }
                 if rel > 0 {
                     // Skip the first hole and deliver what follows; then try again.
+                    let before = h.next;
                     let target = h.queue.first().map_or(start, |p| p.seq);
                     let target = if h.rel(target) > h.rel(start) {
                         start
@@ -568,6 +567,11 @@ impl Reassembler {
                     self.skip_to(dir, h, target);
                     self.deliver(dir, h);
                     self.check_fin(f, dir);
+                    // Each round moves the delivery point; one that cannot would spin.
+                    if f.halves[d].next == before {
+                        self.stats.bytes_dropped += new_bytes as u64;
+                        return;
+                    }
                     continue;
                 }
                 self.stats.bytes_dropped += new_bytes as u64;
@@ -644,7 +648,7 @@ impl Reassembler {
     }
 
     /// Moves the delivery point forward to `target` over bytes never seen (a hole), counted;
-    /// queued data before `target` is kept only from `target` on (none is, by the callers).
+    /// queued data before `target` is kept only from `target` on.
     fn skip_to(&mut self, _dir: Dir, h: &mut Half, target: u32) {
         let n = h.rel(target);
         if n <= 0 {
@@ -654,6 +658,36 @@ impl Reassembler {
         self.stats.bytes_skipped += n as u64;
         h.next = target;
         h.gap = true;
+        self.drop_behind(h);
+    }
+
+    /// Keeps the queue ahead of the delivery point after it moved other than by delivering:
+    /// pieces wholly behind it are dropped, one straddling it loses its front (counted as
+    /// dropped). A piece left behind would never be delivered nor removed, and the queue's
+    /// offsets from `next` would wrap.
+    fn drop_behind(&mut self, h: &mut Half) {
+        // Pieces are disjoint and in order, and `next` moved less than 2^30 past where they
+        // were queued: those behind it are a prefix.
+        let mut gone = 0;
+        for p in &mut h.queue {
+            let behind = h.next.wrapping_sub(p.seq) as i32;
+            if behind <= 0 {
+                break;
+            }
+            let cut = (behind as usize).min(p.data.len());
+            self.stats.bytes_dropped += cut as u64;
+            h.queued = h.queued.saturating_sub(cut);
+            self.mem = self.mem.saturating_sub(cut);
+            if cut == p.data.len() {
+                self.mem = self.mem.saturating_sub(PIECE_OVERHEAD);
+                gone += 1;
+            } else {
+                p.data.drain(..cut);
+                p.seq = h.next;
+                break;
+            }
+        }
+        h.queue.drain(..gone);
     }
 
     /// The peer acknowledged `dir`'s data up to `ack`: holes before it will never fill (the
@@ -679,6 +713,12 @@ impl Reassembler {
                 Some(s) if h.rel(s) < h.rel(limit) => self.skip_to(dir, h, s),
                 _ => {
                     self.skip_to(dir, h, limit);
+                    // Data queued from `limit` on follows at once, unless `limit` is the FIN:
+                    // its sequence number carries no data, so the FIN is reported and bytes
+                    // queued at it lose their first byte.
+                    if h.fin != Some(h.next) {
+                        self.deliver(dir, h);
+                    }
                     break;
                 }
             }
@@ -694,6 +734,7 @@ impl Reassembler {
                 h.fin_reported = true;
                 h.next = fin.wrapping_add(1);
                 self.fin[dir.index()] = true;
+                self.drop_behind(h);
             }
         }
     }

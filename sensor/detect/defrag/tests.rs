@@ -15,7 +15,7 @@ fn frag(id: u16, proto: u8, off8: u16, mf: bool, payload: &[u8]) -> Vec<u8> {
     ip.extend_from_slice(&[64, proto, 0, 0]); // TTL, protocol, checksum
     ip.extend_from_slice(&[10, 0, 0, 1]); // source
     ip.extend_from_slice(&[10, 0, 0, 2]); // destination
-    let c = ip_checksum(&ip);
+    let c = internet_checksum(0, &ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     ip.extend_from_slice(payload);
     ip
@@ -136,7 +136,7 @@ fn rebuilt_header_is_the_first_fragments_with_length_flags_and_checksum_fixed() 
     assert_eq!(&out[2..4], &32u16.to_be_bytes(), "total length");
     assert_eq!(&out[4..6], &9u16.to_be_bytes(), "id kept");
     assert_eq!(&out[6..8], &[0, 0], "MF and offset cleared");
-    assert_eq!(ip_checksum(&out[..20]), 0, "header checksum valid");
+    assert_eq!(internet_checksum(0, &out[..20]), 0, "header checksum valid");
     let p = decode(
         linktype::RAW,
         1,
@@ -175,6 +175,44 @@ fn anomalies_are_counted_and_bad_datagrams_never_rebuilt() {
     // Beyond 65535 bytes.
     let (got, st) = run(&[(8189, true, b"AAAAAAAAAAAAAAAAAAAAAAAA"), (0, false, b"x")]);
     assert_eq!((got, st.too_large), (None, 1));
+}
+
+/// `frag` with 40 bytes of NOP options: a 60-byte header.
+fn frag_with_options(id: u16, proto: u8, off8: u16, mf: bool, payload: &[u8]) -> Vec<u8> {
+    let mut ip = frag(id, proto, off8, mf, payload);
+    ip[0] = 0x4f; // IHL 15
+    let total = (60 + payload.len()) as u16;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip[10..12].copy_from_slice(&[0, 0]);
+    ip.splice(20..20, [1u8; 40]); // options: NOP
+    let c = internet_checksum(0, &ip[..60]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip
+}
+
+#[test]
+fn a_datagram_too_large_under_the_first_fragments_header_is_never_rebuilt() {
+    // Regression: the 65535 check used each fragment's own header, but the rebuilt datagram
+    // carries the offset-0 fragment's: with a 60-byte one arriving last, 65480 payload bytes
+    // passed (20 + 65480) and the rebuilt datagram's length was clamped, cutting 5 bytes.
+    let tail = vec![b't'; 65_480 - 64];
+    for first_last in [true, false] {
+        let mut d = Defrag::new(DefragOptions::default());
+        let mut out = Vec::new();
+        let first = frag_with_options(3, 253, 0, true, &[b'h'; 64]);
+        let last = frag(3, 253, 8, false, &tail);
+        let order = if first_last {
+            [&last, &first]
+        } else {
+            [&first, &last]
+        };
+        let done = order.iter().any(|f| feed(&mut d, 1, f, &mut out));
+        let st = d.stats();
+        assert_eq!((done, st.too_large, st.rebuilt), (false, 1, 0));
+    }
+    // Under a 20-byte first header the same payload fits: 65500 bytes.
+    let (got, st) = run(&[(8, false, &tail), (0, true, &[b'h'; 64])]);
+    assert_eq!((got.map(|b| b.len()), st.too_large), (Some(65_480), 0));
 }
 
 #[test]

@@ -154,6 +154,39 @@ pub fn head_end(
     None
 }
 
+/// How many bytes of `data` the head being collected can use, so that only those are copied:
+/// with the start line's end not seen yet (`first_lf_seen` false), up to the first LF (whether
+/// the request line has a version decides if the head ends there); after it, up to the end of
+/// the first blank line, which may begin in `held`, the head bytes held already (only its last
+/// two count). All of `data` when neither is in it. Agrees with [`head_end`]: its answer is
+/// never past the bytes this lets in.
+pub fn head_need(held: &[u8], data: &[u8], first_lf_seen: bool) -> usize {
+    if !first_lf_seen {
+        return memchr(b'\n', data).map_or(data.len(), |i| i + 1);
+    }
+    let tail = held.get(held.len().saturating_sub(2)..).unwrap_or(&[]);
+    let at = |i: usize| match i.checked_sub(tail.len()) {
+        None => tail.get(i).copied(),
+        Some(j) => data.get(j).copied(),
+    };
+    let mut i = 0;
+    while i < tail.len() + data.len() {
+        if at(i) == Some(b'\n') {
+            let end = match at(i + 1) {
+                Some(b'\n') => Some(i + 2),
+                Some(b'\r') if at(i + 2) == Some(b'\n') => Some(i + 3),
+                _ => None,
+            };
+            // A blank line wholly in `held` would have ended the head already.
+            if let Some(end) = end.filter(|&e| e > tail.len()) {
+                return end - tail.len();
+            }
+        }
+        i += 1;
+    }
+    data.len()
+}
+
 fn memchr(b: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&c| c == b)
 }

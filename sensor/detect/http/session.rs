@@ -341,7 +341,15 @@ impl HttpSession {
                 let from = half.raw.len();
                 let room = o.max_head_bytes.saturating_sub(from);
                 let take = data.len().min(room);
-                half.raw.extend_from_slice(&data[..take]);
+                // Copy only what the head can use: a segment of many small pipelined requests
+                // would otherwise be copied (up to the head bound) once per request.
+                let upto = data
+                    .get(..take)
+                    .map_or(take, |d| {
+                        parse::head_need(&half.raw, d, half.first_lf.is_some())
+                    })
+                    .min(take);
+                half.raw.extend_from_slice(&data[..upto]);
                 if let parse::Start::No(at) = parse::plausible_start(to_server, &half.raw) {
                     // Rescan from the offending byte (it may be the LF before a real start);
                     // the bytes before it are token or "HTTP/" bytes, none a LF. A bad first
@@ -371,7 +379,9 @@ impl HttpSession {
                         }
                         used
                     }
-                    None if take < data.len() || half.raw.len() >= o.max_head_bytes => {
+                    None if upto == take
+                        && (take < data.len() || half.raw.len() >= o.max_head_bytes) =>
+                    {
                         // Endless head: give what there is, then look for the next message.
                         self.stats.head_overflows += 1;
                         self.stats.truncated += 1;
@@ -386,7 +396,7 @@ impl HttpSession {
                         half.reset(State::Resync { nl: false });
                         take
                     }
-                    None => take,
+                    None => upto,
                 }
             }
             State::Body => {

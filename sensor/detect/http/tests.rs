@@ -547,6 +547,29 @@ fn long_line_fed_byte_by_byte_is_linear() {
 }
 
 #[test]
+fn pipelined_requests_copy_only_their_heads() {
+    // Regression: in the head state the whole segment (up to the 32 KiB head bound) was copied
+    // into the head buffer and then cut at the head's end, once per request: a 64 KiB segment
+    // of tiny requests cost ~3600 copies of 32 KiB, and the buffer grew to the bound.
+    let one = b"GET / HTTP/1.0\r\n\r\n";
+    let mut s = session();
+    assert_eq!(feed(&mut s, true, one, 0).len(), 1);
+    let small = s.memory();
+    let data: Vec<u8> = one.iter().copied().cycle().take(one.len() * 3600).collect();
+    let mut s = session();
+    assert_eq!(feed(&mut s, true, &data, 0).len(), 3600);
+    // The buffers stay those of one request (the pairing queue grows a little).
+    assert!(s.memory() < small + 1024, "{} vs {small}", s.memory());
+    // A blank line straddling two segments still ends the head where it should.
+    let mut s = session();
+    assert!(feed(&mut s, true, b"GET /a HTTP/1.1\r\nHost: x\r", 0).is_empty());
+    let m = feed(&mut s, true, b"\n\r\nGET /b HTTP/1.0\n\nGET /c\n", 0);
+    let uris: Vec<&[u8]> = m.iter().map(|m| &m.raw_uri[..]).collect();
+    assert_eq!(uris, [&b"/a"[..], b"/b", b"/c"]);
+    assert_eq!(m[0].raw_header, b"Host: x\r\n\r\n");
+}
+
+#[test]
 fn every_buffer_at_its_cap_stays_under_the_documented_bound() {
     let mut s = session();
     // Request: a long URI, a head near its bound made of cookies, a body past post_depth.

@@ -423,6 +423,66 @@ fn hostile_numbers_never_panic() {
     assert!(r.stats().out_of_window >= 2, "{:?}", r.stats());
 }
 
+#[test]
+fn data_queued_at_the_fin_is_not_left_behind_the_delivery_point() {
+    // Regression: data queued at X behind a hole, a FIN at X, an ACK past X: the hole was
+    // skipped to X, the FIN moved the delivery point to X + 1 and the piece at X stayed queued
+    // behind it; the next segment's offset sum overflowed (a panic in debug builds) and, at
+    // the queue cap, the skip loop spun on it for ever.
+    let mut r = Reassembler::new(StreamOptions {
+        max_queued_per_dir: 16,
+        ..StreamOptions::default()
+    });
+    let mut g = Got::default();
+    feed(&mut r, &mut g, 1, Dir::ToServer, 0, 0, SYN, b"", 0);
+    feed(&mut r, &mut g, 1, Dir::ToServer, 1, 0, ACK, b"AAAA", 1);
+    // (1) Bytes 5..9 never captured; 9..13 queued behind the hole.
+    feed(&mut r, &mut g, 1, Dir::ToServer, 9, 0, ACK, b"CCCC", 2);
+    // (2) A FIN at 9.
+    feed(&mut r, &mut g, 1, Dir::ToServer, 9, 0, ACK | FIN, b"", 3);
+    assert!(!g.fin[0]);
+    // (3) The server acknowledges past 9: the hole is skipped and the FIN reported; the
+    // piece loses the byte at the FIN's sequence number.
+    feed(&mut r, &mut g, 1, Dir::ToClient, 500, 11, ACK, b"", 4);
+    assert!(g.fin[0]);
+    assert_eq!(g.data[0], b"AAAA");
+    let st = r.stats();
+    assert_eq!((st.gaps_skipped, st.bytes_skipped), (1, 4));
+    assert_eq!((st.bytes_dropped, st.bytes_queued), (1, 3));
+    // (4) More client data, ahead and over the cap: no overflow, no spin.
+    feed(&mut r, &mut g, 1, Dir::ToServer, 20, 0, ACK, &[b'E'; 16], 5);
+    feed(&mut r, &mut g, 1, Dir::ToServer, 10, 0, ACK, b"DD", 6);
+    let st = r.stats();
+    assert_eq!(
+        st.mem_in_use as usize,
+        FLOW_OVERHEAD + st.bytes_queued as usize + PIECE_OVERHEAD * queued_pieces(&r)
+    );
+    assert!(g.data[0].starts_with(b"AAAA"));
+}
+
+#[test]
+fn an_ack_up_to_queued_data_delivers_it() {
+    // The hole before the ACK is skipped and the data queued right at it follows at once,
+    // not with the next segment.
+    let mut r = Reassembler::new(StreamOptions::default());
+    let mut g = Got::default();
+    feed(&mut r, &mut g, 1, Dir::ToServer, 0, 0, SYN, b"", 0);
+    feed(&mut r, &mut g, 1, Dir::ToServer, 9, 0, ACK, b"CCCC", 1);
+    feed(&mut r, &mut g, 1, Dir::ToClient, 500, 9, ACK, b"", 2);
+    assert_eq!(g.data[0], b"CCCC");
+    assert_eq!(r.stats().bytes_queued, 0);
+}
+
+/// Pieces queued over all flows.
+fn queued_pieces(r: &Reassembler) -> usize {
+    r.slots
+        .iter()
+        .filter_map(|s| s.state.as_ref())
+        .flat_map(|f| f.halves.iter())
+        .map(|h| h.queue.len())
+        .sum()
+}
+
 proptest::proptest! {
     /// Any cut of a stream into segments (overlapping, duplicated, shuffled) with the same
     /// bytes rebuilds the stream exactly, whatever the ISN.
@@ -487,6 +547,53 @@ proptest::proptest! {
                     proptest::prop_assert!(h.queue.len() <= opts.max_segs_per_dir);
                 }
             }
+        }
+    }
+
+    /// One connection's client data, FINs and server ACKs in any order, all near each other:
+    /// the queue stays ahead of the delivery point, disjoint and in order, its bytes and
+    /// memory add up, and nothing panics or spins.
+    #[test]
+    fn fin_and_ack_interleavings_keep_the_queue_ahead(
+        steps in proptest::collection::vec(
+            (proptest::bool::ANY, 0u32..24, 0usize..8, proptest::bool::ANY),
+            1..60,
+        )
+    ) {
+        let opts = StreamOptions {
+            memcap_bytes: 1 << 20,
+            max_queued_per_dir: 12,
+            max_segs_per_dir: 3,
+        };
+        let mut r = Reassembler::new(opts);
+        let mut g = Got::default();
+        let payload = [0x41u8; 8];
+        feed(&mut r, &mut g, 1, Dir::ToServer, 0, 0, SYN, b"", 0);
+        feed(&mut r, &mut g, 1, Dir::ToClient, 1000, 1, SYN | ACK, b"", 0);
+        for (t, (client, n, len, fin)) in steps.into_iter().enumerate() {
+            if client {
+                let flags = ACK | if fin { FIN } else { 0 };
+                feed(&mut r, &mut g, 1, Dir::ToServer, 1 + n, 1001, flags, &payload[..len], t as i64);
+            } else {
+                feed(&mut r, &mut g, 1, Dir::ToClient, 1001, 1 + n, ACK, b"", t as i64);
+            }
+            let st = r.stats();
+            let mut held = FLOW_OVERHEAD;
+            for f in r.slots.iter().filter_map(|s| s.state.as_ref()) {
+                for h in &f.halves {
+                    let mut at = 0i64;
+                    for p in &h.queue {
+                        let rel = h.rel(p.seq);
+                        proptest::prop_assert!(rel >= at, "piece at {} behind {}", rel, at);
+                        proptest::prop_assert!(!p.data.is_empty());
+                        at = rel + p.data.len() as i64;
+                        held += p.data.len() + PIECE_OVERHEAD;
+                    }
+                    proptest::prop_assert_eq!(h.queued, h.queue.iter().map(|p| p.data.len()).sum::<usize>());
+                    proptest::prop_assert!(h.queued <= opts.max_queued_per_dir);
+                }
+            }
+            proptest::prop_assert_eq!(st.mem_in_use as usize, held);
         }
     }
 }
