@@ -298,7 +298,9 @@ impl Pipeline {
     fn inspect_messages(&mut self, rules: &RuleSet) {
         for i in 0..self.engine.ready_messages() {
             let msg = self.engine.take_message(i);
-            if let Some(pkt) = self.decode_rebuilt(&msg.frame, msg.ts_sec, msg.ts_usec) {
+            // The message's checksums are the ones `detect::messages` computed: not verified.
+            let opts = DecodeOptions { checksums: false };
+            if let Some(pkt) = self.decode_rebuilt(&msg.frame, msg.ts_sec, msg.ts_usec, opts) {
                 self.engine
                     .inspect_message(rules, &pkt, &msg, &mut self.hits);
                 self.emit(rules, &pkt, decode::linktype::RAW, PktSrc::Stream);
@@ -314,7 +316,8 @@ impl Pipeline {
     /// packet to `Preprocess` from within that fragment). Its alerts print the rebuilt packet
     /// (link type RAW); the evidence store keeps the captured fragments of the conversation.
     fn inspect_rebuilt(&mut self, rules: &RuleSet, buf: &[u8], ts_sec: i64, ts_usec: u32) {
-        let Some(pkt) = self.decode_rebuilt(buf, ts_sec, ts_usec) else {
+        // A defragmented datagram's transport checksum is checked here, on the whole datagram.
+        let Some(pkt) = self.decode_rebuilt(buf, ts_sec, ts_usec, self.decode_opts) else {
             return;
         };
         self.engine.inspect(rules, &pkt, &mut self.hits);
@@ -329,16 +332,10 @@ impl Pipeline {
         buf: &'b [u8],
         ts_sec: i64,
         ts_usec: u32,
+        opts: DecodeOptions,
     ) -> Option<decode::Packet<'b>> {
         let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-        match decode::decode(
-            decode::linktype::RAW,
-            ts_sec,
-            ts_usec,
-            len,
-            buf,
-            self.decode_opts,
-        ) {
+        match decode::decode(decode::linktype::RAW, ts_sec, ts_usec, len, buf, opts) {
             Ok(p) => {
                 if let Some(kind) = p.anomaly {
                     self.count_decode(kind);

@@ -36,7 +36,7 @@ use ahash::RandomState;
 use super::http::{HttpMessage, HttpOptions, HttpSession, HttpStats};
 use super::lru::{Linked, Links, Lru, NIL};
 use super::stream::{self, Dir, Reassembler, Segment, StreamOptions, StreamStats};
-use crate::decode::{Packet, Transport};
+use crate::decode::{checksum_sum, internet_checksum, Packet, Transport};
 use crate::rules::{Buffer, FlowTest, Proto, Rule, RuleId};
 
 /// Payload bytes of a message packet: an IPv4 datagram's limit less its headers (the rest of
@@ -596,8 +596,8 @@ fn build_frame(
 ) {
     out.clear();
     let tcp_len = 20 + payload.len();
-    let mut pseudo_sum: u32 = 0;
-    match (src, dst) {
+    // The addresses' share of the TCP pseudo-header sum.
+    let addr_sum = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             let total = u16::try_from(20 + tcp_len).unwrap_or(u16::MAX);
             out.extend_from_slice(&[0x45, dir.tos]);
@@ -606,12 +606,11 @@ fn build_frame(
             out.extend_from_slice(&[0x40, 0, dir.ttl.max(1), 6, 0, 0]);
             out.extend_from_slice(&s.octets());
             out.extend_from_slice(&d.octets());
-            let c = checksum(0, out.get(..20).unwrap_or(&[]));
+            let c = internet_checksum(0, out.get(..20).unwrap_or(&[]));
             if let Some(x) = out.get_mut(10..12) {
                 x.copy_from_slice(&c.to_be_bytes());
             }
-            pseudo_sum = sum_words(pseudo_sum, &s.octets());
-            pseudo_sum = sum_words(pseudo_sum, &d.octets());
+            checksum_sum(&s.octets()) + checksum_sum(&d.octets())
         }
         _ => {
             let (s, d) = (v6(src), v6(dst));
@@ -621,18 +620,17 @@ fn build_frame(
             out.extend_from_slice(&[6, dir.ttl.max(1)]);
             out.extend_from_slice(&s);
             out.extend_from_slice(&d);
-            pseudo_sum = sum_words(pseudo_sum, &s);
-            pseudo_sum = sum_words(pseudo_sum, &d);
+            checksum_sum(&s) + checksum_sum(&d)
         }
-    }
+    };
     let tcp_at = out.len();
     out.extend_from_slice(&sport.to_be_bytes());
     out.extend_from_slice(&dport.to_be_bytes());
     out.extend_from_slice(&[0; 8]); // seq, ack
     out.extend_from_slice(&[5 << 4, stream::ACK | 0x08, 0xff, 0xff, 0, 0, 0, 0]);
     out.extend_from_slice(payload);
-    pseudo_sum += 6 + u32::try_from(tcp_len).unwrap_or(0);
-    let c = checksum(pseudo_sum, out.get(tcp_at..).unwrap_or(&[]));
+    let pseudo_sum = addr_sum + 6 + tcp_len as u64;
+    let c = internet_checksum(pseudo_sum, out.get(tcp_at..).unwrap_or(&[]));
     if let Some(x) = out.get_mut(tcp_at + 16..tcp_at + 18) {
         x.copy_from_slice(&c.to_be_bytes());
     }
@@ -643,25 +641,6 @@ fn v6(a: IpAddr) -> [u8; 16] {
         IpAddr::V6(x) => x.octets(),
         IpAddr::V4(x) => x.to_ipv6_mapped().octets(),
     }
-}
-
-fn sum_words(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for w in &mut chunks {
-        sum = sum.wrapping_add(u32::from(u16::from_be_bytes([w[0], w[1]])));
-    }
-    if let [last] = chunks.remainder() {
-        sum = sum.wrapping_add(u32::from(*last) << 8);
-    }
-    sum
-}
-
-fn checksum(start: u32, data: &[u8]) -> u16 {
-    let mut sum = u64::from(sum_words(start, data));
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[cfg(test)]
