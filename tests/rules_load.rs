@@ -148,3 +148,39 @@ fn config_names_the_rules() {
     let sids: Vec<u32> = r.model.rules.iter().map(|x| x.sid).collect();
     assert_eq!(sids, vec![1, 2], "directory files load in name order");
 }
+
+/// `$HTTP_PORTS` decides which streams are inspected as HTTP: a value that does not parse is
+/// said (and Snort's list used), a good one is taken.
+#[test]
+fn a_bad_http_ports_value_is_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("t.rules");
+    fs::write(
+        &rules,
+        "alert tcp any any -> any any (content:\"x\"; sid:1;)\n",
+    )
+    .unwrap();
+    let mut opts = LoadOptions {
+        paths: vec![rules],
+        ..LoadOptions::default()
+    };
+    opts.vars.insert("HTTP_PORTS".into(), "[80,eighty]".into());
+    let r = load(&opts);
+    assert!(r.is_usable());
+    assert_eq!(r.model.http_ports, None);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.to_string().contains("HTTP_PORTS")
+                && w.to_string().contains("Snort's default")),
+        "{:?}",
+        r.warnings
+    );
+    opts.vars.insert("HTTP_PORTS".into(), "[8000]".into());
+    let r = load(&opts);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(
+        r.model.http_ports.map(|p| p.ranges),
+        Some(vec![(8000, 8000)])
+    );
+}

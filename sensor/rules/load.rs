@@ -457,6 +457,23 @@ impl Loader {
                 self.config_files.push(report);
             }
         }
+        // The server ports inspected as HTTP: a value that does not parse is said, and Snort's
+        // list is used (a rule naming $HTTP_PORTS fails on it with its own diagnostic).
+        let http_ports = self.vars.get("HTTP_PORTS").and_then(|v| {
+            parse_ports(v, 0, &self.vars)
+                .map_err(|e| {
+                    self.warnings.push(Diagnostic {
+                        path: PathBuf::from("[vars] HTTP_PORTS"),
+                        line: 1,
+                        col: 1,
+                        message: format!(
+                            "{}: HTTP inspection uses Snort's default HTTP_PORTS",
+                            e.message
+                        ),
+                    })
+                })
+                .ok()
+        });
         let mut files = self.files;
         files.extend(self.config_files);
         LoadReport {
@@ -466,10 +483,7 @@ impl Loader {
                 suppress,
                 rate_filters,
                 tags: self.tags,
-                http_ports: self
-                    .vars
-                    .get("HTTP_PORTS")
-                    .and_then(|v| parse_ports(v, 0, &self.vars).ok()),
+                http_ports,
             },
             files,
             warnings: self.warnings,
