@@ -668,7 +668,7 @@ fn content_modifier(
         }
         _ => no_value(v)?,
     }
-    let relative = c.distance.is_some() || c.within.is_some();
+    let relative = c.is_relative();
     let absolute = c.offset.is_some() || c.depth.is_some();
     if relative && absolute {
         return Err("cannot mix offset/depth with distance/within on one content".into());
