@@ -154,7 +154,9 @@ pub struct State {
     scratch: Scratch,
     started: String,
     /// Investigations and carves running at once (each reads the ring and writes a pcap).
-    heavy: tokio::sync::Semaphore,
+    /// A permit is owned by the blocking job itself, so a client that goes away does not
+    /// free it while the job still runs.
+    heavy: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
@@ -165,7 +167,7 @@ impl State {
             rules: RwLock::new(Rules::default()),
             scratch,
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            heavy: tokio::sync::Semaphore::new(HEAVY),
+            heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY)),
             opts,
         })
     }
@@ -423,6 +425,15 @@ async fn api_status(AxState(s): AxState<Arc<State>>) -> Answer {
     .into_response())
 }
 
+/// A turn at the heavy work (investigation, carve), waiting for one; the caller moves it
+/// into the blocking job so it is held until the job ends, not until the client leaves.
+async fn heavy_permit(s: &State) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
+    Arc::clone(&s.heavy)
+        .acquire_owned()
+        .await
+        .map_err(|_| internal())
+}
+
 fn internal() -> Problem {
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
@@ -649,9 +660,9 @@ async fn api_investigation(
     UrlPath(id): UrlPath<String>,
 ) -> Answer {
     let id = parse_id(&id)?;
-    let gate = Arc::clone(&s);
-    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
+    let permit = heavy_permit(&s).await?;
     let body = tokio::task::spawn_blocking(move || -> Result<Value, Problem> {
+        let _permit = permit;
         let (_, inv, out) = run_investigation(&s, id)?;
         let (rows, cut) = packet_rows(&out, inv.a);
         let _ = std::fs::remove_file(&out);
@@ -725,9 +736,9 @@ fn stamp(us: i64) -> String {
 
 async fn api_evidence(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String>) -> Answer {
     let id = parse_id(&id)?;
-    let gate = Arc::clone(&s);
-    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
+    let permit = heavy_permit(&s).await?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
+        let _permit = permit;
         let (v, _, out) = run_investigation(&s, id)?;
         let data = take_pcap(&out, s.opts.max_download_bytes)?;
         let name = format!(
@@ -763,9 +774,9 @@ async fn api_carve(
         return Err(bad("bad scope: expected hosts, conversation or all"));
     }
     let scope = scope.to_string();
-    let gate = Arc::clone(&s);
-    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
+    let permit = heavy_permit(&s).await?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
+        let _permit = permit;
         let v = alert_view(&s, id)?;
         let t = Time::from_micros(v.entry.time_us);
         let from = t.add_secs(-i64::from(before));
