@@ -43,7 +43,7 @@ use crate::rules::LoadOptions;
 
 /// Largest page of the alerts API.
 pub const MAX_LIMIT: usize = 1000;
-/// Packets of a conversation listed in an investigation's answer.
+/// Packets of a conversation (rows and text lines) listed in an investigation's answer.
 const MAX_ROWS: usize = 10_000;
 /// Investigations and carves at once; more wait their turn.
 const HEAVY: usize = 2;
@@ -665,6 +665,8 @@ async fn api_investigation(
         let _permit = permit;
         let (_, inv, out) = run_investigation(&s, id)?;
         let (rows, cut) = packet_rows(&out, inv.a);
+        let lines_cut = inv.packet_lines.len() > MAX_ROWS;
+        let lines = &inv.packet_lines[..inv.packet_lines.len().min(MAX_ROWS)];
         let _ = std::fs::remove_file(&out);
         let files: Vec<Value> = inv
             .files
@@ -688,7 +690,8 @@ async fn api_investigation(
             "a_to_b": inv.a_to_b,
             "b_to_a": inv.b_to_a,
             "handshake_completed": inv.handshake_completed,
-            "packet_lines": inv.packet_lines,
+            "packet_lines": lines,
+            "packet_lines_cut": lines_cut,
             "packets": rows,
             "packets_cut": cut,
             "warnings": inv.warnings,
@@ -697,6 +700,16 @@ async fn api_investigation(
     .await
     .map_err(|_| internal())??;
     Ok(Json(body).into_response())
+}
+
+/// The answer to a carve stopped at the download limit.
+fn too_large(max: u64) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the pcap would be over the console's limit of {max} bytes ([console] max_carve_mb)"
+        ),
+    )
 }
 
 /// Reads a pcap the console wrote, refusing one past the download limit, and removes it.
@@ -799,6 +812,8 @@ async fn api_carve(
             to: Some(to),
             bpf: &bpf,
             community_id: cid.as_deref(),
+            // Bounded while written: an oversized carve never reaches the disk whole.
+            max_bytes: Some(s.opts.max_download_bytes),
         };
         match investigate::carve_selected(&s.opts.ring_dir, &what, &out) {
             Ok(_) => {}
@@ -806,6 +821,9 @@ async fn api_carve(
                 let _ = std::fs::remove_file(&out);
                 let code = match e.kind() {
                     investigate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    investigate::ErrorKind::TooLarge => {
+                        return Err(too_large(s.opts.max_download_bytes));
+                    }
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 return Err(Problem::new(code, format!("carve around alert {id}: {e}")));
