@@ -7,7 +7,6 @@
 //! starts a fresh index; alert ids keep increasing, so an old id never names a new alert.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -125,7 +124,7 @@ impl Tail {
     /// replaced or cut gives [`Tailed::Reset`] first (the caller starts afresh; the lines are
     /// then those of the new file).
     fn read_new(&mut self, path: &Path, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
-        let mut file = match File::open(path) {
+        let mut file = match crate::safefs::open_read(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
@@ -488,7 +487,7 @@ impl AlertIndex {
     /// # Errors
     /// The file cannot be read, or the line changed (the file was replaced): `InvalidData`.
     pub fn record(&self, e: &Entry) -> io::Result<Value> {
-        let f = File::open(&self.eve)?;
+        let f = crate::safefs::open_read(&self.eve)?;
         let mut buf = vec![0u8; e.len as usize];
         f.read_exact_at(&mut buf, e.offset)?;
         serde_json::from_slice(&buf)
@@ -501,7 +500,7 @@ impl AlertIndex {
         let d = chrono::DateTime::parse_from_str(eve_timestamp, "%Y-%m-%dT%H:%M:%S%.f%z").ok()?;
         let ts = d.format("%m/%d-%H:%M:%S%.6f").to_string();
         let &(off, len) = self.full_records.get(&(e.sid, ts))?;
-        let f = File::open(&self.full).ok()?;
+        let f = crate::safefs::open_read(&self.full).ok()?;
         let mut buf = vec![0u8; (len as usize).min(MAX_LINE)];
         f.read_exact_at(&mut buf, off).ok()?;
         Some(String::from_utf8_lossy(&buf).into_owned())
@@ -596,6 +595,7 @@ impl AlertIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Write;
 
     fn line(sid: u32, sec: u32, src: &str, msg: &str) -> String {
@@ -662,5 +662,31 @@ mod tests {
         assert_eq!(idx.len(), 1);
         assert_eq!(idx.last_id(), 11);
         assert_eq!(idx.get(11).unwrap().sid, 99);
+    }
+
+    /// LOGDIR is writable by the sensor's user and the console may run as root: a link
+    /// planted as eve.json is not followed, and a FIFO is refused instead of blocking the
+    /// refresh forever.
+    #[test]
+    fn planted_link_and_fifo_are_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("elsewhere.json");
+        std::fs::write(&secret, line(7, 1, "10.0.0.1", "secret") + "\n").unwrap();
+        let p = d.path().join("eve.json");
+        std::os::unix::fs::symlink(&secret, &p).unwrap();
+        let mut idx = AlertIndex::new(d.path(), 100);
+        assert!(idx.refresh().is_err());
+        assert_eq!(idx.len(), 0);
+        std::fs::remove_file(&p).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(idx.refresh().is_err());
+        assert_eq!(idx.len(), 0);
     }
 }

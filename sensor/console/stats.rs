@@ -4,7 +4,6 @@
 //! one run (a counter that goes down means the sensor restarted: no rate across it).
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -130,7 +129,7 @@ impl StatsTail {
     /// # Errors
     /// The file exists but cannot be read.
     pub fn refresh(&mut self) -> io::Result<()> {
-        let mut f = match File::open(&self.path) {
+        let mut f = match crate::safefs::open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
