@@ -847,6 +847,7 @@ async fn api_stats(AxState(s): AxState<Arc<State>>) -> Answer {
     let rates = stats::rates(&st.samples);
     Ok(Json(json!({
         "stats_log": st.exists(),
+        "skipped_lines": st.skipped_lines,
         "samples": st.samples.iter().rev().take(2000).rev().collect::<Vec<_>>(),
         "rates": rates.iter().rev().take(2000).rev().collect::<Vec<_>>(),
     }))

@@ -109,20 +109,25 @@ enum Tailed<'a> {
     Reset,
     /// A complete line (without its newline) and its byte offset.
     Line(u64, &'a [u8]),
+    /// A line longer than [`MAX_LINE`], skipped whole (given once, when it ends).
+    TooLong,
 }
 
 /// Tail state of one appended-to text file.
 #[derive(Debug, Default)]
 struct Tail {
     id: Option<FileId>,
-    /// Bytes consumed (always at a line end).
+    /// Bytes consumed (at a line end, or inside a line being skipped).
     offset: u64,
+    /// Inside a line longer than [`MAX_LINE`]: the rest of it, up to its newline, is skipped
+    /// (kept across calls, so its tail is never taken for a line of its own).
+    skipping: bool,
 }
 
 impl Tail {
     /// New complete lines of `path` since the last call, each with its offset. A file
     /// replaced or cut gives [`Tailed::Reset`] first (the caller starts afresh; the lines are
-    /// then those of the new file).
+    /// then those of the new file). A line longer than [`MAX_LINE`] is [`Tailed::TooLong`].
     fn read_new(&mut self, path: &Path, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
         let mut file = match crate::safefs::open_read(path) {
             Ok(f) => f,
@@ -140,13 +145,13 @@ impl Tail {
             }
             self.id = Some(id);
             self.offset = 0;
+            self.skipping = false;
         }
         if m.len() == self.offset {
             return Ok(());
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::with_capacity(CHUNK.min((m.len() - self.offset) as usize + 1));
-        let mut skipping = false;
         loop {
             let start_len = buf.len();
             let want = CHUNK.saturating_sub(start_len).max(64 * 1024);
@@ -157,10 +162,12 @@ impl Tail {
             let mut pos = 0;
             while let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') {
                 let line = &buf[pos..pos + nl];
-                if !skipping {
+                if self.skipping || line.len() > MAX_LINE {
+                    f(Tailed::TooLong);
+                } else {
                     f(Tailed::Line(self.offset, line));
                 }
-                skipping = false;
+                self.skipping = false;
                 self.offset += nl as u64 + 1;
                 pos += nl + 1;
             }
@@ -169,7 +176,7 @@ impl Tail {
                 // An endless line: skip to its end without holding it.
                 self.offset += buf.len() as u64;
                 buf.clear();
-                skipping = true;
+                self.skipping = true;
             }
         }
         Ok(())
@@ -315,6 +322,7 @@ impl AlertIndex {
                 self.evicted += self.entries.len() as u64;
                 self.entries.clear();
             }
+            Tailed::TooLong => self.skipped_lines += 1,
             Tailed::Line(off, line) => {
                 if let Some(e) = self.index_line(off, line) {
                     if self.entries.len() >= self.max {
@@ -389,6 +397,8 @@ impl AlertIndex {
                     return;
                 }
                 Tailed::Line(off, line) => (off, line),
+                // No line of an `alert` record is that long: not one of its lines.
+                Tailed::TooLong => return,
             };
             let text = String::from_utf8_lossy(line);
             if let Some(rest) = text.strip_prefix("[**] [") {
@@ -446,7 +456,7 @@ impl AlertIndex {
         self.evicted
     }
 
-    /// Lines of eve.json that were not JSON.
+    /// Lines of eve.json that were not JSON, or longer than [`MAX_LINE`].
     pub fn skipped_lines(&self) -> u64 {
         self.skipped_lines
     }
@@ -688,5 +698,32 @@ mod tests {
         .unwrap();
         assert!(idx.refresh().is_err());
         assert_eq!(idx.len(), 0);
+    }
+
+    /// A complete line over MAX_LINE but under CHUNK was indexed: it is skipped and counted,
+    /// and so is an endless line whose tail arrives in a later refresh (once, and its tail
+    /// is not taken for a line of its own).
+    #[test]
+    fn lines_over_max_line_are_skipped_and_counted() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("eve.json");
+        let mut f = File::create(&p).unwrap();
+        // A valid alert padded past MAX_LINE inside its signature.
+        let long = line(5, 1, "10.0.0.1", &"x".repeat(MAX_LINE + 10));
+        assert!(long.len() > MAX_LINE && long.len() < CHUNK);
+        writeln!(f, "{long}").unwrap();
+        writeln!(f, "{}", line(1, 2, "10.0.0.1", "ok")).unwrap();
+        let mut idx = AlertIndex::new(d.path(), 100);
+        idx.refresh().unwrap();
+        assert_eq!((idx.len(), idx.skipped_lines()), (1, 1));
+        // Endless: more than MAX_LINE without a newline, then the end of it later.
+        write!(f, "{}", "y".repeat(MAX_LINE + 1)).unwrap();
+        idx.refresh().unwrap();
+        assert_eq!((idx.len(), idx.skipped_lines()), (1, 1));
+        writeln!(f, "{}", line(2, 3, "10.0.0.1", "tail")).unwrap();
+        writeln!(f, "{}", line(3, 4, "10.0.0.1", "next")).unwrap();
+        idx.refresh().unwrap();
+        assert_eq!((idx.len(), idx.skipped_lines()), (2, 2));
+        assert_eq!(idx.get(idx.last_id()).unwrap().sid, 3);
     }
 }
