@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -157,6 +157,10 @@ pub struct State {
     /// A permit is owned by the blocking job itself, so a client that goes away does not
     /// free it while the job still runs.
     heavy: Arc<tokio::sync::Semaphore>,
+    /// Inside an episode of failing reads of eve.json / alert, and of stats.log (each
+    /// warned once, until a read succeeds again).
+    index_failing: AtomicBool,
+    stats_failing: AtomicBool,
 }
 
 impl State {
@@ -168,23 +172,30 @@ impl State {
             scratch,
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY)),
+            index_failing: AtomicBool::new(false),
+            stats_failing: AtomicBool::new(false),
             opts,
         })
     }
 
     /// Reads what was appended to eve.json, alert and stats.log. The index is built outside
     /// the lock's write side only for the lines read; requests wait at most that long.
+    /// A lock poisoned by a panicked request is taken anyway (the index stays usable and is
+    /// only ever appended to or restarted), so refreshing never stops silently. A failing
+    /// read is warned once per episode, and its end said once.
     pub fn refresh_now(&self) {
-        if let Ok(mut idx) = self.index.write() {
-            if let Err(e) = idx.refresh() {
-                tracing::warn!("{}: {e}", self.opts.log_dir.join("eve.json").display());
-            }
-        }
-        if let Ok(mut s) = self.stats.lock() {
-            if let Err(e) = s.refresh() {
-                tracing::warn!("{}: {e}", self.opts.log_dir.join("stats.log").display());
-            }
-        }
+        let res = self
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refresh();
+        episode(&self.index_failing, res, "alerts");
+        let res = self
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refresh();
+        episode(&self.stats_failing, res, "stats");
     }
 
     /// Loads the rule set again when a file of it changed (or it was never loaded).
@@ -192,16 +203,34 @@ impl State {
         let Some(opts) = &self.opts.rules else {
             return;
         };
-        let stale = self.rules.read().map_or(true, |r| {
+        let stale = {
+            let r = self.rules.read().unwrap_or_else(PoisonError::into_inner);
             r.stamps.is_empty()
                 || r.stamps
                     .iter()
                     .any(|(p, m)| std::fs::metadata(p).and_then(|m| m.modified()).ok() != *m)
-        });
+        };
         if stale {
             let fresh = load_rules(opts);
-            if let Ok(mut r) = self.rules.write() {
-                *r = fresh;
+            *self.rules.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        }
+    }
+}
+
+/// Warns of the first failure of an episode of `what` (the flag `failing` tracks it) and
+/// notes its end, as the ring and the alert writers do.
+fn episode(failing: &AtomicBool, res: std::io::Result<()>, what: &str) {
+    match res {
+        Err(e) => {
+            if !failing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "console {what}: {e}; showing what was read before until it can be read again"
+                );
+            }
+        }
+        Ok(()) => {
+            if failing.swap(false, Ordering::Relaxed) {
+                tracing::info!("console {what}: reading again");
             }
         }
     }
@@ -215,13 +244,17 @@ pub fn spawn_refresh(state: Arc<State>) -> tokio::task::JoinHandle<()> {
         loop {
             let s = Arc::clone(&state);
             let check_rules = since_rules >= RULES_CHECK;
-            let _ = tokio::task::spawn_blocking(move || {
+            let done = tokio::task::spawn_blocking(move || {
                 s.refresh_now();
                 if check_rules {
                     s.reload_rules_if_changed();
                 }
             })
             .await;
+            if let Err(e) = done {
+                // A panic in a refresh; the next one starts afresh a second later.
+                tracing::error!("console refresh failed: {e}");
+            }
             if check_rules {
                 since_rules = Duration::ZERO;
             }

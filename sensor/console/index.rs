@@ -7,6 +7,7 @@
 //! starts a fresh index; alert ids keep increasing, so an old id never names a new alert.
 
 use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -128,12 +129,20 @@ impl Tail {
     /// New complete lines of `path` since the last call, each with its offset. A file
     /// replaced or cut gives [`Tailed::Reset`] first (the caller starts afresh; the lines are
     /// then those of the new file). A line longer than [`MAX_LINE`] is [`Tailed::TooLong`].
-    fn read_new(&mut self, path: &Path, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
-        let mut file = match crate::safefs::open_read(path) {
+    ///
+    /// # Errors
+    /// The file exists but cannot be opened or read; the message names it.
+    fn read_new(&mut self, path: &Path, f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
+        let file = match crate::safefs::open_read(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        self.read_from(file, f)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+
+    fn read_from(&mut self, mut file: File, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
         let m = file.metadata()?;
         let id = FileId {
             dev: m.dev(),
@@ -311,7 +320,8 @@ impl AlertIndex {
     /// Reads what was appended to eve.json and `alert` since the last call.
     ///
     /// # Errors
-    /// A file exists but cannot be read.
+    /// A file exists but cannot be read (eve.json's error first; the other file is read
+    /// anyway). The message names the file.
     pub fn refresh(&mut self) -> io::Result<()> {
         let eve = self.eve.clone();
         let mut tail = std::mem::take(&mut self.eve_tail);
@@ -334,8 +344,9 @@ impl AlertIndex {
             }
         });
         self.eve_tail = tail;
-        read?;
-        self.refresh_full()
+        // The `alert` file is read even when eve.json cannot be: the first error is returned.
+        let full = self.refresh_full();
+        read.and(full)
     }
 
     fn index_line(&mut self, offset: u64, line: &[u8]) -> Option<Entry> {
@@ -605,7 +616,6 @@ impl AlertIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::File;
     use std::io::Write;
 
     fn line(sid: u32, sec: u32, src: &str, msg: &str) -> String {
@@ -676,7 +686,7 @@ mod tests {
 
     /// LOGDIR is writable by the sensor's user and the console may run as root: a link
     /// planted as eve.json is not followed, and a FIFO is refused instead of blocking the
-    /// refresh forever.
+    /// refresh forever; the `alert` file is read all the same.
     #[test]
     fn planted_link_and_fifo_are_not_read() {
         let d = tempfile::tempdir().unwrap();
@@ -684,9 +694,16 @@ mod tests {
         std::fs::write(&secret, line(7, 1, "10.0.0.1", "secret") + "\n").unwrap();
         let p = d.path().join("eve.json");
         std::os::unix::fs::symlink(&secret, &p).unwrap();
+        // The `alert` file beside it is still read.
+        std::fs::write(
+            d.path().join("alert"),
+            "[**] [1:7:1] secret [**]\n05/01-10:00:01.000000 10.0.0.1 -> 10.0.0.2\n\n",
+        )
+        .unwrap();
         let mut idx = AlertIndex::new(d.path(), 100);
-        assert!(idx.refresh().is_err());
-        assert_eq!(idx.len(), 0);
+        let e = idx.refresh().unwrap_err();
+        assert!(e.to_string().contains("eve.json"), "{e}");
+        assert_eq!((idx.len(), idx.full_records.len()), (0, 1));
         std::fs::remove_file(&p).unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,

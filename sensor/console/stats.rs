@@ -4,6 +4,7 @@
 //! one run (a counter that goes down means the sensor restarted: no rate across it).
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -131,13 +132,18 @@ impl StatsTail {
     /// Reads the lines appended since the last call (a rotated file: the new one's).
     ///
     /// # Errors
-    /// The file exists but cannot be read.
+    /// The file exists but cannot be opened or read; the message names it.
     pub fn refresh(&mut self) -> io::Result<()> {
-        let mut f = match crate::safefs::open_read(&self.path) {
+        let f = match crate::safefs::open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        self.read_from(f)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
+
+    fn read_from(&mut self, mut f: File) -> io::Result<()> {
         let m = f.metadata()?;
         let id = (m.dev(), m.ino());
         if self.id != Some(id) || m.len() < self.offset {
