@@ -47,6 +47,9 @@ pub const MAX_LIMIT: usize = 1000;
 const MAX_ROWS: usize = 10_000;
 /// Investigations and carves at once; more wait their turn.
 const HEAVY: usize = 2;
+/// Argon2 password verifications at once (each takes ~19 MiB and tens of ms of CPU); more
+/// wait their turn, so guessers cannot exhaust memory or the blocking thread pool.
+const HASHING: usize = 2;
 /// How often eve.json, alert and stats.log are looked at for new lines.
 const REFRESH: Duration = Duration::from_millis(1000);
 /// How often the rule files are checked for a change.
@@ -161,6 +164,8 @@ pub struct State {
     /// warned once, until a read succeeds again).
     index_failing: AtomicBool,
     stats_failing: AtomicBool,
+    /// Argon2 verifications running at once (off the async workers, see [`guard`]).
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
@@ -174,6 +179,7 @@ impl State {
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY)),
             index_failing: AtomicBool::new(false),
             stats_failing: AtomicBool::new(false),
+            hashing: Arc::new(tokio::sync::Semaphore::new(HASHING)),
             opts,
         })
     }
@@ -287,11 +293,30 @@ pub fn router(state: Arc<State>) -> Router {
 
 /// Authentication, then the security headers on whatever the answer is.
 async fn guard(AxState(state): AxState<Arc<State>>, req: Request, next: Next) -> Response {
-    let admitted = state.opts.auth.admits(
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    );
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let admitted = if state.opts.auth.needs_hashing(given.as_deref()) {
+        // Argon2 blocks for tens of milliseconds: never on an async worker thread.
+        match Arc::clone(&state.hashing).acquire_owned().await {
+            Ok(permit) => {
+                let auth = state.opts.auth.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    auth.admits(given.as_deref())
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!("console: password verification failed: {e}");
+                    false
+                })
+            }
+            Err(_) => false,
+        }
+    } else {
+        state.opts.auth.admits(given.as_deref())
+    };
     let mut res = if admitted {
         next.run(req).await
     } else {
@@ -966,6 +991,7 @@ fn sensor_json(s: &State) -> Value {
         "rules": rules,
         "reload": reload,
         "index": {"alerts": alerts, "evicted": evicted, "unparsed_lines": skipped},
+        "failed_logins": s.opts.auth.failed_logins(),
     })
 }
 
