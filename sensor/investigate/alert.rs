@@ -391,6 +391,7 @@ fn from_store(
     let file = safefs::split(&ev.path)
         .and_then(|(dir, name)| Dir::open(&dir)?.open_read(&name))
         .map_err(|e| Error::io(&ev.path, &e))?;
+    let read = file.metadata().map_err(|e| Error::io(&ev.path, &e))?;
     let mut r = Reader::from_file(file, &ev.path)?;
     let (linktype, snaplen) = r
         .interfaces()
@@ -398,7 +399,23 @@ fn from_store(
         .map_or((1, 262_144), |i| (i.linktype, i.snaplen));
     let mut copy = match &opts.evidence {
         Some(p) => {
-            let (tmp, file) = create_output(&opts.evidence_dir, p)?;
+            // The store's file being read is an input too, and its only copy.
+            use std::os::unix::fs::MetadataExt;
+            let id = |m: &std::fs::Metadata| (m.dev(), m.ino());
+            if std::fs::metadata(p).is_ok_and(|m| id(&m) == id(&read)) {
+                return Err(Error::at(
+                    ErrorKind::Usage,
+                    p,
+                    None,
+                    format!(
+                        "is the evidence file {}; refusing to overwrite an input (write the \
+                         output elsewhere)",
+                        ev.path.display()
+                    ),
+                ));
+            }
+            // The ring's files must not be overwritten either (create_output's `ring_dir`).
+            let (tmp, file) = create_output(&opts.ring_dir, p)?;
             Some((tmp, Writer::on_file(file, p, linktype, snaplen)?))
         }
         None => None,
