@@ -770,23 +770,77 @@ fn too_large(max: u64) -> Problem {
     )
 }
 
-/// Reads a pcap the console wrote, refusing one past the download limit, and removes it.
-fn take_pcap(p: &Path, max: u64) -> Result<Vec<u8>, Problem> {
-    let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+/// Opens a pcap the console wrote, refusing one past the download limit, and removes its
+/// name at once: the open file is sent as it is read and vanishes when the answer ends.
+fn take_pcap(p: &Path, max: u64) -> Result<PcapFile, Problem> {
+    let opened = std::fs::File::open(p).and_then(|f| Ok((f.metadata()?.len(), f)));
+    let _ = std::fs::remove_file(p);
+    let (size, file) = opened.map_err(|_| internal())?;
     if size > max {
-        let _ = std::fs::remove_file(p);
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the pcap would be {size} bytes, over the console's limit of {max} ([console] max_carve_mb)"),
         ));
     }
-    let data = std::fs::read(p);
-    let _ = std::fs::remove_file(p);
-    data.map_err(|_| internal())
+    Ok(PcapFile {
+        file: tokio::fs::File::from_std(file),
+        left: size,
+    })
 }
 
-fn pcap_response(data: Vec<u8>, name: String) -> Response {
-    let mut r = Response::new(Body::from(data));
+/// A download's body: the file read 64 KiB at a time, never whole in memory.
+struct PcapFile {
+    file: tokio::fs::File,
+    /// Bytes not sent yet (the file's size when opened; the console wrote it and is done).
+    left: u64,
+}
+
+impl axum::body::HttpBody for PcapFile {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        use tokio::io::AsyncRead;
+        const CHUNK: u64 = 64 * 1024;
+        let this = self.get_mut();
+        if this.left == 0 {
+            return Poll::Ready(None);
+        }
+        let mut buf = vec![0u8; this.left.min(CHUNK) as usize];
+        let mut rb = tokio::io::ReadBuf::new(&mut buf);
+        match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the pcap ended before its size",
+                    ))));
+                }
+                this.left -= n as u64;
+                buf.truncate(n);
+                Poll::Ready(Some(Ok(http_body::Frame::data(buf.into()))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
+}
+
+fn pcap_response(data: PcapFile, name: String) -> Response {
+    let mut r = Response::new(Body::new(data));
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
