@@ -622,12 +622,19 @@ async fn api_alert(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String>
 }
 
 /// An investigation of an alert, its evidence pcap written into the scratch directory.
-fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, PathBuf), Problem> {
+/// `max_bytes` bounds the evidence pcap while it is written (a download), or not (`None`:
+/// the investigation's answer lists at most [`MAX_ROWS`] of its packets).
+fn run_investigation(
+    s: &State,
+    id: u64,
+    max_bytes: Option<u64>,
+) -> Result<(AlertView, Investigation, PathBuf), Problem> {
     let v = alert_view(s, id)?;
     let out = s.scratch.next("evidence");
     let mut o = InvestigateOptions::new(&s.opts.log_dir, &s.opts.ring_dir);
     o.evidence_dir = s.opts.evidence_dir.clone();
     o.evidence = Some(out.clone());
+    o.max_evidence_bytes = max_bytes;
     let t = Time::from_micros(v.entry.time_us);
     match investigate::investigate_alert(&o, &v.eve, t) {
         Ok(inv) => Ok((v, inv, out)),
@@ -636,6 +643,9 @@ fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, Pa
             let code = match e.kind() {
                 investigate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 investigate::ErrorKind::Usage => StatusCode::BAD_REQUEST,
+                investigate::ErrorKind::TooLarge => {
+                    return Err(too_large(max_bytes.unwrap_or(s.opts.max_download_bytes)));
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             Err(Problem::new(
@@ -721,7 +731,7 @@ async fn api_investigation(
     let permit = heavy_permit(&s).await?;
     let body = tokio::task::spawn_blocking(move || -> Result<Value, Problem> {
         let _permit = permit;
-        let (_, inv, out) = run_investigation(&s, id)?;
+        let (_, inv, out) = run_investigation(&s, id, None)?;
         let (rows, cut) = packet_rows(&out, inv.a);
         let lines_cut = inv.packet_lines.len() > MAX_ROWS;
         let lines = &inv.packet_lines[..inv.packet_lines.len().min(MAX_ROWS)];
@@ -864,7 +874,7 @@ async fn api_evidence(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<Stri
     let permit = heavy_permit(&s).await?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
         let _permit = permit;
-        let (v, _, out) = run_investigation(&s, id)?;
+        let (v, _, out) = run_investigation(&s, id, Some(s.opts.max_download_bytes))?;
         let data = take_pcap(&out, s.opts.max_download_bytes)?;
         let name = format!(
             "alert-{id}-sid{}-{}.pcap",
