@@ -597,6 +597,7 @@ pub fn carve(args: CarveArgs) -> Outcome {
         to,
         bpf: &bpf,
         community_id: args.community_id.as_deref(),
+        max_bytes: None,
     };
     let report = investigate::carve_selected(&args.ring_dir, &what, &args.out)
         .map_err(|e| tool_failure(&e))?;

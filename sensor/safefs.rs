@@ -604,6 +604,17 @@ pub fn split(path: &Path) -> io::Result<(PathBuf, String)> {
     Ok((dir, name.to_string()))
 }
 
+/// Opens the file at `path` for reading as [`Dir::open`] then [`Dir::open_read`] do: neither
+/// its directory's last component nor the file itself may be a link, and it must be a
+/// regular file (a FIFO planted in its place is refused, not waited on).
+///
+/// # Errors
+/// As [`split`], [`Dir::open`] and [`Dir::open_read`] (`NotFound` when either is missing).
+pub fn open_read(path: &Path) -> io::Result<File> {
+    let (dir, name) = split(path)?;
+    Dir::open(&dir)?.open_read(&name)
+}
+
 /// An output file written in full before it appears: a temporary file beside `path`,
 /// renamed onto it by [`TempFile::commit`].
 ///

@@ -360,6 +360,41 @@ fn seed_story_without_the_ring_ends_in_the_same_verdict() {
     );
 }
 
+/// Investigating from the store checked `-w` against the evidence directory instead of the
+/// ring: a ring file name in the ring directory, and the store's file being read, are both
+/// inputs and are refused.
+#[test]
+fn evidence_copy_from_the_store_never_overwrites_an_input() {
+    let seed = common::shared().join("seed/botcc-2007-02-21.pcap");
+    let rules = fs::read_to_string(common::shared().join("seed/bleeding-botcc.rules")).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let cfg = config(t.path());
+    expect_code(&replay(t.path(), &cfg, &rules, &[&seed], &["--no-ring"]), 0);
+    let ring = t.path().join("ring");
+    fs::create_dir_all(&ring).unwrap();
+    let ring_name = ring.join("nsm_00001_20070221000000.pcap");
+    let stored = list(&cfg)[0]["path"].as_str().unwrap().to_string();
+    let before = fs::read(&stored).unwrap();
+    for out in [ring_name.to_str().unwrap(), stored.as_str()] {
+        let r = run(bin()
+            .args(["investigate", "-c"])
+            .arg(&cfg)
+            .args(["-w", out]));
+        expect_code(&r, 2);
+        assert!(
+            text(&r.stderr).contains("refusing to overwrite"),
+            "{}",
+            text(&r.stderr)
+        );
+    }
+    assert!(!ring_name.exists());
+    assert_eq!(fs::read(&stored).unwrap(), before);
+    // Elsewhere is fine.
+    let fine = t.path().join("copy.pcap");
+    investigate(&cfg, &["-w", fine.to_str().unwrap()]);
+    assert_eq!(fs::read(&fine).unwrap(), before);
+}
+
 /// A conversation that alerts on every packet for an hour: one event, one file, bounded by
 /// `max_packets`; every alert counted in the sidecar.
 #[test]

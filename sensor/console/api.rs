@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -43,10 +43,13 @@ use crate::rules::LoadOptions;
 
 /// Largest page of the alerts API.
 pub const MAX_LIMIT: usize = 1000;
-/// Packets of a conversation listed in an investigation's answer.
+/// Packets of a conversation (rows and text lines) listed in an investigation's answer.
 const MAX_ROWS: usize = 10_000;
 /// Investigations and carves at once; more wait their turn.
 const HEAVY: usize = 2;
+/// Argon2 password verifications at once (each takes ~19 MiB and tens of ms of CPU); more
+/// wait their turn, so guessers cannot exhaust memory or the blocking thread pool.
+const HASHING: usize = 2;
 /// How often eve.json, alert and stats.log are looked at for new lines.
 const REFRESH: Duration = Duration::from_millis(1000);
 /// How often the rule files are checked for a change.
@@ -154,7 +157,15 @@ pub struct State {
     scratch: Scratch,
     started: String,
     /// Investigations and carves running at once (each reads the ring and writes a pcap).
-    heavy: tokio::sync::Semaphore,
+    /// A permit is owned by the blocking job itself, so a client that goes away does not
+    /// free it while the job still runs.
+    heavy: Arc<tokio::sync::Semaphore>,
+    /// Inside an episode of failing reads of eve.json / alert, and of stats.log (each
+    /// warned once, until a read succeeds again).
+    index_failing: AtomicBool,
+    stats_failing: AtomicBool,
+    /// Argon2 verifications running at once (off the async workers, see [`guard`]).
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
@@ -165,24 +176,32 @@ impl State {
             rules: RwLock::new(Rules::default()),
             scratch,
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            heavy: tokio::sync::Semaphore::new(HEAVY),
+            heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY)),
+            index_failing: AtomicBool::new(false),
+            stats_failing: AtomicBool::new(false),
+            hashing: Arc::new(tokio::sync::Semaphore::new(HASHING)),
             opts,
         })
     }
 
     /// Reads what was appended to eve.json, alert and stats.log. The index is built outside
     /// the lock's write side only for the lines read; requests wait at most that long.
+    /// A lock poisoned by a panicked request is taken anyway (the index stays usable and is
+    /// only ever appended to or restarted), so refreshing never stops silently. A failing
+    /// read is warned once per episode, and its end said once.
     pub fn refresh_now(&self) {
-        if let Ok(mut idx) = self.index.write() {
-            if let Err(e) = idx.refresh() {
-                tracing::warn!("{}: {e}", self.opts.log_dir.join("eve.json").display());
-            }
-        }
-        if let Ok(mut s) = self.stats.lock() {
-            if let Err(e) = s.refresh() {
-                tracing::warn!("{}: {e}", self.opts.log_dir.join("stats.log").display());
-            }
-        }
+        let res = self
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refresh();
+        episode(&self.index_failing, res, "alerts");
+        let res = self
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refresh();
+        episode(&self.stats_failing, res, "stats");
     }
 
     /// Loads the rule set again when a file of it changed (or it was never loaded).
@@ -190,16 +209,34 @@ impl State {
         let Some(opts) = &self.opts.rules else {
             return;
         };
-        let stale = self.rules.read().map_or(true, |r| {
+        let stale = {
+            let r = self.rules.read().unwrap_or_else(PoisonError::into_inner);
             r.stamps.is_empty()
                 || r.stamps
                     .iter()
                     .any(|(p, m)| std::fs::metadata(p).and_then(|m| m.modified()).ok() != *m)
-        });
+        };
         if stale {
             let fresh = load_rules(opts);
-            if let Ok(mut r) = self.rules.write() {
-                *r = fresh;
+            *self.rules.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        }
+    }
+}
+
+/// Warns of the first failure of an episode of `what` (the flag `failing` tracks it) and
+/// notes its end, as the ring and the alert writers do.
+fn episode(failing: &AtomicBool, res: std::io::Result<()>, what: &str) {
+    match res {
+        Err(e) => {
+            if !failing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "console {what}: {e}; showing what was read before until it can be read again"
+                );
+            }
+        }
+        Ok(()) => {
+            if failing.swap(false, Ordering::Relaxed) {
+                tracing::info!("console {what}: reading again");
             }
         }
     }
@@ -213,13 +250,17 @@ pub fn spawn_refresh(state: Arc<State>) -> tokio::task::JoinHandle<()> {
         loop {
             let s = Arc::clone(&state);
             let check_rules = since_rules >= RULES_CHECK;
-            let _ = tokio::task::spawn_blocking(move || {
+            let done = tokio::task::spawn_blocking(move || {
                 s.refresh_now();
                 if check_rules {
                     s.reload_rules_if_changed();
                 }
             })
             .await;
+            if let Err(e) = done {
+                // A panic in a refresh; the next one starts afresh a second later.
+                tracing::error!("console refresh failed: {e}");
+            }
             if check_rules {
                 since_rules = Duration::ZERO;
             }
@@ -252,11 +293,30 @@ pub fn router(state: Arc<State>) -> Router {
 
 /// Authentication, then the security headers on whatever the answer is.
 async fn guard(AxState(state): AxState<Arc<State>>, req: Request, next: Next) -> Response {
-    let admitted = state.opts.auth.admits(
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    );
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let admitted = if state.opts.auth.needs_hashing(given.as_deref()) {
+        // Argon2 blocks for tens of milliseconds: never on an async worker thread.
+        match Arc::clone(&state.hashing).acquire_owned().await {
+            Ok(permit) => {
+                let auth = state.opts.auth.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    auth.admits(given.as_deref())
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!("console: password verification failed: {e}");
+                    false
+                })
+            }
+            Err(_) => false,
+        }
+    } else {
+        state.opts.auth.admits(given.as_deref())
+    };
     let mut res = if admitted {
         next.run(req).await
     } else {
@@ -423,6 +483,15 @@ async fn api_status(AxState(s): AxState<Arc<State>>) -> Answer {
     .into_response())
 }
 
+/// A turn at the heavy work (investigation, carve), waiting for one; the caller moves it
+/// into the blocking job so it is held until the job ends, not until the client leaves.
+async fn heavy_permit(s: &State) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
+    Arc::clone(&s.heavy)
+        .acquire_owned()
+        .await
+        .map_err(|_| internal())
+}
+
 fn internal() -> Problem {
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
@@ -553,12 +622,19 @@ async fn api_alert(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String>
 }
 
 /// An investigation of an alert, its evidence pcap written into the scratch directory.
-fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, PathBuf), Problem> {
+/// `max_bytes` bounds the evidence pcap while it is written (a download), or not (`None`:
+/// the investigation's answer lists at most [`MAX_ROWS`] of its packets).
+fn run_investigation(
+    s: &State,
+    id: u64,
+    max_bytes: Option<u64>,
+) -> Result<(AlertView, Investigation, PathBuf), Problem> {
     let v = alert_view(s, id)?;
     let out = s.scratch.next("evidence");
     let mut o = InvestigateOptions::new(&s.opts.log_dir, &s.opts.ring_dir);
     o.evidence_dir = s.opts.evidence_dir.clone();
     o.evidence = Some(out.clone());
+    o.max_evidence_bytes = max_bytes;
     let t = Time::from_micros(v.entry.time_us);
     match investigate::investigate_alert(&o, &v.eve, t) {
         Ok(inv) => Ok((v, inv, out)),
@@ -567,6 +643,9 @@ fn run_investigation(s: &State, id: u64) -> Result<(AlertView, Investigation, Pa
             let code = match e.kind() {
                 investigate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 investigate::ErrorKind::Usage => StatusCode::BAD_REQUEST,
+                investigate::ErrorKind::TooLarge => {
+                    return Err(too_large(max_bytes.unwrap_or(s.opts.max_download_bytes)));
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             Err(Problem::new(
@@ -649,11 +728,13 @@ async fn api_investigation(
     UrlPath(id): UrlPath<String>,
 ) -> Answer {
     let id = parse_id(&id)?;
-    let gate = Arc::clone(&s);
-    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
+    let permit = heavy_permit(&s).await?;
     let body = tokio::task::spawn_blocking(move || -> Result<Value, Problem> {
-        let (_, inv, out) = run_investigation(&s, id)?;
+        let _permit = permit;
+        let (_, inv, out) = run_investigation(&s, id, None)?;
         let (rows, cut) = packet_rows(&out, inv.a);
+        let lines_cut = inv.packet_lines.len() > MAX_ROWS;
+        let lines = &inv.packet_lines[..inv.packet_lines.len().min(MAX_ROWS)];
         let _ = std::fs::remove_file(&out);
         let files: Vec<Value> = inv
             .files
@@ -677,7 +758,8 @@ async fn api_investigation(
             "a_to_b": inv.a_to_b,
             "b_to_a": inv.b_to_a,
             "handshake_completed": inv.handshake_completed,
-            "packet_lines": inv.packet_lines,
+            "packet_lines": lines,
+            "packet_lines_cut": lines_cut,
             "packets": rows,
             "packets_cut": cut,
             "warnings": inv.warnings,
@@ -688,23 +770,87 @@ async fn api_investigation(
     Ok(Json(body).into_response())
 }
 
-/// Reads a pcap the console wrote, refusing one past the download limit, and removes it.
-fn take_pcap(p: &Path, max: u64) -> Result<Vec<u8>, Problem> {
-    let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+/// The answer to a carve stopped at the download limit.
+fn too_large(max: u64) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the pcap would be over the console's limit of {max} bytes ([console] max_carve_mb)"
+        ),
+    )
+}
+
+/// Opens a pcap the console wrote, refusing one past the download limit, and removes its
+/// name at once: the open file is sent as it is read and vanishes when the answer ends.
+fn take_pcap(p: &Path, max: u64) -> Result<PcapFile, Problem> {
+    let opened = std::fs::File::open(p).and_then(|f| Ok((f.metadata()?.len(), f)));
+    let _ = std::fs::remove_file(p);
+    let (size, file) = opened.map_err(|_| internal())?;
     if size > max {
-        let _ = std::fs::remove_file(p);
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the pcap would be {size} bytes, over the console's limit of {max} ([console] max_carve_mb)"),
         ));
     }
-    let data = std::fs::read(p);
-    let _ = std::fs::remove_file(p);
-    data.map_err(|_| internal())
+    Ok(PcapFile {
+        file: tokio::fs::File::from_std(file),
+        left: size,
+    })
 }
 
-fn pcap_response(data: Vec<u8>, name: String) -> Response {
-    let mut r = Response::new(Body::from(data));
+/// A download's body: the file read 64 KiB at a time, never whole in memory.
+struct PcapFile {
+    file: tokio::fs::File,
+    /// Bytes not sent yet (the file's size when opened; the console wrote it and is done).
+    left: u64,
+}
+
+impl axum::body::HttpBody for PcapFile {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        use tokio::io::AsyncRead;
+        const CHUNK: u64 = 64 * 1024;
+        let this = self.get_mut();
+        if this.left == 0 {
+            return Poll::Ready(None);
+        }
+        let mut buf = vec![0u8; this.left.min(CHUNK) as usize];
+        let mut rb = tokio::io::ReadBuf::new(&mut buf);
+        match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the pcap ended before its size",
+                    ))));
+                }
+                this.left -= n as u64;
+                buf.truncate(n);
+                Poll::Ready(Some(Ok(http_body::Frame::data(buf.into()))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
+}
+
+fn pcap_response(data: PcapFile, name: String) -> Response {
+    let mut r = Response::new(Body::new(data));
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -725,10 +871,10 @@ fn stamp(us: i64) -> String {
 
 async fn api_evidence(AxState(s): AxState<Arc<State>>, UrlPath(id): UrlPath<String>) -> Answer {
     let id = parse_id(&id)?;
-    let gate = Arc::clone(&s);
-    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
+    let permit = heavy_permit(&s).await?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
-        let (v, _, out) = run_investigation(&s, id)?;
+        let _permit = permit;
+        let (v, _, out) = run_investigation(&s, id, Some(s.opts.max_download_bytes))?;
         let data = take_pcap(&out, s.opts.max_download_bytes)?;
         let name = format!(
             "alert-{id}-sid{}-{}.pcap",
@@ -763,9 +909,9 @@ async fn api_carve(
         return Err(bad("bad scope: expected hosts, conversation or all"));
     }
     let scope = scope.to_string();
-    let gate = Arc::clone(&s);
-    let _permit = gate.heavy.acquire().await.map_err(|_| internal())?;
+    let permit = heavy_permit(&s).await?;
     let r = tokio::task::spawn_blocking(move || -> Result<Response, Problem> {
+        let _permit = permit;
         let v = alert_view(&s, id)?;
         let t = Time::from_micros(v.entry.time_us);
         let from = t.add_secs(-i64::from(before));
@@ -788,6 +934,8 @@ async fn api_carve(
             to: Some(to),
             bpf: &bpf,
             community_id: cid.as_deref(),
+            // Bounded while written: an oversized carve never reaches the disk whole.
+            max_bytes: Some(s.opts.max_download_bytes),
         };
         match investigate::carve_selected(&s.opts.ring_dir, &what, &out) {
             Ok(_) => {}
@@ -795,6 +943,9 @@ async fn api_carve(
                 let _ = std::fs::remove_file(&out);
                 let code = match e.kind() {
                     investigate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    investigate::ErrorKind::TooLarge => {
+                        return Err(too_large(s.opts.max_download_bytes));
+                    }
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 return Err(Problem::new(code, format!("carve around alert {id}: {e}")));
@@ -818,6 +969,7 @@ async fn api_stats(AxState(s): AxState<Arc<State>>) -> Answer {
     let rates = stats::rates(&st.samples);
     Ok(Json(json!({
         "stats_log": st.exists(),
+        "skipped_lines": st.skipped_lines,
         "samples": st.samples.iter().rev().take(2000).rev().collect::<Vec<_>>(),
         "rates": rates.iter().rev().take(2000).rev().collect::<Vec<_>>(),
     }))
@@ -903,6 +1055,7 @@ fn sensor_json(s: &State) -> Value {
         "rules": rules,
         "reload": reload,
         "index": {"alerts": alerts, "evicted": evicted, "unparsed_lines": skipped},
+        "failed_logins": s.opts.auth.failed_logins(),
     })
 }
 

@@ -1,11 +1,13 @@
 //! Who may use the console and over what: HTTP Basic against an Argon2 password hash, or a
 //! bearer token from a file; TLS from PEM files (rustls, the ring provider). A verified
 //! Basic header is remembered (its SHA-256, a few dozen at most) so that a page's many
-//! requests do not each pay for Argon2.
+//! requests do not each pay for Argon2. Failed attempts are counted and logged at most once
+//! a minute (a password guesser would otherwise write a line per guess).
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine as _;
@@ -17,6 +19,16 @@ use super::{Error, TlsFiles};
 const CACHE: usize = 32;
 /// Longest token file read.
 const MAX_TOKEN_FILE: u64 = 4096;
+/// Shortest time between two log lines about failed logins.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Failed logins: the total, and those not logged yet.
+#[derive(Debug, Default)]
+struct Failures {
+    total: u64,
+    unlogged: u64,
+    last_log: Option<Instant>,
+}
 
 /// The console's authentication: none (loopback only), a password hash, a token, or both.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +37,7 @@ pub struct Auth {
     password_hash: Option<String>,
     token: Option<String>,
     verified: Arc<Mutex<VecDeque<[u8; 32]>>>,
+    failures: Arc<Mutex<Failures>>,
 }
 
 impl Auth {
@@ -54,6 +67,7 @@ impl Auth {
             password_hash,
             token,
             verified: Arc::default(),
+            failures: Arc::default(),
         })
     }
 
@@ -67,11 +81,68 @@ impl Auth {
         self.password_hash.is_some() || self.token.is_some()
     }
 
-    /// Whether the `Authorization` header value admits the request.
+    /// Whether checking `header` would run Argon2 (a Basic header not verified recently):
+    /// the caller then runs [`Auth::admits`] off the async runtime's worker threads.
+    pub fn needs_hashing(&self, header: Option<&[u8]>) -> bool {
+        let Some(h) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
+            return false;
+        };
+        if self.token.is_some() && h.starts_with("Bearer ") {
+            return false;
+        }
+        self.password_hash.is_some() && h.starts_with("Basic ") && !self.cached(h)
+    }
+
+    fn cached(&self, header: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(header.as_bytes()).into();
+        self.verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&digest)
+    }
+
+    /// Whether the `Authorization` header value admits the request. A header given and
+    /// refused is a failed login: counted ([`Auth::failed_logins`]) and logged at most once a
+    /// minute. A Basic header not verified recently costs an Argon2 verification (tens of
+    /// milliseconds of CPU and memory): see [`Auth::needs_hashing`].
     pub fn admits(&self, header: Option<&[u8]>) -> bool {
         if !self.is_enabled() {
             return true;
         }
+        let ok = self.check(header);
+        if !ok && header.is_some() {
+            self.note_failure();
+        }
+        ok
+    }
+
+    /// Failed logins since the start.
+    pub fn failed_logins(&self) -> u64 {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+
+    fn note_failure(&self) {
+        let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        f.total += 1;
+        f.unlogged += 1;
+        let now = Instant::now();
+        if f.last_log
+            .is_none_or(|t| now.duration_since(t) >= FAILURE_LOG_EVERY)
+        {
+            tracing::warn!(
+                "console: {} failed login(s) since the last report ({} in all)",
+                f.unlogged,
+                f.total
+            );
+            f.unlogged = 0;
+            f.last_log = Some(now);
+        }
+    }
+
+    fn check(&self, header: Option<&[u8]>) -> bool {
         let Some(h) = header.and_then(|h| std::str::from_utf8(h).ok()) else {
             return false;
         };
@@ -81,12 +152,10 @@ impl Auth {
         let (Some(hash), Some(b64)) = (&self.password_hash, h.strip_prefix("Basic ")) else {
             return false;
         };
-        let digest: [u8; 32] = Sha256::digest(h.as_bytes()).into();
-        if let Ok(cache) = self.verified.lock() {
-            if cache.contains(&digest) {
-                return true;
-            }
+        if self.cached(h) {
+            return true;
         }
+        let digest: [u8; 32] = Sha256::digest(h.as_bytes()).into();
         let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
             return false;
         };
@@ -229,6 +298,13 @@ mod tests {
         assert!(!a.admits(None));
         assert!(!a.admits(Some(b"Basic !!!")));
         assert!(Auth::none().admits(None));
+        // Refused headers are failed logins; a missing one (a browser's first try) is not.
+        assert_eq!(a.failed_logins(), 4);
+        // Argon2 only for a Basic header not verified recently.
+        assert!(!a.needs_hashing(Some(basic("analyst", "s3cret").as_bytes())));
+        assert!(a.needs_hashing(Some(basic("analyst", "wrong").as_bytes())));
+        assert!(!a.needs_hashing(Some(b"Bearer t0ken-t0ken-t0ken-2")));
+        assert!(!a.needs_hashing(None));
         assert!(Auth::new("a".into(), Some("plain".into()), None).is_err());
     }
 }

@@ -110,26 +110,39 @@ enum Tailed<'a> {
     Reset,
     /// A complete line (without its newline) and its byte offset.
     Line(u64, &'a [u8]),
+    /// A line longer than [`MAX_LINE`], skipped whole (given once, when it ends).
+    TooLong,
 }
 
 /// Tail state of one appended-to text file.
 #[derive(Debug, Default)]
 struct Tail {
     id: Option<FileId>,
-    /// Bytes consumed (always at a line end).
+    /// Bytes consumed (at a line end, or inside a line being skipped).
     offset: u64,
+    /// Inside a line longer than [`MAX_LINE`]: the rest of it, up to its newline, is skipped
+    /// (kept across calls, so its tail is never taken for a line of its own).
+    skipping: bool,
 }
 
 impl Tail {
     /// New complete lines of `path` since the last call, each with its offset. A file
     /// replaced or cut gives [`Tailed::Reset`] first (the caller starts afresh; the lines are
-    /// then those of the new file).
-    fn read_new(&mut self, path: &Path, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
-        let mut file = match File::open(path) {
+    /// then those of the new file). A line longer than [`MAX_LINE`] is [`Tailed::TooLong`].
+    ///
+    /// # Errors
+    /// The file exists but cannot be opened or read; the message names it.
+    fn read_new(&mut self, path: &Path, f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
+        let file = match crate::safefs::open_read(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        self.read_from(file, f)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+
+    fn read_from(&mut self, mut file: File, mut f: impl FnMut(Tailed<'_>)) -> io::Result<()> {
         let m = file.metadata()?;
         let id = FileId {
             dev: m.dev(),
@@ -141,13 +154,13 @@ impl Tail {
             }
             self.id = Some(id);
             self.offset = 0;
+            self.skipping = false;
         }
         if m.len() == self.offset {
             return Ok(());
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::with_capacity(CHUNK.min((m.len() - self.offset) as usize + 1));
-        let mut skipping = false;
         loop {
             let start_len = buf.len();
             let want = CHUNK.saturating_sub(start_len).max(64 * 1024);
@@ -158,10 +171,12 @@ impl Tail {
             let mut pos = 0;
             while let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') {
                 let line = &buf[pos..pos + nl];
-                if !skipping {
+                if self.skipping || line.len() > MAX_LINE {
+                    f(Tailed::TooLong);
+                } else {
                     f(Tailed::Line(self.offset, line));
                 }
-                skipping = false;
+                self.skipping = false;
                 self.offset += nl as u64 + 1;
                 pos += nl + 1;
             }
@@ -170,7 +185,7 @@ impl Tail {
                 // An endless line: skip to its end without holding it.
                 self.offset += buf.len() as u64;
                 buf.clear();
-                skipping = true;
+                self.skipping = true;
             }
         }
         Ok(())
@@ -305,7 +320,8 @@ impl AlertIndex {
     /// Reads what was appended to eve.json and `alert` since the last call.
     ///
     /// # Errors
-    /// A file exists but cannot be read.
+    /// A file exists but cannot be read (eve.json's error first; the other file is read
+    /// anyway). The message names the file.
     pub fn refresh(&mut self) -> io::Result<()> {
         let eve = self.eve.clone();
         let mut tail = std::mem::take(&mut self.eve_tail);
@@ -316,6 +332,7 @@ impl AlertIndex {
                 self.evicted += self.entries.len() as u64;
                 self.entries.clear();
             }
+            Tailed::TooLong => self.skipped_lines += 1,
             Tailed::Line(off, line) => {
                 if let Some(e) = self.index_line(off, line) {
                     if self.entries.len() >= self.max {
@@ -327,8 +344,9 @@ impl AlertIndex {
             }
         });
         self.eve_tail = tail;
-        read?;
-        self.refresh_full()
+        // The `alert` file is read even when eve.json cannot be: the first error is returned.
+        let full = self.refresh_full();
+        read.and(full)
     }
 
     fn index_line(&mut self, offset: u64, line: &[u8]) -> Option<Entry> {
@@ -390,6 +408,8 @@ impl AlertIndex {
                     return;
                 }
                 Tailed::Line(off, line) => (off, line),
+                // No line of an `alert` record is that long: not one of its lines.
+                Tailed::TooLong => return,
             };
             let text = String::from_utf8_lossy(line);
             if let Some(rest) = text.strip_prefix("[**] [") {
@@ -447,7 +467,7 @@ impl AlertIndex {
         self.evicted
     }
 
-    /// Lines of eve.json that were not JSON.
+    /// Lines of eve.json that were not JSON, or longer than [`MAX_LINE`].
     pub fn skipped_lines(&self) -> u64 {
         self.skipped_lines
     }
@@ -488,7 +508,7 @@ impl AlertIndex {
     /// # Errors
     /// The file cannot be read, or the line changed (the file was replaced): `InvalidData`.
     pub fn record(&self, e: &Entry) -> io::Result<Value> {
-        let f = File::open(&self.eve)?;
+        let f = crate::safefs::open_read(&self.eve)?;
         let mut buf = vec![0u8; e.len as usize];
         f.read_exact_at(&mut buf, e.offset)?;
         serde_json::from_slice(&buf)
@@ -501,7 +521,7 @@ impl AlertIndex {
         let d = chrono::DateTime::parse_from_str(eve_timestamp, "%Y-%m-%dT%H:%M:%S%.f%z").ok()?;
         let ts = d.format("%m/%d-%H:%M:%S%.6f").to_string();
         let &(off, len) = self.full_records.get(&(e.sid, ts))?;
-        let f = File::open(&self.full).ok()?;
+        let f = crate::safefs::open_read(&self.full).ok()?;
         let mut buf = vec![0u8; (len as usize).min(MAX_LINE)];
         f.read_exact_at(&mut buf, off).ok()?;
         Some(String::from_utf8_lossy(&buf).into_owned())
@@ -662,5 +682,65 @@ mod tests {
         assert_eq!(idx.len(), 1);
         assert_eq!(idx.last_id(), 11);
         assert_eq!(idx.get(11).unwrap().sid, 99);
+    }
+
+    /// LOGDIR is writable by the sensor's user and the console may run as root: a link
+    /// planted as eve.json is not followed, and a FIFO is refused instead of blocking the
+    /// refresh forever; the `alert` file is read all the same.
+    #[test]
+    fn planted_link_and_fifo_are_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("elsewhere.json");
+        std::fs::write(&secret, line(7, 1, "10.0.0.1", "secret") + "\n").unwrap();
+        let p = d.path().join("eve.json");
+        std::os::unix::fs::symlink(&secret, &p).unwrap();
+        // The `alert` file beside it is still read.
+        std::fs::write(
+            d.path().join("alert"),
+            "[**] [1:7:1] secret [**]\n05/01-10:00:01.000000 10.0.0.1 -> 10.0.0.2\n\n",
+        )
+        .unwrap();
+        let mut idx = AlertIndex::new(d.path(), 100);
+        let e = idx.refresh().unwrap_err();
+        assert!(e.to_string().contains("eve.json"), "{e}");
+        assert_eq!((idx.len(), idx.full_records.len()), (0, 1));
+        std::fs::remove_file(&p).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(idx.refresh().is_err());
+        assert_eq!(idx.len(), 0);
+    }
+
+    /// A complete line over MAX_LINE but under CHUNK was indexed: it is skipped and counted,
+    /// and so is an endless line whose tail arrives in a later refresh (once, and its tail
+    /// is not taken for a line of its own).
+    #[test]
+    fn lines_over_max_line_are_skipped_and_counted() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("eve.json");
+        let mut f = File::create(&p).unwrap();
+        // A valid alert padded past MAX_LINE inside its signature.
+        let long = line(5, 1, "10.0.0.1", &"x".repeat(MAX_LINE + 10));
+        assert!(long.len() > MAX_LINE && long.len() < CHUNK);
+        writeln!(f, "{long}").unwrap();
+        writeln!(f, "{}", line(1, 2, "10.0.0.1", "ok")).unwrap();
+        let mut idx = AlertIndex::new(d.path(), 100);
+        idx.refresh().unwrap();
+        assert_eq!((idx.len(), idx.skipped_lines()), (1, 1));
+        // Endless: more than MAX_LINE without a newline, then the end of it later.
+        write!(f, "{}", "y".repeat(MAX_LINE + 1)).unwrap();
+        idx.refresh().unwrap();
+        assert_eq!((idx.len(), idx.skipped_lines()), (1, 1));
+        writeln!(f, "{}", line(2, 3, "10.0.0.1", "tail")).unwrap();
+        writeln!(f, "{}", line(3, 4, "10.0.0.1", "next")).unwrap();
+        idx.refresh().unwrap();
+        assert_eq!((idx.len(), idx.skipped_lines()), (2, 2));
+        assert_eq!(idx.get(idx.last_id()).unwrap().sid, 3);
     }
 }

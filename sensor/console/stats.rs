@@ -13,7 +13,8 @@ use serde::Serialize;
 
 /// Lines of stats.log kept (a day of minutes and more).
 pub const MAX_SAMPLES: usize = 10_000;
-/// Longest stats line read; a longer one is skipped.
+/// Longest stats line read; a longer one is skipped (counted in
+/// [`StatsTail::skipped_lines`]).
 const MAX_LINE: usize = 64 * 1024;
 
 /// One stats.log line: its time and the counters the console charts.
@@ -108,6 +109,8 @@ pub struct StatsTail {
     id: Option<(u64, u64)>,
     offset: u64,
     pub samples: VecDeque<Sample>,
+    /// Lines skipped for being longer than [`MAX_LINE`].
+    pub skipped_lines: u64,
 }
 
 impl StatsTail {
@@ -117,6 +120,7 @@ impl StatsTail {
             id: None,
             offset: 0,
             samples: VecDeque::new(),
+            skipped_lines: 0,
         }
     }
 
@@ -128,13 +132,18 @@ impl StatsTail {
     /// Reads the lines appended since the last call (a rotated file: the new one's).
     ///
     /// # Errors
-    /// The file exists but cannot be read.
+    /// The file exists but cannot be opened or read; the message names it.
     pub fn refresh(&mut self) -> io::Result<()> {
-        let mut f = match File::open(&self.path) {
+        let f = match crate::safefs::open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        self.read_from(f)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
+
+    fn read_from(&mut self, mut f: File) -> io::Result<()> {
         let m = f.metadata()?;
         let id = (m.dev(), m.ino());
         if self.id != Some(id) || m.len() < self.offset {
@@ -159,13 +168,13 @@ impl StatsTail {
             .and_then(|b| b.iter().position(|&c| c == b'\n'))
         {
             let line = &buf[pos..pos + nl];
-            if line.len() <= MAX_LINE {
-                if let Some(s) = parse_line(&String::from_utf8_lossy(line)) {
-                    if self.samples.len() >= MAX_SAMPLES {
-                        self.samples.pop_front();
-                    }
-                    self.samples.push_back(s);
+            if line.len() > MAX_LINE {
+                self.skipped_lines += 1;
+            } else if let Some(s) = parse_line(&String::from_utf8_lossy(line)) {
+                if self.samples.len() >= MAX_SAMPLES {
+                    self.samples.pop_front();
                 }
+                self.samples.push_back(s);
             }
             pos += nl + 1;
         }
@@ -196,5 +205,17 @@ mod tests {
         assert_eq!(r[0].alerts_per_min, 6.0);
         assert!(parse_line("garbage").is_none());
         assert!(parse_line("2024-05-01T10:00:00Z nothing=1").is_none());
+    }
+
+    /// Over-long lines were dropped without a trace: they are counted.
+    #[test]
+    fn over_long_lines_are_counted() {
+        let d = tempfile::tempdir().unwrap();
+        let ok = "2024-05-01T10:00:00Z event=periodic uptime_s=60 packets=1 alerts=0";
+        let long = format!("{ok} ring_file={}", "x".repeat(MAX_LINE));
+        std::fs::write(d.path().join("stats.log"), format!("{long}\n{ok}\n")).unwrap();
+        let mut t = StatsTail::new(d.path());
+        t.refresh().unwrap();
+        assert_eq!((t.samples.len(), t.skipped_lines), (1, 1));
     }
 }

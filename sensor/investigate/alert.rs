@@ -43,6 +43,10 @@ pub struct InvestigateOptions {
     pub evidence: Option<PathBuf>,
     /// Year for Snort-style `MM/DD-…` times (`None`: the current year).
     pub default_year: Option<i32>,
+    /// Largest evidence pcap, in bytes of the file (header included): the investigation
+    /// stops with `ErrorKind::TooLarge` before writing the packet that would pass it
+    /// (`None`: no limit).
+    pub max_evidence_bytes: Option<u64>,
 }
 
 impl InvestigateOptions {
@@ -56,6 +60,7 @@ impl InvestigateOptions {
             window_s: 3600,
             evidence: None,
             default_year: None,
+            max_evidence_bytes: None,
         }
     }
 }
@@ -176,7 +181,8 @@ pub struct Investigation {
 ///
 /// # Errors
 /// No `eve.json` or no alert in it; the selector matches nothing; the alert lacks addresses;
-/// the ring file it names is gone; a ring file is corrupt; the evidence cannot be written.
+/// the ring file it names is gone; a ring file is corrupt; the evidence cannot be written,
+/// or would pass `max_evidence_bytes` (`ErrorKind::TooLarge`, nothing left behind).
 pub fn investigate(opts: &InvestigateOptions) -> Result<Investigation, Error> {
     let selector = Selector::parse(opts.selector.as_deref(), opts.default_year)?;
     let eve = opts.log_dir.join("eve.json");
@@ -275,7 +281,7 @@ pub fn investigate_alert(
         }
         if let Some(h) = decode(sel.linktype, data, wire) {
             if conv.add(ts, &h) {
-                w.write(ts.into(), wire, data)?;
+                bounded_write(&mut w, opts.max_evidence_bytes, &evidence, (ts, wire, data))?;
                 if !used.contains(&rf.path) {
                     used.push(rf.path.clone());
                 }
@@ -377,6 +383,28 @@ fn output_file(
     }
 }
 
+/// Appends a packet `(time, wire length, bytes)` to the evidence `out`, unless the file would
+/// pass `max` bytes (`ErrorKind::TooLarge`).
+fn bounded_write(
+    w: &mut Writer,
+    max: Option<u64>,
+    out: &Path,
+    (ts, wire, data): (Time, u32, &[u8]),
+) -> Result<(), Error> {
+    // pcap record header (16 bytes) and the captured bytes: what `Writer` counts.
+    let grown = w.bytes.saturating_add(16 + data.len() as u64);
+    if let Some(max) = max.filter(|&max| grown > max) {
+        return Err(Error::at(
+            ErrorKind::TooLarge,
+            out,
+            None,
+            format!("the evidence would pass {max} bytes"),
+        ));
+    }
+    w.write(ts.into(), wire, data)?;
+    Ok(())
+}
+
 /// The investigation over the evidence store's file of the alert's event: every packet of
 /// it is the conversation's. The evidence is that file (copied to `-w` when given).
 fn from_store(
@@ -391,6 +419,7 @@ fn from_store(
     let file = safefs::split(&ev.path)
         .and_then(|(dir, name)| Dir::open(&dir)?.open_read(&name))
         .map_err(|e| Error::io(&ev.path, &e))?;
+    let read = file.metadata().map_err(|e| Error::io(&ev.path, &e))?;
     let mut r = Reader::from_file(file, &ev.path)?;
     let (linktype, snaplen) = r
         .interfaces()
@@ -398,7 +427,23 @@ fn from_store(
         .map_or((1, 262_144), |i| (i.linktype, i.snaplen));
     let mut copy = match &opts.evidence {
         Some(p) => {
-            let (tmp, file) = create_output(&opts.evidence_dir, p)?;
+            // The store's file being read is an input too, and its only copy.
+            use std::os::unix::fs::MetadataExt;
+            let id = |m: &std::fs::Metadata| (m.dev(), m.ino());
+            if std::fs::metadata(p).is_ok_and(|m| id(&m) == id(&read)) {
+                return Err(Error::at(
+                    ErrorKind::Usage,
+                    p,
+                    None,
+                    format!(
+                        "is the evidence file {}; refusing to overwrite an input (write the \
+                         output elsewhere)",
+                        ev.path.display()
+                    ),
+                ));
+            }
+            // The ring's files must not be overwritten either (create_output's `ring_dir`).
+            let (tmp, file) = create_output(&opts.ring_dir, p)?;
             Some((tmp, Writer::on_file(file, p, linktype, snaplen)?))
         }
         None => None,
@@ -409,8 +454,8 @@ fn from_store(
         if let Some(h) = decode(p.linktype, p.data, p.wire_len) {
             conv.add(ts, &h);
         }
-        if let Some((_, w)) = copy.as_mut() {
-            w.write(ts.into(), p.wire_len, p.data)?;
+        if let (Some((_, w)), Some(out)) = (copy.as_mut(), &opts.evidence) {
+            bounded_write(w, opts.max_evidence_bytes, out, (ts, p.wire_len, p.data))?;
         }
     }
     if let Some(t) = r.tail() {

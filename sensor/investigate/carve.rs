@@ -55,6 +55,9 @@ pub struct Selector<'a> {
     pub bpf: &'a str,
     /// A conversation's Community ID (v1, seed 0), as eve.json's `community_id` shows it.
     pub community_id: Option<&'a str>,
+    /// Largest output, in bytes of the pcap file (header included); the carve stops with
+    /// `ErrorKind::TooLarge` before writing the packet that would pass it (`None`: no limit).
+    pub max_bytes: Option<u64>,
 }
 
 /// Carves `[from, to]` (inclusive; `None` open) matching `bpf` (empty: everything) out of
@@ -74,6 +77,7 @@ pub fn carve(
         to,
         bpf,
         community_id: None,
+        max_bytes: None,
     };
     carve_selected(ring_dir, &what, out)
 }
@@ -90,7 +94,8 @@ pub fn carve(
 /// A malformed Community ID or a reversed range (`ErrorKind::Usage`, before anything is
 /// read); the ring directory cannot be read; a BPF compile error (`ErrorKind::Usage`); ring
 /// files of different link types; a read failure (naming file and offset); `out` cannot be
-/// written. Torn, corrupt and vanished files are notes, not errors.
+/// written; the output would pass `what.max_bytes` (`ErrorKind::TooLarge`, nothing left at
+/// `out`). Torn, corrupt and vanished files are notes, not errors.
 pub fn carve_selected(
     ring_dir: &Path,
     what: &Selector<'_>,
@@ -101,6 +106,7 @@ pub fn carve_selected(
         to,
         bpf,
         community_id: cid,
+        max_bytes,
     } = *what;
     if let Some(id) = cid {
         if !community_id::is_well_formed(id) {
@@ -153,6 +159,16 @@ pub fn carve_selected(
             .is_none_or(|p| crate::capture::bpf::matches(p, data, wire))
             && conversation.as_mut().is_none_or(|c| c.keeps(wire, data))
         {
+            // pcap record header (16 bytes) and the captured bytes: what `Writer` counts.
+            let grown = w.bytes.saturating_add(16 + data.len() as u64);
+            if let Some(max) = max_bytes.filter(|&max| grown > max) {
+                return Err(Error::at(
+                    ErrorKind::TooLarge,
+                    out,
+                    None,
+                    format!("the carve would pass {max} bytes"),
+                ));
+            }
             w.write(ts.into(), wire, data)?;
         }
         Ok(())
@@ -549,6 +565,35 @@ mod tests {
             got.push(p.data.to_vec());
         }
         assert_eq!(got, [first, later, reply]);
+    }
+
+    /// The console bounds a download while it is written, not after (a carve of the whole
+    /// ring would otherwise fill the disk first).
+    #[test]
+    fn a_carve_past_max_bytes_stops_and_leaves_no_output() {
+        let udp = [0x04, 0x62, 0x0d, 0x10, 0, 8, 0, 0];
+        let p = eth_v4(0, 1, [1, 2, 3, 4], [5, 6, 7, 8], &udp);
+        let d = tempfile::tempdir().unwrap();
+        ring_file(d.path(), 1, &[(1_000, &p), (1_001, &p)]);
+        let o = tempfile::tempdir().unwrap();
+        let out = o.path().join("x.pcap");
+        // File header (24) and two records (16 + the frame each): exactly at the limit.
+        let whole = 24 + 2 * (16 + p.len() as u64);
+        let what = Selector {
+            max_bytes: Some(whole),
+            ..Selector::default()
+        };
+        let rep = carve_selected(d.path(), &what, &out).unwrap();
+        assert_eq!((rep.packets_written, rep.bytes_written), (2, whole));
+        std::fs::remove_file(&out).unwrap();
+        let what = Selector {
+            max_bytes: Some(whole - 1),
+            ..Selector::default()
+        };
+        let e = carve_selected(d.path(), &what, &out).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge);
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(o.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum ErrorKind {
     Usage,
     /// Nothing matched (no alert, no eve.json, ring file gone).
     NotFound,
+    /// The output would pass the byte limit the caller set ([`Selector::max_bytes`]).
+    TooLarge,
 }
 
 /// An error of the investigate tools: a kind, the file and offset it concerns when there is
